@@ -1,0 +1,27 @@
+"""The admin HTTP API (aiohttp): clusters, credentials, settings, health, readiness, metrics, OpenAPI.
+
+Contract highlights (see ``/openapi.json`` for the full document):
+
+- Bearer token on everything under ``/v1`` (and ``/metrics`` when ``admin.metrics_auth``).
+- ``POST /v1/clusters`` takes a native ``Cluster`` or Rancher ``EKSClusterConfig`` manifest (JSON or YAML,
+  one document); an absent or empty ``metadata.name`` defaults to ``spec.eksConfig.displayName``; client
+  status and server-owned metadata (resourceVersion, generation, timestamps) are ignored.
+- Errors are ``{"error": message}``; 422 adds ``errors: [{path, rule, message}]`` with every problem (paths
+  like ``spec.eksConfig.nodeGroups[0].minSize``). Bad JSON/YAML syntax is 400; a wrong type or an unknown
+  field is 422 naming the field.
+- ``PUT`` replaces the spec (labels only when the body carries some); ``PATCH`` is an RFC 7386 merge patch
+  of ``spec`` and ``metadata.labels`` (null unsets: the field becomes unmanaged). Annotations are set at
+  create time only (the store's ``update_spec`` does not write them).
+  Both honour ``metadata.resourceVersion`` when given (409 on mismatch); without it a concurrent write is
+  retried on a fresh read. Both refuse (409) a cluster being deleted.
+- ``DELETE /v1/credentials/...`` is refused (409) while any cluster references the credential.
+- Every write is persisted before it is acknowledged, and the controller is told after that (a failing
+  notification is logged, not turned into an error: the write stands).
+- ``POST /v1/clusters/{name}/sync`` is 503 while the cluster has no running actor yet.
+"""
+
+from ._app import build_admin_app
+from ._controller import ClusterController
+from ._token import TOKEN_FILE, AdminTokenError, admin_token
+
+__all__ = ["TOKEN_FILE", "AdminTokenError", "ClusterController", "admin_token", "build_admin_app"]

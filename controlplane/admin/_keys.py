@@ -1,0 +1,21 @@
+"""Typed application keys: the admin app's dependencies, set once by ``build_admin_app``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from ..config import AdminSettings
+from ..store import Store
+from ._controller import ClusterController
+
+STORE = web.AppKey[Store]("store")
+CONTROLLER = web.AppKey[ClusterController]("controller")
+SETTINGS = web.AppKey("settings", AdminSettings)
+TOKEN = web.AppKey("token", str)
+REGISTRY = web.AppKey("registry", CollectorRegistry)
+LOGGER = web.AppKey("logger", logging.Logger)
+SETTING_DEFAULTS = web.AppKey[Mapping[str, str]]("setting_defaults")

@@ -1,0 +1,263 @@
+"""The OpenAPI 3.1 document of the admin API, built from the msgspec types (one source of truth)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import msgspec
+
+from ..api import Cluster, CredentialInfo, RancherManifest
+from ._clusters import ClusterList, EventList, SyncAccepted
+from ._credentials import CredentialBody, CredentialList
+from ._http import ErrorBody
+from ._settings_api import SettingBody, SettingList, SettingValue
+
+_REF = "#/components/schemas/{name}"
+_MODELS: tuple[Any, ...] = (
+    Cluster,
+    ClusterList,
+    EventList,
+    SyncAccepted,
+    CredentialBody,
+    CredentialInfo,
+    CredentialList,
+    SettingBody,
+    SettingValue,
+    SettingList,
+    ErrorBody,
+    RancherManifest,
+)
+_CLUSTER_TYPES = ("application/json", "application/yaml", "application/x-yaml", "text/yaml")
+
+
+def _schema_hook(typ: type) -> dict[str, Any]:
+    # ``dict[str, object]`` (an ignored Rancher status) accepts any JSON value.
+    if typ is object:
+        return {"description": "any JSON value"}
+    raise NotImplementedError(f"no JSON schema for {typ!r}")
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": _REF.format(name=name)}
+
+
+def _json(name: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json("ErrorBody", description)
+
+
+def _op(
+    summary: str,
+    responses: dict[str, dict[str, Any]],
+    *,
+    body: dict[str, Any] | None = None,
+    params: list[dict[str, Any]] | None = None,
+    auth: bool = True,
+) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "responses": dict(responses)}
+    if auth:
+        op["responses"]["401"] = _error("missing or wrong bearer token")
+    else:
+        op["security"] = []
+    if body is not None:
+        op["requestBody"] = body
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _path_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+def _cluster_body(description: str) -> dict[str, Any]:
+    schema = {"oneOf": [_ref("Cluster"), _ref("RancherManifest")]}
+    return {
+        "required": True,
+        "description": description,
+        "content": {t: {"schema": schema} for t in _CLUSTER_TYPES},
+    }
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The document served at ``/openapi.json`` (computed once)."""
+    (_, components) = msgspec.json.schema_components(
+        _MODELS, schema_hook=_schema_hook, ref_template=_REF
+    )
+    name = [_path_param("name")]
+    cred = [_path_param("namespace"), _path_param("name")]
+    bad = _error("malformed body (JSON/YAML syntax) or bad query parameter")
+    invalid = _error("validation failed: every error with its path and rule in `errors`")
+    missing = _error("no such cluster")
+    too_big = _error("request body larger than admin.max_body_bytes")
+    phase = {"type": "string", "enum": ["", "creating", "importing", "active", "updating", "deleting"]}
+    paths: dict[str, Any] = {
+        "/healthz": {"get": _op("Liveness", {"200": {"description": "alive"}}, auth=False)},
+        "/readyz": {
+            "get": _op(
+                "Readiness: store open and every cluster running",
+                {"200": {"description": "ready"}, "503": {"description": "not ready yet"}},
+                auth=False,
+            )
+        },
+        "/metrics": {
+            "get": _op(
+                "Prometheus metrics (text exposition format); bearer token only if admin.metrics_auth",
+                {"200": {"description": "metrics", "content": {"text/plain": {}}}},
+                auth=False,
+            )
+        },
+        "/openapi.json": {"get": _op("This document", {"200": {"description": "OpenAPI"}}, auth=False)},
+        "/v1/clusters": {
+            "get": _op(
+                "List clusters",
+                {"200": _json("ClusterList", "clusters"), "400": bad},
+                params=[_query("phase", phase, "only clusters in this phase")],
+            ),
+            "post": _op(
+                "Create a cluster from a Cluster or EKSClusterConfig manifest (one document). "
+                "metadata.name defaults to spec.eksConfig.displayName; status is ignored.",
+                {
+                    "201": _json("Cluster", "created (persisted)"),
+                    "400": bad,
+                    "409": _error("a cluster with this name exists"),
+                    "413": too_big,
+                    "415": _error("unsupported media type"),
+                    "422": invalid,
+                },
+                body=_cluster_body("the cluster manifest"),
+            ),
+        },
+        "/v1/clusters/{name}": {
+            "get": _op(
+                "Get a cluster", {"200": _json("Cluster", "the cluster"), "404": missing}, params=name
+            ),
+            "put": _op(
+                "Replace a cluster's spec (metadata.resourceVersion, when given, must match)",
+                {
+                    "200": _json("Cluster", "updated (persisted)"),
+                    "400": bad,
+                    "404": missing,
+                    "409": _error("resourceVersion mismatch, or the cluster is being deleted"),
+                    "413": too_big,
+                    "422": invalid,
+                },
+                body=_cluster_body("the cluster manifest"),
+                params=name,
+            ),
+            "patch": _op(
+                "JSON merge patch (RFC 7386) of spec and metadata.labels; null unsets a field",
+                {
+                    "200": _json("Cluster", "updated (persisted)"),
+                    "400": bad,
+                    "404": missing,
+                    "409": _error("resourceVersion mismatch, or the cluster is being deleted"),
+                    "415": _error("not application/merge-patch+json"),
+                    "422": invalid,
+                },
+                body={
+                    "required": True,
+                    "content": {"application/merge-patch+json": {"schema": {"type": "object"}}},
+                },
+                params=name,
+            ),
+            "delete": _op(
+                "Delete a cluster and its AWS resources (phase deleting until AWS is clean, then 404)",
+                {"202": _json("Cluster", "deletion accepted"), "404": missing},
+                params=name,
+            ),
+        },
+        "/v1/clusters/{name}/sync": {
+            "post": _op(
+                "Refresh a cluster from AWS now",
+                {
+                    "202": _json("SyncAccepted", "queued"),
+                    "404": missing,
+                    "503": _error("cluster not running yet"),
+                },
+                params=name,
+            )
+        },
+        "/v1/clusters/{name}/events": {
+            "get": _op(
+                "A cluster's recent events, newest last",
+                {"200": _json("EventList", "events"), "400": bad, "404": missing},
+                params=[
+                    *name,
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "newest N"),
+                ],
+            )
+        },
+        "/v1/credentials": {
+            "get": _op("List credentials (metadata only)", {"200": _json("CredentialList", "credentials")})
+        },
+        "/v1/credentials/{namespace}/{name}": {
+            "get": _op(
+                "Get a credential's metadata (never a secret value)",
+                {"200": _json("CredentialInfo", "metadata"), "404": _error("no such credential")},
+                params=cred,
+            ),
+            "put": _op(
+                "Create or replace a credential (referenced as amazonCredentialSecret: namespace:name)",
+                {
+                    "200": _json("CredentialInfo", "replaced"),
+                    "201": _json("CredentialInfo", "created"),
+                    "400": bad,
+                    "413": too_big,
+                    "422": invalid,
+                },
+                body={
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("CredentialBody")}},
+                },
+                params=cred,
+            ),
+            "delete": _op(
+                "Delete a credential",
+                {
+                    "204": {"description": "deleted"},
+                    "404": _error("no such credential"),
+                    "409": _error("a cluster references the credential"),
+                },
+                params=cred,
+            ),
+        },
+        "/v1/settings": {"get": _op("All settings", {"200": _json("SettingList", "settings")})},
+        "/v1/settings/{name}": {
+            "get": _op(
+                "One setting",
+                {"200": _json("SettingValue", "value"), "404": _error("unknown setting")},
+                params=name,
+            ),
+            "put": _op(
+                "Change a setting (eks-refresh-cron: 5-field cron, @hourly-style, or @every <duration>)",
+                {
+                    "200": _json("SettingValue", "stored and applied"),
+                    "400": bad,
+                    "404": _error("unknown setting"),
+                    "422": invalid,
+                },
+                body={"required": True, "content": {"application/json": {"schema": _ref("SettingBody")}}},
+                params=name,
+            ),
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "eks-controlplane admin API", "version": "v1"},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+    }

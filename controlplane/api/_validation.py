@@ -1,0 +1,717 @@
+"""Static validation of clusters, credentials and settings. Pure functions; nothing here does I/O.
+
+Three sources of rules, each error tagged with the JSON path of the field and a short stable ``rule``:
+
+* Rancher's API validator (``pkg/api/norman/customization/cluster/validator.go``) and eks-operator's
+  ``validateCreate``/``validateUpdate``: their messages are reproduced verbatim (``[%s (id: %s)]`` is
+  ``displayName`` and ``metadata.name``). Where Go returns the first failure we report every failure,
+  but never two errors for one cause (e.g. an empty node group version gets Rancher's message only).
+* Checks both skip although AWS rejects the request later anyway (sizes, log types, CIDRs, labels, tags,
+  names, ...): reported up front with our own messages, for imported clusters too whenever the value is
+  non-null, since a managed value of an imported cluster is pushed to AWS like any other.
+* ``noupdate``: fields Rancher's API never lets change (``norman:"noupdate"``) and that the operator never
+  pushes after create; we refuse a change of a managed value instead of silently ignoring it.
+
+The checks that need I/O (an EKS cluster of the same name, an AWS account ID) are not here; the display-name
+uniqueness among stored clusters is ``validate_unique_display_name``, given the other clusters.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterable, Mapping
+
+import msgspec
+
+from ._types import Cluster, Credential, EKSClusterConfigSpec, NodeGroup, SyncPolicy
+
+__all__ = [
+    "LOGGING_TYPES",
+    "FieldError",
+    "SettingValidator",
+    "known_settings",
+    "register_setting",
+    "validate_create",
+    "validate_credential",
+    "validate_setting",
+    "validate_unique_display_name",
+    "validate_update",
+]
+
+LOGGING_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+
+_SPEC = "spec.eksConfig"
+
+# Rules: short stable identifiers clients can match on.
+R_REQUIRED = "required"
+R_UNIQUE = "unique"
+R_FORMAT = "format"
+R_VERSION_MATCH = "version-match"
+R_VERSION_SKEW = "version-skew"
+R_ACCESS = "endpoint-access"
+R_SUBNETS = "subnets-with-security-groups"
+R_SPOT = "spot"
+R_MIME = "mime-multipart"
+R_SIZE_ORDER = "min<=desired<=max"
+R_RANGE = "range"
+R_ENUM = "enum"
+R_CIDR = "cidr"
+R_LABEL = "label"
+R_TAG = "tag"
+R_NOUPDATE = "noupdate"
+R_UNKNOWN = "unknown"
+
+
+class FieldError(msgspec.Struct, frozen=True):
+    """One validation failure: field path (``spec.eksConfig.nodeGroups[1].maxSize``), rule and message."""
+
+    path: str
+    rule: str
+    message: str
+
+
+# --- syntax ---------------------------------------------------------------------------------------------
+
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_EKS_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]*$")  # botocore's ClusterName pattern
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+_K8S_VERSION = re.compile(r"^\d+\.\d+$")
+# blang/semver's strict parse (semver.New), which the operator applies to "<version>.0".
+_NUM = r"(?:0|[1-9]\d*)"
+_PRE_ID = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
+_SEMVER = re.compile(
+    rf"^({_NUM})\.({_NUM})\.({_NUM})(?:-{_PRE_ID}(?:\.{_PRE_ID})*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
+)
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_TAG_CHARS = re.compile(r"^[\w +\-=.:/@]*$")
+_IAM_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+
+_MAX_TAGS = 50
+_MAX_DISK_GIB = 16384
+
+
+def _semver(version: str) -> tuple[int, int] | None:
+    """(major, minor) if ``version + ".0"`` is strict semver (the operator's test), else None."""
+    m = _SEMVER.match(f"{version}.0")
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def _quote(value: object) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.items: list[FieldError] = []
+
+    def add(self, path: str, rule: str, message: str) -> None:
+        self.items.append(FieldError(path=path, rule=rule, message=message))
+
+
+def _who(cluster: Cluster) -> str:
+    return f"{cluster.spec.eks_config.display_name} (id: {cluster.metadata.name})"
+
+
+# --- shared pieces --------------------------------------------------------------------------------------
+
+
+def _check_metadata_and_policy(cluster: Cluster, e: _Errors) -> None:
+    name = cluster.metadata.name
+    if not name:
+        e.add("metadata.name", R_REQUIRED, "metadata.name is required")
+    elif len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name):
+        e.add(
+            "metadata.name",
+            R_FORMAT,
+            f"metadata.name {name!r} must be a DNS-1123 subdomain: at most 253 lowercase letters, digits, "
+            "'-' and '.', starting and ending with a letter or digit",
+        )
+    policy = cluster.spec.sync_policy
+    if policy not in SyncPolicy.__members__.values():
+        valid = ", ".join(p.value for p in SyncPolicy)
+        e.add("spec.syncPolicy", R_ENUM, f"syncPolicy {_quote(policy)} must be one of {valid}")
+
+
+def _check_tags(path: str, tags: Mapping[str, str | None] | None, e: _Errors) -> None:
+    if tags is None:
+        return
+    if len(tags) > _MAX_TAGS:
+        e.add(path, R_TAG, f"{len(tags)} tags given; AWS allows at most {_MAX_TAGS} per resource")
+    for key, value in tags.items():
+        kpath = f"{path}[{key!r}]"
+        if not key or len(key) > 128:
+            e.add(kpath, R_TAG, f"tag key {key!r} must be 1-128 characters")
+        elif key.lower().startswith("aws:"):
+            e.add(kpath, R_TAG, f"tag key {key!r} uses the reserved prefix 'aws:'")
+        elif not _TAG_CHARS.match(key):
+            e.add(
+                kpath, R_TAG, f"tag key {key!r} may only contain letters, digits, spaces and + - = . _ : / @"
+            )
+        if value is None:
+            continue
+        if len(value) > 256:
+            e.add(kpath, R_TAG, f"the value of tag {key!r} is longer than 256 characters")
+        elif not _TAG_CHARS.match(value):
+            e.add(
+                kpath,
+                R_TAG,
+                f"the value of tag {key!r} may only contain letters, digits, spaces and + - = . _ : / @",
+            )
+
+
+def _label_key_problem(key: str) -> str | None:
+    if not key or len(key) > 63:
+        return "must be 1-63 characters (EKS limit)"
+    prefix, slash, name = key.rpartition("/")
+    if slash and (not prefix or not _DNS1123_SUBDOMAIN.match(prefix)):
+        return "has a prefix that is not a DNS-1123 subdomain"
+    if not _LABEL_NAME.match(name):
+        return "must be letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
+    return None
+
+
+def _check_labels(path: str, labels: Mapping[str, str | None] | None, e: _Errors) -> None:
+    if labels is None:
+        return
+    for key, value in labels.items():
+        kpath = f"{path}[{key!r}]"
+        problem = _label_key_problem(key)
+        if problem:
+            e.add(kpath, R_LABEL, f"label key {key!r} {problem}")
+        if not value or len(value) > 63 or not _LABEL_NAME.match(value):
+            e.add(
+                kpath,
+                R_LABEL,
+                f"the value of label {key!r} must be 1-63 letters, digits, '-', '_' and '.', starting and "
+                "ending with a letter or digit (EKS does not accept empty label values)",
+            )
+
+
+def _is_ipv6(ip_family: str | None) -> bool:
+    return (ip_family or "").lower() == "ipv6"
+
+
+def _check_cluster_values(spec: EKSClusterConfigSpec, ip_family: str | None, e: _Errors) -> None:
+    """Syntax of every non-null cluster-level value: what AWS would reject (imported clusters too)."""
+    name = spec.display_name
+    if not name:
+        e.add(f"{_SPEC}.displayName", R_REQUIRED, "displayName (the EKS cluster name) is required")
+    elif len(name) > 100 or not _EKS_NAME.match(name):
+        e.add(
+            f"{_SPEC}.displayName",
+            R_FORMAT,
+            f"displayName {name!r} must be 1-100 characters, start with a letter or digit and contain only "
+            "letters, digits, '-' and '_'",
+        )
+    if spec.region and not _REGION.match(spec.region):
+        e.add(
+            f"{_SPEC}.region", R_FORMAT, f"region {spec.region!r} is not an AWS region name (e.g. us-east-1)"
+        )
+    if spec.ip_family is not None and spec.ip_family.lower() not in ("ipv4", "ipv6"):
+        e.add(f"{_SPEC}.ipFamily", R_ENUM, f"ipFamily {spec.ip_family!r} must be ipv4 or ipv6")
+    if spec.service_role:
+        if spec.service_role.startswith("arn:"):
+            e.add(
+                f"{_SPEC}.serviceRole",
+                R_FORMAT,
+                f"serviceRole {spec.service_role!r} must be an IAM role name, not an ARN",
+            )
+        elif not _IAM_NAME.match(spec.service_role):
+            e.add(
+                f"{_SPEC}.serviceRole",
+                R_FORMAT,
+                f"serviceRole {spec.service_role!r} must be an IAM role name: "
+                "1-64 letters, digits and +=,.@_-",
+            )
+    for i, log_type in enumerate(spec.logging_types or ()):
+        if log_type not in LOGGING_TYPES:
+            e.add(
+                f"{_SPEC}.loggingTypes[{i}]",
+                R_ENUM,
+                f"loggingTypes[{i}] {log_type!r} is not a control plane log type; valid types are "
+                + ", ".join(LOGGING_TYPES),
+            )
+    for i, cidr in enumerate(spec.public_access_sources or ()):
+        path = f"{_SPEC}.publicAccessSources[{i}]"
+        try:
+            net = ipaddress.ip_network(cidr, strict=True)
+        except ValueError as exc:
+            e.add(path, R_CIDR, f"publicAccessSources[{i}] {cidr!r} is not a valid CIDR block: {exc}")
+            continue
+        if "/" not in cidr:
+            e.add(
+                path, R_CIDR, f"publicAccessSources[{i}] {cidr!r} is not a valid CIDR block: no prefix length"
+            )
+        elif net.version == 6 and not _is_ipv6(ip_family):
+            e.add(
+                path,
+                R_CIDR,
+                f"publicAccessSources[{i}] {cidr!r} is an IPv6 CIDR block, "
+                "allowed only when ipFamily is ipv6",
+            )
+    _check_tags(f"{_SPEC}.tags", spec.tags, e)
+
+
+def _check_node_group_values(p: str, ng: NodeGroup, e: _Errors, *, check_version: bool = True) -> None:
+    """Syntax and consistency of every non-null node group value (what AWS or the operator rejects)."""
+    name = ng.nodegroup_name or ""
+    if name and (len(name) > 63 or not _EKS_NAME.match(name)):
+        e.add(
+            f"{p}.nodegroupName",
+            R_FORMAT,
+            f"nodegroupName {name!r} must be 1-63 characters, start with a letter or digit and contain only "
+            "letters, digits, '-' and '_'",
+        )
+    if check_version and ng.version and not _K8S_VERSION.match(ng.version):
+        e.add(
+            f"{p}.version",
+            R_FORMAT,
+            f"nodegroup [{name}] version {ng.version!r} must be <major>.<minor>, e.g. 1.30",
+        )
+    lo, want, hi = ng.min_size, ng.desired_size, ng.max_size
+    if lo is not None and lo < 0:
+        e.add(f"{p}.minSize", R_RANGE, f"nodegroup [{name}] minSize must be at least 0, got {lo}")
+    if want is not None and want < 0:
+        e.add(f"{p}.desiredSize", R_RANGE, f"nodegroup [{name}] desiredSize must be at least 0, got {want}")
+    if hi is not None and hi < 1:
+        e.add(f"{p}.maxSize", R_RANGE, f"nodegroup [{name}] maxSize must be at least 1, got {hi}")
+    if lo is not None and hi is not None and lo > hi:
+        e.add(
+            f"{p}.minSize",
+            R_SIZE_ORDER,
+            f"nodegroup [{name}] minSize ({lo}) must not be greater than maxSize ({hi})",
+        )
+    if want is not None and lo is not None and want < lo:
+        e.add(
+            f"{p}.desiredSize",
+            R_SIZE_ORDER,
+            f"nodegroup [{name}] desiredSize ({want}) must not be less than minSize ({lo})",
+        )
+    if want is not None and hi is not None and want > hi:
+        e.add(
+            f"{p}.desiredSize",
+            R_SIZE_ORDER,
+            f"nodegroup [{name}] desiredSize ({want}) must not be greater than maxSize ({hi})",
+        )
+    if ng.disk_size is not None and not 1 <= ng.disk_size <= _MAX_DISK_GIB:
+        e.add(
+            f"{p}.diskSize",
+            R_RANGE,
+            f"nodegroup [{name}] diskSize must be 1-{_MAX_DISK_GIB} GiB, got {ng.disk_size}",
+        )
+    if ng.spot_instance_types and not ng.request_spot_instances:
+        e.add(
+            f"{p}.spotInstanceTypes",
+            R_SPOT,
+            f"nodegroup [{name}]: spotInstanceTypes are only used when requestSpotInstances is true",
+        )
+    if ng.node_role and not _ROLE_ARN.match(ng.node_role):
+        e.add(
+            f"{p}.nodeRole",
+            R_FORMAT,
+            f"nodegroup [{name}] nodeRole {ng.node_role!r} must be an IAM role ARN "
+            "(arn:aws:iam::<account>:role/<name>)",
+        )
+    # The operator builds the managed launch template from userData only without a custom template.
+    if ng.launch_template is None and ng.user_data and "Content-Type: multipart/mixed" not in ng.user_data:
+        e.add(f"{p}.userData", R_MIME, f"userdata for nodegroup [{name}] is not of mime time multipart/mixed")
+    _check_labels(f"{p}.labels", ng.labels, e)
+    _check_tags(f"{p}.tags", ng.tags, e)
+    _check_tags(f"{p}.resourceTags", ng.resource_tags, e)
+
+
+def _check_unique_names(cluster: Cluster, e: _Errors) -> None:
+    seen: set[str] = set()
+    for i, ng in enumerate(cluster.spec.eks_config.node_groups or ()):
+        name = ng.nodegroup_name
+        if not name:
+            continue
+        if name in seen:
+            e.add(
+                f"{_SPEC}.nodeGroups[{i}].nodegroupName",
+                R_UNIQUE,
+                f"node group name [{name}] is not unique within the cluster [{_who(cluster)}] "
+                "to avoid duplication",
+            )
+        seen.add(name)
+
+
+def _rancher_api_checks(spec: EKSClusterConfigSpec, old: EKSClusterConfigSpec | None, e: _Errors) -> None:
+    """Rancher's validator: run on non-import creates and on every update."""
+    if spec.kubernetes_version == "":
+        e.add(f"{_SPEC}.kubernetesVersion", R_REQUIRED, "cluster kubernetes version cannot be empty string")
+    for i, ng in enumerate(spec.node_groups or ()):
+        p = f"{_SPEC}.nodeGroups[{i}]"
+        if ng.version == "":
+            e.add(
+                f"{p}.version",
+                R_REQUIRED,
+                f"nodegroup [{ng.nodegroup_name or ''}] version cannot be empty string",
+            )
+    public, private = spec.public_access, spec.private_access
+    if old is not None:  # on update a null means "as before"
+        public = old.public_access if public is None else public
+        private = old.private_access if private is None else private
+    if public is False and private is False:
+        e.add(f"{_SPEC}.publicAccess", R_ACCESS, "public access, private access, or both must be enabled")
+
+
+def _check_node_group_names_present(spec: EKSClusterConfigSpec, e: _Errors) -> None:
+    # Rancher's API message; the CRD makes nodegroupName required for imported clusters too.
+    for i, ng in enumerate(spec.node_groups or ()):
+        if not ng.nodegroup_name:
+            e.add(f"{_SPEC}.nodeGroups[{i}].nodegroupName", R_REQUIRED, "nodegroupName cannot be an empty")
+
+
+# --- create ---------------------------------------------------------------------------------------------
+
+_CLUSTER_NON_NIL = (
+    "kubernetesVersion",
+    "privateAccess",
+    "publicAccess",
+    "secretsEncryption",
+    "tags",
+    "subnets",
+    "securityGroups",
+    "loggingTypes",
+    "publicAccessSources",
+)
+_NG_NON_NIL = (
+    "version",
+    "minSize",
+    "maxSize",
+    "desiredSize",
+    "gpu",
+    "subnets",
+    "tags",
+    "labels",
+    "requestSpotInstances",
+)
+
+
+def _json_value(struct: msgspec.Struct, field: str) -> object:
+    """The value of the field whose JSON name is ``field``."""
+    info = _FIELD_BY_JSON_NAME[type(struct)][field]
+    return getattr(struct, info)
+
+
+def _json_names(cls: type[msgspec.Struct]) -> dict[str, str]:
+    return {f.encode_name: f.name for f in msgspec.structs.fields(cls)}
+
+
+_FIELD_BY_JSON_NAME: dict[type, dict[str, str]] = {
+    EKSClusterConfigSpec: _json_names(EKSClusterConfigSpec),
+    NodeGroup: _json_names(NodeGroup),
+}
+
+
+def _check_create_node_group(cluster: Cluster, i: int, ng: NodeGroup, e: _Errors) -> None:
+    """eks-operator's per-node-group nil checks and spot rules (non-imported creates)."""
+    p = f"{_SPEC}.nodeGroups[{i}]"
+    name = ng.nodegroup_name or ""
+
+    def nil(field: str, path: str) -> None:
+        e.add(
+            path,
+            R_REQUIRED,
+            f"field [{field}] cannot be nil for nodegroup [{name}] in non-nil cluster [{_who(cluster)}]",
+        )
+
+    if ng.launch_template is not None:
+        if ng.launch_template.id is None:
+            nil("launchTemplate.ID", f"{p}.launchTemplate.id")
+        if ng.launch_template.version is None:
+            nil("launchTemplate.Version", f"{p}.launchTemplate.version")
+    else:
+        for field in ("ec2SshKey", "resourceTags", "diskSize"):
+            if _json_value(ng, field) is None:
+                nil(field, f"{p}.{field}")
+        spot = bool(ng.request_spot_instances)
+        if not ng.instance_type and (not spot or ng.arm):
+            nil("instanceType", f"{p}.instanceType")
+    for field in _NG_NON_NIL:
+        if _json_value(ng, field) is None:
+            nil(field, f"{p}.{field}")
+    if ng.request_spot_instances:
+        if not ng.spot_instance_types:
+            e.add(
+                f"{p}.spotInstanceTypes",
+                R_SPOT,
+                f"nodegroup [{name}] in cluster [{_who(cluster)}]: spotInstanceTypes must be specified when "
+                "requesting spot instances",
+            )
+        if ng.instance_type:
+            e.add(
+                f"{p}.instanceType",
+                R_SPOT,
+                f"nodegroup [{name}] in cluster [{_who(cluster)}]: instance type should not be specified "
+                "when requestSpotInstances is specified, use spotInstanceTypes instead",
+            )
+
+
+def validate_create(cluster: Cluster) -> list[FieldError]:
+    """Every reason ``cluster`` cannot be created (empty when it can). Never raises for invalid input."""
+    e = _Errors()
+    spec = cluster.spec.eks_config
+    imported = spec.imported
+    _check_metadata_and_policy(cluster, e)
+    _check_node_group_names_present(spec, e)
+    if not imported:  # Rancher skips its checks for imports ("createFromImport")
+        _rancher_api_checks(spec, None, e)
+        if spec.security_groups and not spec.subnets:
+            e.add(f"{_SPEC}.subnets", R_SUBNETS, "subnets must be provided if security groups are provided")
+        for field in _CLUSTER_NON_NIL:
+            if _json_value(spec, field) is None:
+                e.add(
+                    f"{_SPEC}.{field}",
+                    R_REQUIRED,
+                    f"field [{field}] cannot be nil for non-import cluster [{_who(cluster)}]",
+                )
+        if spec.secrets_encryption and not spec.kms_key:
+            e.add(f"{_SPEC}.kmsKey", R_REQUIRED, "kmsKey is required when secretsEncryption is true")
+    if spec.kubernetes_version and not _K8S_VERSION.match(spec.kubernetes_version):
+        e.add(
+            f"{_SPEC}.kubernetesVersion",
+            R_FORMAT,
+            f"kubernetesVersion {spec.kubernetes_version!r} must be <major>.<minor>, e.g. 1.30",
+        )
+    _check_cluster_values(spec, spec.ip_family, e)
+    _check_unique_names(cluster, e)
+    for i, ng in enumerate(spec.node_groups or ()):
+        p = f"{_SPEC}.nodeGroups[{i}]"
+        if not imported:
+            _check_create_node_group(cluster, i, ng, e)
+        # Version equality (operator, imported too). Skipped where another message already covers the
+        # cause (a nil or "" version on a non-import create) and, for a nil cluster version, where Go panics.
+        cluster_version = spec.kubernetes_version
+        covered = not imported and not (ng.version and cluster_version)
+        if cluster_version is not None and not covered and (ng.version or "") != cluster_version:
+            e.add(
+                f"{p}.version",
+                R_VERSION_MATCH,
+                f"nodegroup [{ng.nodegroup_name or ''}] version must match cluster [{_who(cluster)}] "
+                "version on create",
+            )
+        _check_node_group_values(p, ng, e)
+    return e.items
+
+
+# --- update ---------------------------------------------------------------------------------------------
+
+_NOUPDATE_ALWAYS = ("displayName", "region", "imported")
+"""Plain (never null) noupdate fields: any change is refused."""
+_NOUPDATE_MANAGED = ("ipFamily", "secretsEncryption", "kmsKey", "subnets", "securityGroups", "serviceRole")
+"""Nullable noupdate fields: a change between two managed (non-null, non-empty) values is refused; null or
+empty means "unmanaged"/"generated", so adopting or releasing a value is allowed."""
+_NG_NOUPDATE = ("subnets", "nodeRole", "requestSpotInstances", "spotInstanceTypes")
+"""Node group fields the operator never updates after creation (section 6.2 step 11)."""
+
+
+def _managed(value: object) -> object | None:
+    """The comparable managed value, or None when unmanaged (null, "", [])."""
+    if value is None or (isinstance(value, str | list) and not value):
+        return None
+    if isinstance(value, list):
+        return frozenset(value)  # order of subnets/security groups/instance types is irrelevant to AWS
+    return value
+
+
+def _check_noupdate(old: Cluster, new: Cluster, e: _Errors) -> None:
+    o, n = old.spec.eks_config, new.spec.eks_config
+    for field in _NOUPDATE_ALWAYS:
+        if _json_value(o, field) != _json_value(n, field):
+            e.add(f"{_SPEC}.{field}", R_NOUPDATE, f"cannot modify EKS {field} after creation")
+    for field in _NOUPDATE_MANAGED:
+        before, after = _managed(_json_value(o, field)), _managed(_json_value(n, field))
+        if field == "ipFamily" and isinstance(before, str) and isinstance(after, str):
+            before, after = before.lower(), after.lower()  # the operator compares case-insensitively
+        if before is not None and after is not None and before != after:
+            e.add(f"{_SPEC}.{field}", R_NOUPDATE, f"cannot modify EKS {field} after creation")
+    old_groups = {ng.nodegroup_name: ng for ng in o.node_groups or () if ng.nodegroup_name}
+    for i, ng in enumerate(n.node_groups or ()):
+        prev = old_groups.get(ng.nodegroup_name or "")
+        if prev is None:
+            continue
+        p = f"{_SPEC}.nodeGroups[{i}]"
+        for field in _NG_NOUPDATE:
+            before, after = _managed(_json_value(prev, field)), _managed(_json_value(ng, field))
+            if before is not None and after is not None and before != after:
+                e.add(
+                    f"{p}.{field}",
+                    R_NOUPDATE,
+                    f"cannot modify EKS nodegroup [{ng.nodegroup_name}] {field} after creation",
+                )
+        if prev.launch_template is not None and ng.launch_template is not None:
+            before_id, after_id = prev.launch_template.id, ng.launch_template.id
+            if before_id and after_id and before_id != after_id:
+                e.add(
+                    f"{p}.launchTemplate.id",
+                    R_NOUPDATE,
+                    f"cannot modify EKS nodegroup [{ng.nodegroup_name}] launchTemplate.id after creation",
+                )
+
+
+def validate_update(old: Cluster, new: Cluster) -> list[FieldError]:
+    """Every reason the spec change ``old`` -> ``new`` cannot be accepted (empty when it can)."""
+    e = _Errors()
+    spec = new.spec.eks_config
+    _check_metadata_and_policy(new, e)
+    _check_node_group_names_present(spec, e)
+    _rancher_api_checks(spec, old.spec.eks_config, e)
+    # eks-operator validateUpdate.
+    cluster_minor: int | None = None
+    version = spec.kubernetes_version
+    if version:
+        parsed = _semver(version)
+        if parsed is None:
+            e.add(
+                f"{_SPEC}.kubernetesVersion",
+                R_FORMAT,
+                f"invalid version format for cluster [{_who(new)}]: {version}",
+            )
+        else:
+            cluster_minor = parsed[1]
+            if not _K8S_VERSION.match(version):
+                e.add(
+                    f"{_SPEC}.kubernetesVersion",
+                    R_FORMAT,
+                    f"kubernetesVersion {version!r} must be <major>.<minor>, e.g. 1.30",
+                )
+    _check_unique_names(new, e)
+    for i, ng in enumerate(spec.node_groups or ()):
+        p = f"{_SPEC}.nodeGroups[{i}]"
+        name = ng.nodegroup_name or ""
+        semver_ok = True
+        if ng.version:
+            parsed_ng = _semver(ng.version)
+            if parsed_ng is None:
+                e.add(
+                    f"{p}.version", R_FORMAT, f"invalid version format for node group [{name}]: {ng.version}"
+                )
+                semver_ok = False  # our own <major>.<minor> message would repeat this one
+            elif (
+                cluster_minor is not None
+                and version is not None
+                and ng.version != version
+                and cluster_minor - parsed_ng[1] > 3
+            ):
+                e.add(
+                    f"{p}.version",
+                    R_VERSION_SKEW,
+                    f"versions for cluster [{version}] and node group [{ng.version}] are not compatible: "
+                    "the node group version may only be up to three minor versions older than the "
+                    "cluster version",
+                )
+        _check_node_group_values(p, ng, e, check_version=semver_ok)
+    _check_noupdate(old, new, e)
+    ip_family = spec.ip_family if spec.ip_family is not None else old.spec.eks_config.ip_family
+    _check_cluster_values(spec, ip_family, e)
+    return e.items
+
+
+# --- uniqueness among stored clusters -------------------------------------------------------------------
+
+
+def validate_unique_display_name(
+    cluster: Cluster, others: Iterable[Cluster], accounts: Mapping[str, str] | None = None
+) -> list[FieldError]:
+    """Rancher's create-time duplicate check: another cluster with the same ``displayName`` and ``region``
+    on the same credential, or on a credential of the same AWS account.
+
+    ``accounts`` maps ``amazonCredentialSecret`` references to AWS account IDs the caller resolved (STS
+    ``GetCallerIdentity``); a missing or empty ID counts as a different account, as in Rancher.
+    """
+    spec = cluster.spec.eks_config
+    accounts = accounts or {}
+    mine = accounts.get(spec.amazon_credential_secret, "")
+    for other in others:
+        o = other.spec.eks_config
+        if other.metadata.name == cluster.metadata.name:
+            continue
+        if o.display_name != spec.display_name or o.region != spec.region:
+            continue
+        theirs = accounts.get(o.amazon_credential_secret, "")
+        if o.amazon_credential_secret == spec.amazon_credential_secret or (mine and mine == theirs):
+            return [
+                FieldError(
+                    path=f"{_SPEC}.displayName",
+                    rule=R_UNIQUE,
+                    message=f"cluster already exists for EKS cluster [{spec.display_name}] "
+                    f"in region [{spec.region}]",
+                )
+            ]
+    return []
+
+
+# --- credentials ----------------------------------------------------------------------------------------
+
+
+def validate_credential(credential: Credential) -> list[FieldError]:
+    """Problems with a credential object. Messages never contain a secret value."""
+    e = _Errors()
+    if not credential.name:
+        e.add("name", R_REQUIRED, "credential name is required")
+    if ":" in credential.namespace:
+        e.add("namespace", R_FORMAT, f"credential namespace {credential.namespace!r} cannot contain ':'")
+    # Rancher and the operator: both keys must be present ("invalid aws cloud credential").
+    if not credential.access_key:
+        e.add("accessKey", R_REQUIRED, "invalid aws cloud credential")
+    if not credential.secret_key:
+        e.add("secretKey", R_REQUIRED, "invalid aws cloud credential")
+    if credential.session_token is not None and not credential.session_token:
+        e.add("sessionToken", R_REQUIRED, "sessionToken, when given, cannot be empty")
+    if credential.role_arn is not None and not _ROLE_ARN.match(credential.role_arn):
+        e.add(
+            "roleArn",
+            R_FORMAT,
+            f"roleArn {credential.role_arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
+        )
+    if credential.external_id is not None:
+        if credential.role_arn is None:
+            e.add("externalId", R_REQUIRED, "externalId is only used when assuming a role; set roleArn too")
+        if not _EXTERNAL_ID.match(credential.external_id):
+            e.add("externalId", R_FORMAT, "externalId must be 2-1224 letters, digits and +=,.@:/-")
+    return e.items
+
+
+# --- settings -------------------------------------------------------------------------------------------
+
+SettingValidator = Callable[[str], str | None]
+"""Validates a setting's value: None when valid, else the error message."""
+
+
+def _non_empty(value: str) -> str | None:
+    return None if value.strip() else "value cannot be empty"
+
+
+_SETTINGS: dict[str, SettingValidator] = {"eks-refresh-cron": _non_empty}
+
+
+def register_setting(name: str, validator: SettingValidator) -> None:
+    """Make ``name`` a known setting validated by ``validator`` (replacing an earlier one).
+
+    ``eks-refresh-cron`` is known from the start with a non-empty check only; the scheduler module registers
+    its cron parser for it.
+    """
+    _SETTINGS[name] = validator
+
+
+def known_settings() -> frozenset[str]:
+    return frozenset(_SETTINGS)
+
+
+def validate_setting(name: str, value: str) -> list[FieldError]:
+    """Problems with setting ``name`` = ``value``: unknown name, or what its validator reports."""
+    validator = _SETTINGS.get(name)
+    if validator is None:
+        known = ", ".join(sorted(_SETTINGS))
+        return [
+            FieldError(
+                path=name, rule=R_UNKNOWN, message=f"unknown setting {name!r}; known settings: {known}"
+            )
+        ]
+    message = validator(value)
+    return [] if message is None else [FieldError(path=name, rule=name, message=message)]

@@ -1,0 +1,463 @@
+"""``AwsAdapter``: one aiobotocore session per process, cached clients, limits, metrics.
+
+Per call the adapter does a few dict lookups (operation, identity, limiter, client), takes a
+token and an in-flight slot, and calls the cached client. Nothing is built per call beyond the
+request parameters; metric label children are resolved once per operation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from time import perf_counter
+from types import TracebackType
+from typing import Any, Self
+
+import msgspec
+from aiobotocore.config import AioConfig
+from aiobotocore.credentials import AioRefreshableCredentials
+from aiobotocore.session import AioSession, get_session
+from botocore.credentials import ReadOnlyCredentials
+from botocore.exceptions import ClientError
+
+from controlplane.metrics import (
+    AWS_IN_FLIGHT,
+    AWS_RATE_LIMIT_WAIT_SECONDS,
+    AWS_REQUEST_SECONDS,
+    AWS_REQUESTS,
+    AWS_RETRIES,
+    AWS_THROTTLES,
+)
+
+from ._base import params
+from ._cfn import CfnCalls
+from ._clients import AdapterClosedError, ClientCache, ClientKey
+from ._credentials import (
+    DEFAULT_IDENTITY,
+    AwsCredentialSpec,
+    CredentialLookup,
+    resolve_credential_reference,
+)
+from ._ec2 import Ec2Calls
+from ._eks import EksCalls
+from ._errors import THROTTLE_CODES, CredentialError, classify
+from ._iam import IamCalls
+from ._limits import Clock, Limiter, Sleep
+from ._operations import OPERATIONS, Operation
+from ._settings import AwsSettings
+
+_GET_CALLER_IDENTITY = OPERATIONS[("sts", "GetCallerIdentity")]
+_ASSUME_ROLE = OPERATIONS[("sts", "AssumeRole")]
+_OUTCOMES = (
+    "ok",
+    "throttled",
+    "not_found",
+    "in_use",
+    "access_denied",
+    "client_error",
+    "server_error",
+    "connection_error",
+)
+
+
+class CallerIdentity(msgspec.Struct, frozen=True):
+    """STS GetCallerIdentity."""
+
+    account: str
+    arn: str
+    user_id: str
+
+
+class _OpStats:
+    """Metric children of one operation, resolved once (``labels()`` costs more than ``inc()``)."""
+
+    __slots__ = ("in_flight", "outcomes", "retries", "seconds", "wait")
+
+    def __init__(self, op: Operation) -> None:
+        self.outcomes = {o: AWS_REQUESTS.labels(op.service, op.name, o) for o in _OUTCOMES}
+        self.seconds = AWS_REQUEST_SECONDS.labels(op.service, op.name)
+        self.retries = AWS_RETRIES.labels(op.service)
+        self.in_flight = AWS_IN_FLIGHT.labels(op.service)
+        self.wait = AWS_RATE_LIMIT_WAIT_SECONDS.labels(op.service)
+
+
+_STATS = {key: _OpStats(op) for key, op in OPERATIONS.items()}
+
+
+class _Identity:
+    """What the adapter remembers about one credential identity."""
+
+    __slots__ = ("_lock", "caller", "caller_future", "credentials", "key", "spec")
+
+    def __init__(self, key: str, spec: AwsCredentialSpec | None) -> None:
+        self.key = key
+        self.spec = spec
+        self.caller: CallerIdentity | None = None
+        self.caller_future: asyncio.Future[CallerIdentity] | None = None
+        self.credentials: AioRefreshableCredentials | None = None
+        self._lock = asyncio.Lock()
+
+
+def _retry_attempts(response: Any) -> int:
+    meta = response.get("ResponseMetadata") if isinstance(response, dict) else None
+    return int(meta.get("RetryAttempts") or 0) if meta else 0
+
+
+def _throttle_hook(service: str) -> Callable[..., None]:
+    counter = AWS_THROTTLES.labels(service)
+
+    def on_needs_retry(response: Any = None, **_: Any) -> None:
+        # Runs after every attempt, before botocore's retry handler decides; never returns a value
+        # so it cannot alter that decision.
+        if response is None:
+            return
+        http, parsed = response
+        code = (parsed.get("Error") or {}).get("Code") if isinstance(parsed, dict) else None
+        if code in THROTTLE_CODES or getattr(http, "status_code", 0) == 429:
+            counter.inc()
+
+    return on_needs_retry
+
+
+class AwsAdapter:
+    """The process-wide AWS adapter. Use as ``async with AwsAdapter(settings, lookup) as aws:``.
+
+    ``await aws.scope("ns:name", region)`` resolves a credential reference (empty: the default
+    chain) and returns an ``AwsScope`` whose helpers call AWS with it. The adapter can be opened
+    once; calls before opening or after closing raise ``AdapterClosedError``.
+    """
+
+    def __init__(
+        self,
+        settings: AwsSettings | None = None,
+        credential_lookup: CredentialLookup | None = None,
+        *,
+        session: AioSession | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.settings = settings or AwsSettings()
+        self._lookup = credential_lookup
+        self._session = session
+        self._clock = clock
+        self._sleep = sleep
+        self._state = "new"
+        self._config = AioConfig(
+            retries={"mode": self.settings.retry_mode, "total_max_attempts": self.settings.max_attempts},
+            connect_timeout=self.settings.connect_timeout,
+            read_timeout=self.settings.read_timeout,
+            max_pool_connections=self.settings.pool_size,
+            user_agent_extra="eks-controlplane",
+        )
+        self._clients = ClientCache(self.settings.client_cache_size, self._create_client, self._close_client)
+        self._identities: OrderedDict[str, _Identity] = OrderedDict()
+        self._limiters: OrderedDict[tuple[str, str, str], Limiter] = OrderedDict()
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+    async def __aenter__(self) -> Self:
+        if self._state != "new":
+            raise RuntimeError(f"an AwsAdapter can be opened once (it is {self._state})")
+        if self._session is None:
+            self._session = get_session()
+        self._state = "open"
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop accepting calls; close every client once the calls using it have returned."""
+        if self._state in ("closing", "closed"):
+            return
+        self._state = "closing"
+        try:
+            await self._clients.close(self.settings.shutdown_grace)
+        finally:
+            self._state = "closed"
+            self._identities.clear()
+            self._limiters.clear()
+
+    @property
+    def open_clients(self) -> int:
+        """Clients currently open (cached, plus evicted ones still finishing calls)."""
+        return self._clients.open_clients
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            raise AdapterClosedError(f"the AWS adapter is {self._state}")
+
+    # --- scopes -------------------------------------------------------------------------------------
+    async def scope(self, credential_reference: str, region: str) -> AwsScope:
+        """An ``AwsScope`` for ``amazonCredentialSecret`` (``ns:name``; empty: default chain)."""
+        self._check_open()
+        spec = await resolve_credential_reference(credential_reference, self._lookup)
+        return self.scope_for(spec, region)
+
+    def scope_for(self, credentials: AwsCredentialSpec | None, region: str) -> AwsScope:
+        """An ``AwsScope`` for explicit credentials (None: the default chain)."""
+        self._check_open()
+        if not region:
+            raise ValueError("an AWS scope needs a region")
+        return AwsScope(self, self._identity(credentials), region)
+
+    def _identity(self, spec: AwsCredentialSpec | None) -> _Identity:
+        key = spec.identity if spec is not None else DEFAULT_IDENTITY
+        ident = self._identities.get(key)
+        if ident is None:
+            ident = self._identities[key] = _Identity(key, spec)
+            if len(self._identities) > self.settings.identity_cache_size:
+                self._identities.popitem(last=False)
+        else:
+            self._identities.move_to_end(key)
+        return ident
+
+    # --- calls --------------------------------------------------------------------------------------
+    async def call(self, ident: _Identity, region: str, op: Operation, request: dict[str, Any]) -> Any:
+        """One call of ``op``; returns botocore's parsed response or raises a typed ``AwsError``."""
+        self._check_open()
+        limiter = await self._limiter(ident, region, op.service)
+        entry = await self._clients.acquire((ident.key, region, op.service), ident)
+        try:
+            method = getattr(entry.client, op.method)
+            return await self._invoke(op, limiter, lambda: method(**request))
+        finally:
+            await self._clients.release(entry)
+
+    async def paginate(
+        self, ident: _Identity, region: str, op: Operation, request: dict[str, Any], result_key: str
+    ) -> list[Any]:
+        """Every page of ``op`` through botocore's paginator; each page is one limited, counted call."""
+        self._check_open()
+        limiter = await self._limiter(ident, region, op.service)
+        entry = await self._clients.acquire((ident.key, region, op.service), ident)
+        items: list[Any] = []
+        try:
+            pages = entry.client.get_paginator(op.method).paginate(**request)
+            async with _aclosing(pages.__aiter__()) as iterator:
+                while (page := await self._invoke(op, limiter, iterator.__anext__)) is not None:
+                    items.extend(page.get(result_key) or ())
+        finally:
+            await self._clients.release(entry)
+        return items
+
+    async def _invoke(self, op: Operation, limiter: Limiter, request: Callable[[], Awaitable[Any]]) -> Any:
+        stats = _STATS[(op.service, op.name)]
+        started = perf_counter()
+        await limiter.acquire()
+        sent = perf_counter()
+        stats.wait.observe(sent - started)
+        stats.in_flight.inc()
+        try:
+            response = await request()
+        except StopAsyncIteration:
+            limiter.refund()  # the paginator ended without a request: give the token back
+            limiter.release()
+            stats.in_flight.dec()
+            return None
+        except Exception as exc:
+            limiter.release()
+            stats.in_flight.dec()
+            stats.seconds.observe(perf_counter() - sent)
+            error = classify(exc, op.service, op.name)
+            if isinstance(exc, ClientError) and (retries := _retry_attempts(exc.response)):
+                stats.retries.inc(retries)
+            stats.outcomes[error.outcome].inc()
+            raise error from exc
+        except BaseException:
+            limiter.release()
+            stats.in_flight.dec()
+            raise
+        limiter.release()
+        stats.in_flight.dec()
+        stats.seconds.observe(perf_counter() - sent)
+        if retries := _retry_attempts(response):
+            stats.retries.inc(retries)
+        stats.outcomes["ok"].inc()
+        return response
+
+    async def _limiter(self, ident: _Identity, region: str, service: str) -> Limiter:
+        # Limits are per (account, region, service): identities of one account share them. STS
+        # calls are keyed by identity until the account is known, as resolving it is an STS call.
+        caller = ident.caller
+        if caller is not None:
+            account = caller.account
+        elif service == "sts":
+            account = f"identity:{ident.key}"
+        else:
+            account = (await self.caller_identity(ident, region)).account
+        key = (account, region, service)
+        limiter = self._limiters.get(key)
+        if limiter is None:
+            limiter = Limiter(self.settings.limits_for(service), clock=self._clock, sleep=self._sleep)
+            self._limiters[key] = limiter
+            if len(self._limiters) > self.settings.limiter_cache_size:
+                # A dropped limiter still in use keeps working for its holders; only new calls
+                # get a fresh one.
+                self._limiters.popitem(last=False)
+        else:
+            self._limiters.move_to_end(key)
+        return limiter
+
+    async def caller_identity(self, ident: _Identity, region: str) -> CallerIdentity:
+        """STS GetCallerIdentity for ``ident``, cached; concurrent first callers share one call."""
+        if ident.caller is not None:
+            return ident.caller
+        while (pending := ident.caller_future) is not None:
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not pending.cancelled() or (task is not None and task.cancelling()):
+                    raise
+        future: asyncio.Future[CallerIdentity] = asyncio.get_running_loop().create_future()
+        ident.caller_future = future
+        try:
+            response = await self.call(ident, region, _GET_CALLER_IDENTITY, {})
+            caller = CallerIdentity(
+                account=str(response["Account"]), arn=str(response["Arn"]), user_id=str(response["UserId"])
+            )
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()
+            raise
+        finally:
+            ident.caller_future = None
+        ident.caller = caller
+        future.set_result(caller)
+        return caller
+
+    async def frozen_credentials(self, ident: _Identity, region: str) -> Any:
+        spec = ident.spec
+        if spec is not None and spec.role_arn:
+            return await (await self._assumed_credentials(ident, region)).get_frozen_credentials()
+        if spec is not None:
+            return ReadOnlyCredentials(spec.access_key_id, spec.secret_access_key, spec.session_token)
+        assert self._session is not None
+        creds = await self._session.get_credentials()
+        if creds is None:
+            raise CredentialError("no AWS credentials found in the default chain")
+        return await creds.get_frozen_credentials()
+
+    # --- clients ------------------------------------------------------------------------------------
+    async def _create_client(self, key: ClientKey, ident: _Identity) -> Any:
+        _, region, service = key
+        assert self._session is not None
+        kwargs: dict[str, Any] = params(endpoint_url=self.settings.endpoint_for(service))
+        spec = ident.spec
+        assumed = None
+        if spec is not None and spec.role_arn:
+            assumed = await self._assumed_credentials(ident, region)
+            # The signer's credentials are replaced below; these placeholders never sign anything.
+            kwargs.update(aws_access_key_id="assumed-role", aws_secret_access_key="assumed-role")
+        elif spec is not None:
+            kwargs.update(
+                aws_access_key_id=spec.access_key_id,
+                aws_secret_access_key=spec.secret_access_key,
+                aws_session_token=spec.session_token,
+            )
+        # Without explicit keys botocore resolves the default chain once per session and caches it.
+        client = await self._session.create_client(
+            service, region_name=region, config=self._config, **kwargs
+        ).__aenter__()
+        if assumed is not None:
+            client._request_signer._credentials = assumed
+        client.meta.events.register(
+            "needs-retry", _throttle_hook(service), unique_id="controlplane-throttles"
+        )
+        return client
+
+    @staticmethod
+    async def _close_client(client: Any) -> None:
+        await client.__aexit__(None, None, None)
+
+    async def _assumed_credentials(self, ident: _Identity, region: str) -> AioRefreshableCredentials:
+        spec = ident.spec
+        assert spec is not None and spec.role_arn
+        async with ident._lock:
+            if ident.credentials is not None:
+                return ident.credentials
+            base = _Identity(spec.base.identity, spec.base)
+            request = params(
+                RoleArn=spec.role_arn,
+                RoleSessionName=self.settings.role_session_name,
+                DurationSeconds=self.settings.assume_role_duration,
+                ExternalId=spec.external_id,
+            )
+
+            async def refresh() -> dict[str, Any]:
+                response = await self.call(base, region, _ASSUME_ROLE, request)
+                creds = response["Credentials"]
+                return {
+                    "access_key": creds["AccessKeyId"],
+                    "secret_key": creds["SecretAccessKey"],
+                    "token": creds["SessionToken"],
+                    "expiry_time": creds["Expiration"].isoformat(),
+                }
+
+            # botocore refreshes 15 min (advisory) / 10 min (mandatory) before expiry, under a lock.
+            ident.credentials = AioRefreshableCredentials.create_from_metadata(
+                metadata=await refresh(), refresh_using=refresh, method="sts-assume-role"
+            )
+            return ident.credentials
+
+
+@contextlib.asynccontextmanager
+async def _aclosing(iterator: Any) -> AsyncIterator[Any]:
+    try:
+        yield iterator
+    finally:
+        await iterator.aclose()
+
+
+class AwsScope(EksCalls, Ec2Calls, CfnCalls, IamCalls):
+    """AWS calls with one credential identity in one region. Cheap: create one per use."""
+
+    __slots__ = ("_adapter", "_ident", "region")
+
+    def __init__(self, adapter: AwsAdapter, ident: _Identity, region: str) -> None:
+        self._adapter = adapter
+        self._ident = ident
+        self.region = region
+
+    @property
+    def identity(self) -> str:
+        """The credential identity key (a digest; safe to log)."""
+        return self._ident.key
+
+    def __repr__(self) -> str:
+        return f"AwsScope(identity={self._ident.key!r}, region={self.region!r})"
+
+    async def get_caller_identity(self) -> CallerIdentity:
+        """STS GetCallerIdentity, cached per credential identity."""
+        return await self._adapter.caller_identity(self._ident, self.region)
+
+    async def account_id(self) -> str:
+        """The AWS account of these credentials (cached)."""
+        return (await self.get_caller_identity()).account
+
+    async def frozen_credentials(self) -> Any:
+        """The credentials these calls sign with (for presigning EKS tokens); botocore's
+        ``ReadOnlyCredentials``. Assumed-role credentials are refreshed before they expire."""
+        return await self._adapter.frozen_credentials(self._ident, self.region)
+
+    async def _call(self, service: str, operation: str, request: dict[str, Any]) -> dict[str, Any]:
+        op = OPERATIONS.get((service, operation))
+        if op is None:
+            raise LookupError(f"{service}:{operation} is not registered in OPERATIONS")
+        return await self._adapter.call(self._ident, self.region, op, request)  # type: ignore[no-any-return]
+
+    async def _paginate(
+        self, service: str, operation: str, request: dict[str, Any], result_key: str
+    ) -> list[Any]:
+        op = OPERATIONS.get((service, operation))
+        if op is None or not op.paginated:
+            raise LookupError(f"{service}:{operation} is not registered in OPERATIONS as paginated")
+        return await self._adapter.paginate(self._ident, self.region, op, request, result_key)

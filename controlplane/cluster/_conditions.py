@@ -1,0 +1,74 @@
+"""Rancher's condition helpers, with its exact semantics.
+
+An absent condition reads as ``Unknown`` with an empty message. Setting a status refreshes
+``lastUpdateTime`` (and ``lastTransitionTime`` when the status really changes); a set that would change
+neither status nor message is a no-op, which is Rancher's guard against needless writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from controlplane.api import ClusterStatus, Condition, ConditionStatus
+
+PROVISIONED = "Provisioned"
+UPDATED = "Updated"
+WAITING = "Waiting"
+PENDING = "Pending"
+CONFLICT = "Conflict"
+
+MSG_NODEGROUP_REQUIRED = "Cluster must have at least one managed nodegroup or one self-managed node."
+MSG_WAITING_FOR_API = "Waiting for API to be available"
+MSG_WAITING_FOR_AGENT = "waiting for cluster agent to be deployed"
+SYNC_ERROR_PREFIX = "[Syncing error"
+
+
+def now_rfc3339() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def get(status: ClusterStatus, ctype: str) -> tuple[ConditionStatus, str]:
+    for cond in status.conditions:
+        if cond.type == ctype:
+            return cond.status, cond.message
+    return "Unknown", ""
+
+
+def set_condition(status: ClusterStatus, ctype: str, value: ConditionStatus, message: str = "") -> bool:
+    """Set a condition in place; returns whether anything changed (Rancher's no-op guard)."""
+    now = now_rfc3339()
+    for cond in status.conditions:
+        if cond.type == ctype:
+            if cond.status == value and cond.message == message:
+                return False
+            if cond.status != value:
+                cond.last_transition_time = now
+            cond.status = value
+            cond.message = message
+            cond.last_update_time = now
+            return True
+    if value == "Unknown" and not message:
+        return False  # absent already reads as Unknown with no message
+    status.conditions.append(
+        Condition(type=ctype, status=value, message=message, last_update_time=now, last_transition_time=now)
+    )
+    return True
+
+
+def set_message(status: ClusterStatus, ctype: str, message: str) -> bool:
+    """Rewrite only the message (Rancher does this for ``Waiting``); timestamps untouched."""
+    for cond in status.conditions:
+        if cond.type == ctype:
+            if cond.message == message:
+                return False
+            cond.message = message
+            return True
+    status.conditions.append(Condition(type=ctype, status="Unknown", message=message))
+    return True
+
+
+def credential_message(failure: str) -> str:
+    """Rancher shows a failure mentioning 403 as a credential problem."""
+    if "403" in failure:
+        return f"cannot access EKS, check cloud credential: {failure}"
+    return failure

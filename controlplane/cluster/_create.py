@@ -1,0 +1,201 @@
+"""Phases ``""`` (validate, networking, service role, CreateCluster) and ``creating`` (wait for ACTIVE).
+
+Differences from eks-operator, on purpose: stack waits are polls between messages, never sleeps; the
+create intent (a client request token) is persisted before ``CreateCluster``, so a process killed right
+after the call adopts the cluster it created instead of failing the duplicate-name check forever.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from controlplane.api import Phase, validate_create
+from controlplane.aws import NotFoundError, ResourceInUseError, Template, render
+
+from . import _plan
+from ._context import Pass, ReconcileError, Requeue
+
+
+async def _duplicate_checks(p: Pass) -> None:
+    """validateCreate part A (our store) and B.1 (EKS), with pagination."""
+    store = p.deps.store
+    for other in await store.list_clusters():
+        o = other.spec.eks_config
+        if other.metadata.name == p.name or o.display_name != p.display or o.region != p.spec.region:
+            continue
+        same = o.amazon_credential_secret == p.spec.amazon_credential_secret
+        if not same:
+            try:
+                mine = await p.scope.account_id()
+                theirs = await (await p.deps.aws.scope(o.amazon_credential_secret, o.region)).account_id()
+                same = bool(mine) and mine == theirs
+            except Exception:
+                same = False
+        if same:
+            raise ReconcileError(
+                f"cannot create cluster [{p.who}] because an eksclusterconfig exists with the same name"
+            )
+    if p.spec.imported or p.status.create_request_token:
+        return
+    try:
+        names = await p.scope.list_clusters()
+    except Exception as exc:
+        raise ReconcileError(f"error listing clusters: {exc}") from exc
+    if p.display in names:
+        raise ReconcileError(
+            f"cannot create cluster [{p.who}] because a cluster in EKS exists with the same name"
+        )
+
+
+async def create(p: Pass) -> Requeue:
+    problems = validate_create(p.cluster)
+    if problems:
+        raise ReconcileError(problems[0].message)
+    await _duplicate_checks(p)
+    if p.spec.imported:
+        p.set_phase(Phase.IMPORTING)
+        return 0
+    if not await _networking(p):
+        return p.stack_poll()
+    role_arn = await _service_role(p)
+    if role_arn is None:
+        return p.stack_poll()
+    return await _create_cluster(p, role_arn)
+
+
+async def _networking(p: Pass) -> bool:
+    """generateAndSetNetworking; True once networking is recorded (persisted before going on)."""
+    eks = p.status.eks_status
+    if eks.subnets:
+        return True
+    if p.spec.subnets:
+        eks.subnets = list(p.spec.subnets)
+        eks.security_groups = list(p.spec.security_groups or [])
+        p.status.network_fields_source = "provided"
+        await p.persist()
+        return True
+    template = Template.VPC_IPV6 if _plan.is_ipv6(p.spec) else Template.VPC
+    try:
+        outputs = await p.ensure_stack(
+            _plan.vpc_stack_name(p.display),
+            lambda: render(template, p.spec.region),
+            error_prefix="error creating stack with VPC template",
+        )
+    except ReconcileError as exc:
+        raise ReconcileError(f"error generating and setting networking: {exc}") from exc
+    if outputs is None:
+        return False
+    subnets = [s for s in outputs.get("SubnetIds", "").split(",") if s]
+    if not subnets:
+        raise ReconcileError("error generating and setting networking: no subnet ids were returned")
+    eks.virtual_network = outputs.get("VpcId", "")
+    eks.subnets = subnets
+    p.status.network_fields_source = "generated"
+    await p.persist()
+    return True
+
+
+async def _service_role(p: Pass) -> str | None:
+    """createOrGetServiceRole; the role ARN, or None while its stack is being created."""
+    if p.spec.service_role:
+        try:
+            role = await p.scope.get_role(p.spec.service_role)
+        except Exception as exc:
+            raise ReconcileError(
+                f"error creating or getting service role: error getting role: {exc}"
+            ) from exc
+        return str(role["Arn"])
+    stack = _plan.service_role_stack_name(p.display)
+    if not p.status.generated_service_role:
+        # Recorded before the stack exists so that a delete at any later point removes it.
+        p.status.generated_service_role = stack
+        await p.persist()
+    try:
+        outputs = await p.ensure_stack(
+            stack,
+            lambda: render(Template.SERVICE_ROLE, p.spec.region),
+            capabilities=("CAPABILITY_IAM",),
+            error_prefix="error creating stack with service role template",
+        )
+    except ReconcileError as exc:
+        raise ReconcileError(f"error creating or getting service role: {exc}") from exc
+    if outputs is None:
+        return None
+    arn = outputs.get("RoleArn", "")
+    if not arn:
+        raise ReconcileError("error creating or getting service role: no RoleARN was returned")
+    return arn
+
+
+async def _create_cluster(p: Pass, role_arn: str) -> Requeue:
+    if not p.status.create_request_token:
+        p.status.create_request_token = str(uuid.uuid4())
+        await p.persist()  # the intent survives a crash right after CreateCluster
+    request = _plan.create_cluster_request(
+        p.spec,
+        role_arn=role_arn,
+        subnets=p.status.eks_status.subnets,
+        security_groups=p.status.eks_status.security_groups,
+    )
+    name = request.pop("name")
+    role = request.pop("roleArn")
+    vpc = request.pop("resourcesVpcConfig")
+    try:
+        await p.scope.create_cluster(
+            name,
+            role,
+            vpc,
+            version=request.get("version"),
+            kubernetes_network_config=request.get("kubernetesNetworkConfig"),
+            logging=request.get("logging"),
+            encryption_config=request.get("encryptionConfig"),
+            tags=request.get("tags"),
+            client_request_token=p.status.create_request_token,
+        )
+        p.event("Creating", f"EKS cluster {name} requested")
+    except ResourceInUseError:
+        # Ours if EKS created it with our role: we persisted the intent before the first call.
+        existing = await p.scope.describe_cluster(name)
+        if existing.get("roleArn") != role:
+            raise ReconcileError(
+                f"cannot create cluster [{p.who}] because a cluster in EKS exists with the same name"
+            ) from None
+        p.event("Adopted", f"EKS cluster {name} created by an earlier attempt adopted")
+    except Exception as exc:
+        raise ReconcileError(f"error creating cluster: {exc}") from exc
+    p.set_phase(Phase.CREATING)
+    p.status.failure_message = ""
+    return p.stack_poll()
+
+
+async def wait_for_creation(p: Pass) -> Requeue:
+    """waitForCreationComplete: ACTIVE moves on; FAILED is an error; anything else polls."""
+    try:
+        cluster = await p.scope.describe_cluster(p.display)
+    except NotFoundError as exc:
+        raise ReconcileError(f"error describing cluster: {exc}") from exc
+    state = cluster.get("status") or ""
+    if not state:
+        raise ReconcileError("no cluster status was returned")
+    if state == "FAILED":
+        raise ReconcileError(
+            f'creation failed for cluster named "{p.display}" with ARN "{cluster.get("arn", "")}"'
+        )
+    if state == "ACTIVE":
+        record_endpoint(p, cluster)
+        p.set_phase(Phase.ACTIVE)
+        p.event("Active", "EKS cluster is active")
+        return 0
+    return p.wait()
+
+
+def record_endpoint(p: Pass, cluster: dict[str, object]) -> None:
+    """The operator's CA/endpoint secret, folded into status: recorded once, like Rancher."""
+    if p.status.api_endpoint:
+        return
+    endpoint = str(cluster.get("endpoint") or "")
+    if endpoint and not endpoint.startswith("https://"):
+        endpoint = "https://" + endpoint
+    ca = cluster.get("certificateAuthority") or {}
+    p.status.api_endpoint = endpoint
+    p.status.ca_cert = str(ca.get("data") or "") if isinstance(ca, dict) else ""

@@ -1,0 +1,304 @@
+"""Pure planning for the update pass: what to send to AWS next, in the order EKS accepts it.
+
+Everything here is a function of (desired spec, upstream spec, status) and returns data; the actor does
+the calls. The order and the comparisons follow eks-operator's ``updateUpstreamClusterState``: at most one
+cluster-level mutation per pass (version, access, public CIDRs, tags, logging), then node groups.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Literal
+
+import msgspec
+
+from controlplane.api import EKSClusterConfigSpec, NodeGroup
+
+LAUNCH_TEMPLATE_NAME_FORMAT = "rancher-managed-lt-{}"
+LAUNCH_TEMPLATE_TAG_KEY = "rancher-managed-template"
+LAUNCH_TEMPLATE_TAG_VALUE = "do-not-modify-or-delete"
+PLACEHOLDER_USER_DATA = "cGxhY2Vob2xkZXIK"  # base64("placeholder\n"): AWS rejects an empty template
+EBS_ADDON_NAME = "aws-ebs-csi-driver"
+DEFAULT_ROOT_DEVICE = "/dev/xvda"
+ALL_OPEN_V4 = ["0.0.0.0/0"]
+ALL_OPEN_V6 = ["0.0.0.0/0", "::/0"]
+
+
+def vpc_stack_name(name: str) -> str:
+    return f"{name}-eks-vpc"
+
+
+def service_role_stack_name(name: str) -> str:
+    return f"{name}-eks-service-role"
+
+
+def node_role_stack_name(name: str) -> str:
+    return f"{name}-node-instance-role"
+
+
+def ebs_role_stack_name(name: str) -> str:
+    return f"{name}-ebs-csi-driver-role"
+
+
+def launch_template_name(name: str) -> str:
+    return LAUNCH_TEMPLATE_NAME_FORMAT.format(name)
+
+
+def is_ipv6(spec: EKSClusterConfigSpec) -> bool:
+    return (spec.ip_family or "").lower() == "ipv6"
+
+
+def parse_version(value: str) -> tuple[int, int, int]:
+    """Tolerant semver (``1.30``, ``v1.30.2``); raises ValueError when there is no major.minor."""
+    text = value.strip().lstrip("vV").split("-", 1)[0].split("+", 1)[0]
+    parts = text.split(".")
+    if len(parts) < 2 or not all(p.isdigit() for p in parts[:3]):
+        raise ValueError(f"invalid version {value!r}")
+    nums = [int(p) for p in parts[:3]] + [0] * (3 - len(parts[:3]))
+    return nums[0], nums[1], nums[2]
+
+
+def default_public_access_sources(spec: EKSClusterConfigSpec) -> list[str]:
+    return list(ALL_OPEN_V6 if is_ipv6(spec) else ALL_OPEN_V4)
+
+
+def filter_public_access_sources(sources: list[str], ipv6: bool) -> list[str]:
+    """The operator's normalisation: an "all open" list compares as empty."""
+    if not ipv6 and sources == ALL_OPEN_V4:
+        return []
+    if ipv6 and len(sources) == 2 and set(sources) == set(ALL_OPEN_V6):
+        return []
+    return sources
+
+
+def _same_cidrs(desired: list[str], upstream: list[str]) -> bool:
+    return len(desired) == len(upstream) and all(u in desired for u in upstream)
+
+
+def tag_changes(desired: dict[str, str], upstream: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """(tags to add or update, keys to remove) to make ``upstream`` equal ``desired``."""
+    add = {k: v for k, v in desired.items() if upstream.get(k) != v}
+    remove = sorted(k for k in upstream if k not in desired)
+    return add, remove
+
+
+def logging_changes(desired: list[str], upstream: list[str]) -> tuple[list[str], list[str]]:
+    """(types to enable, types to disable)."""
+    enable = [t for t in desired if t not in upstream]
+    disable = [t for t in upstream if t not in desired]
+    return enable, disable
+
+
+class ClusterMutation(msgspec.Struct, frozen=True):
+    """One cluster-level call to make this pass."""
+
+    kind: Literal["version", "access", "cidrs", "tags", "logging"]
+    params: dict[str, Any]
+    description: str
+
+
+def next_cluster_mutation(
+    desired: EKSClusterConfigSpec, upstream: EKSClusterConfigSpec
+) -> ClusterMutation | None:
+    """The first cluster-level change needed, in the operator's order, or None.
+
+    Unlike the operator, a downgrade or a jump of more than one minor version is not sent (EKS rejects
+    both); the actor reports them through ``version_problem`` instead of retrying forever.
+    """
+    if desired.kubernetes_version and upstream.kubernetes_version:
+        want = parse_version(desired.kubernetes_version)
+        have = parse_version(upstream.kubernetes_version)
+        if want > have and version_problem(desired.kubernetes_version, upstream.kubernetes_version) is None:
+            return ClusterMutation(
+                "version",
+                {"version": desired.kubernetes_version},
+                f"upgrade Kubernetes {upstream.kubernetes_version} -> {desired.kubernetes_version}",
+            )
+    access_differs = (
+        desired.public_access is not None and desired.public_access != upstream.public_access
+    ) or (desired.private_access is not None and desired.private_access != upstream.private_access)
+    if access_differs:
+        vpc: dict[str, Any] = {}
+        # Both flags in one request: sending them apart can pass through "both disabled", which EKS refuses.
+        vpc["endpointPublicAccess"] = (
+            desired.public_access if desired.public_access is not None else upstream.public_access
+        )
+        vpc["endpointPrivateAccess"] = (
+            desired.private_access if desired.private_access is not None else upstream.private_access
+        )
+        return ClusterMutation("access", {"resourcesVpcConfig": vpc}, "update endpoint access")
+    if desired.public_access_sources is not None:
+        ipv6 = is_ipv6(desired)
+        want_cidrs = filter_public_access_sources(desired.public_access_sources, ipv6)
+        have_cidrs = filter_public_access_sources(upstream.public_access_sources or [], is_ipv6(upstream))
+        if not _same_cidrs(want_cidrs, have_cidrs):
+            cidrs = desired.public_access_sources or default_public_access_sources(desired)
+            return ClusterMutation(
+                "cidrs", {"resourcesVpcConfig": {"publicAccessCidrs": cidrs}}, "update public access CIDRs"
+            )
+    if desired.tags is not None:
+        add, remove = tag_changes(desired.tags, upstream.tags or {})
+        if add or remove:
+            return ClusterMutation("tags", {"add": add, "remove": remove}, "update cluster tags")
+    if desired.logging_types is not None:
+        enable, disable = logging_changes(desired.logging_types, upstream.logging_types or [])
+        if enable or disable:
+            setups = []
+            if disable:
+                setups.append({"types": disable, "enabled": False})
+            if enable:
+                setups.append({"types": enable, "enabled": True})
+            return ClusterMutation("logging", {"logging": {"clusterLogging": setups}}, "update logging types")
+    return None
+
+
+def version_problem(desired: str, upstream: str) -> str | None:
+    """Why a requested cluster version cannot be applied, or None when it can (or is equal)."""
+    want, have = parse_version(desired), parse_version(upstream)
+    if want < have:
+        return f"kubernetes version {desired} is older than the cluster's {upstream}: EKS cannot downgrade"
+    if want[0] != have[0] or want[1] - have[1] > 1:
+        return (
+            f"kubernetes version {desired} is more than one minor version ahead of {upstream}: "
+            f"EKS upgrades one minor version at a time"
+        )
+    return None
+
+
+def nodegroup_version(ng: NodeGroup, cluster_version: str | None) -> str | None:
+    """The node group's desired version: "" means the cluster's; None means unmanaged."""
+    if ng.version is None:
+        return None
+    return ng.version or cluster_version
+
+
+def node_groups_by_name(groups: list[NodeGroup] | None) -> dict[str, NodeGroup]:
+    return {ng.nodegroup_name: ng for ng in groups or [] if ng.nodegroup_name}
+
+
+def ami_type(ng: NodeGroup) -> str | None:
+    if ng.image_id:
+        return None
+    if ng.launch_template is not None:
+        return "CUSTOM"
+    if ng.arm:
+        return "AL2023_ARM_64_STANDARD"
+    if ng.gpu:
+        return "AL2023_x86_64_NVIDIA"
+    return "AL2023_x86_64_STANDARD"
+
+
+class UserDataError(ValueError):
+    pass
+
+
+def launch_template_data(ng: NodeGroup, root_device_name: str) -> dict[str, Any]:
+    """``LaunchTemplateData`` for a Rancher-managed node group (``buildLaunchTemplateData``)."""
+    data: dict[str, Any] = {}
+    if ng.image_id:
+        data["ImageId"] = ng.image_id
+    if ng.ec2_ssh_key:
+        data["KeyName"] = ng.ec2_ssh_key
+    if ng.user_data:
+        if "Content-Type: multipart/mixed" not in ng.user_data:
+            raise UserDataError(
+                f"userdata for nodegroup [{ng.nodegroup_name}] is not of mime time multipart/mixed"
+            )
+        data["UserData"] = base64.b64encode(ng.user_data.encode()).decode()
+    ebs: dict[str, Any] = {}
+    if ng.disk_size is not None:
+        ebs["VolumeSize"] = ng.disk_size
+    data["BlockDeviceMappings"] = [{"DeviceName": root_device_name, "Ebs": ebs}]
+    if ng.resource_tags:
+        tags = [{"Key": k, "Value": v} for k, v in sorted(ng.resource_tags.items())]
+        data["TagSpecifications"] = [
+            {"ResourceType": rt, "Tags": tags} for rt in ("instance", "volume", "spot-instances-request")
+        ]
+    if not ng.request_spot_instances and ng.instance_type:
+        data["InstanceType"] = ng.instance_type
+    return data
+
+
+def launch_template_differs(desired: NodeGroup, upstream: NodeGroup) -> bool:
+    """Whether a Rancher-managed node group needs a new launch-template version."""
+    if (desired.user_data or "") != (upstream.user_data or ""):
+        return True
+    if (desired.ec2_ssh_key or "") != (upstream.ec2_ssh_key or ""):
+        return True
+    if desired.disk_size != upstream.disk_size and desired.disk_size is not None:
+        return True
+    if (desired.image_id or "") != (upstream.image_id or ""):
+        return True
+    if not upstream.request_spot_instances and desired.instance_type != upstream.instance_type:
+        return True
+    return (desired.resource_tags or {}) != (upstream.resource_tags or {})
+
+
+def nodegroup_config_update(desired: NodeGroup, upstream: NodeGroup) -> dict[str, Any] | None:
+    """``UpdateNodegroupConfig`` parameters (labels and scaling), or None when nothing differs."""
+    params: dict[str, Any] = {}
+    if desired.labels is not None:
+        have = upstream.labels or {}
+        want = {k: v or "" for k, v in desired.labels.items()}
+        add = {k: v for k, v in want.items() if (have.get(k) or "") != v or k not in have}
+        remove = [k for k in have if k not in want]
+        if add or remove:
+            labels: dict[str, Any] = {}
+            if add:
+                labels["addOrUpdateLabels"] = add
+            if remove:
+                labels["removeLabels"] = remove
+            params["labels"] = labels
+    scaling: dict[str, int] = {}
+    differs = False
+    for key, want_size, have_size in (
+        ("desiredSize", desired.desired_size, upstream.desired_size),
+        ("maxSize", desired.max_size, upstream.max_size),
+        ("minSize", desired.min_size, upstream.min_size),
+    ):
+        if want_size is not None:
+            scaling[key] = want_size
+            differs = differs or want_size != have_size
+    if differs:
+        params["scalingConfig"] = scaling
+    return params or None
+
+
+def nodegroup_tag_changes(desired: NodeGroup, upstream: NodeGroup) -> tuple[dict[str, str], list[str]] | None:
+    if desired.tags is None:
+        return None
+    want = {k: v or "" for k, v in desired.tags.items()}
+    have = {k: v or "" for k, v in (upstream.tags or {}).items()}
+    add, remove = tag_changes(want, have)
+    return (add, remove) if add or remove else None
+
+
+def create_cluster_request(
+    spec: EKSClusterConfigSpec, *, role_arn: str, subnets: list[str], security_groups: list[str]
+) -> dict[str, Any]:
+    """``CreateCluster`` parameters built like the operator's ``newClusterInput``."""
+    logging_setup = (
+        [{"types": list(spec.logging_types), "enabled": True}]
+        if spec.logging_types
+        else [{"types": [], "enabled": False}]
+    )
+    params: dict[str, Any] = {
+        "name": spec.display_name,
+        "roleArn": role_arn,
+        "resourcesVpcConfig": {
+            "subnetIds": subnets,
+            "securityGroupIds": security_groups,
+            "endpointPublicAccess": bool(spec.public_access),
+            "endpointPrivateAccess": bool(spec.private_access),
+            "publicAccessCidrs": spec.public_access_sources or default_public_access_sources(spec),
+        },
+        "logging": {"clusterLogging": logging_setup},
+        "kubernetesNetworkConfig": {"ipFamily": "ipv6" if is_ipv6(spec) else "ipv4"},
+    }
+    if spec.kubernetes_version:
+        params["version"] = spec.kubernetes_version
+    if spec.tags:
+        params["tags"] = dict(spec.tags)
+    if spec.secrets_encryption:
+        params["encryptionConfig"] = [{"provider": {"keyArn": spec.kms_key or ""}, "resources": ["secrets"]}]
+    return params

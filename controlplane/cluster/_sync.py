@@ -1,0 +1,116 @@
+"""The refresh on a sync tick and the merge policy run before any push (DESIGN.md, Sync)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import msgspec
+
+from controlplane.api import EKSClusterConfigSpec, Event, SyncPolicy
+from controlplane.metrics import SYNC_ADOPTED, SYNC_CONFLICTS
+from controlplane.store import Conflict as StoreConflict
+from controlplane.sync import MergeResult, UpstreamBuildError, reconcile, syncing_error_message
+
+from . import _conditions as cond
+from ._context import Pass, now_rfc3339
+from ._observe import Observation
+
+
+def store_upstream(p: Pass, obs: Observation) -> None:
+    """Record Rancher's upstream spec when it can be built (an update pass never fails on it)."""
+    with contextlib.suppress(UpstreamBuildError):
+        p.status.eks_status.upstream_spec = obs.upstream(p).spec
+
+
+async def _write_spec(p: Pass, spec: EKSClusterConfigSpec) -> bool:
+    """Compare-and-swap the adopted spec; False when a user's write got there first."""
+    try:
+        stored = await p.deps.store.update_spec(
+            p.name,
+            msgspec.structs.replace(p.cluster.spec, eks_config=spec),
+            expected_resource_version=p.cluster.metadata.resource_version,
+        )
+    except StoreConflict:
+        return False
+    p.cluster.metadata = stored.metadata
+    p.cluster.spec = stored.spec
+    return True
+
+
+def _record(p: Pass, result: MergeResult) -> None:
+    for change in result.adopted:
+        SYNC_ADOPTED.inc()
+        p.event(
+            "Adopted", f"{change.path} changed in AWS: adopted {_show(change.old)} -> {_show(change.new)}"
+        )
+    conflicts = [c.path for c in result.conflicts]
+    for c in result.conflicts:
+        SYNC_CONFLICTS.inc()
+        p.event(
+            "Conflict",
+            f"{c.path} changed both here and in AWS: "
+            f"keeping local {_show(c.local)} over AWS {_show(c.upstream)}",
+            warning=True,
+        )
+    p.status.sync_conflicts = conflicts
+    if conflicts:
+        cond.set_condition(p.status, cond.CONFLICT, "True", "local value kept for: " + ", ".join(conflicts))
+    else:
+        cond.set_condition(p.status, cond.CONFLICT, "False", "")
+
+
+def _show(value: object) -> str:
+    return "null" if value is None else msgspec.json.encode(value).decode()
+
+
+async def adopt_before_push(p: Pass, obs: Observation) -> EKSClusterConfigSpec | None:
+    """The desired spec to push after the policy ran; None if the spec changed under us (retry)."""
+    policy = p.cluster.spec.sync_policy
+    if policy != SyncPolicy.THREE_WAY:
+        return p.spec  # rancher and desired-wins push the spec as it is
+    try:
+        upstream = obs.upstream(p).spec
+    except UpstreamBuildError:
+        return p.spec
+    result = reconcile(policy, p.spec, p.status.applied_spec, upstream)
+    _record(p, result)
+    if result.spec != p.spec and not await _write_spec(p, result.spec):
+        return None
+    return result.spec
+
+
+async def refresh(p: Pass, obs: Observation | None, error: Exception | None) -> bool:
+    """Apply one refresh: store the upstream spec and run the policy. True when a push is needed.
+
+    ``obs`` is None when reading AWS failed (``error`` says why): Rancher's total sync failure.
+    """
+    if obs is None:
+        message = f"[Syncing error: syncing failed] {error}"
+        cond.set_condition(p.status, cond.UPDATED, "False", message)
+        return False
+    try:
+        result = obs.upstream(p)
+    except UpstreamBuildError as exc:
+        cond.set_condition(p.status, cond.UPDATED, "False", f"[Syncing error: syncing failed] {exc}")
+        return False
+    p.status.eks_status.upstream_spec = result.spec
+    p.status.last_sync_time = now_rfc3339()
+    health = syncing_error_message(result)
+    if health:
+        cond.set_condition(p.status, cond.UPDATED, "False", health)
+    elif cond.get(p.status, cond.UPDATED)[1].startswith(cond.SYNC_ERROR_PREFIX):
+        cond.set_condition(p.status, cond.UPDATED, "True", "")
+    policy = p.cluster.spec.sync_policy
+    merged = reconcile(policy, p.spec, p.status.applied_spec, result.spec)
+    if policy == SyncPolicy.THREE_WAY:
+        _record(p, merged)
+    if merged.spec != p.spec:
+        if not await _write_spec(p, merged.spec):
+            return True  # a user write raced us: reconcile against it
+        if policy == SyncPolicy.RANCHER:
+            # Rancher's applied spec follows its own sync writes (the operator finds nothing to push).
+            p.status.applied_spec = merged.spec
+    return bool(merged.push) and policy != SyncPolicy.OBSERVE
+
+
+__all__ = ["Event", "adopt_before_push", "refresh", "store_upstream"]

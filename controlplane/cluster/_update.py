@@ -1,0 +1,257 @@
+"""Phases ``active`` and ``updating``: eks-operator's checkAndUpdate + updateUpstreamClusterState.
+
+Pre-flight gates first (cluster UPDATING, in-progress EKS updates, busy node groups), then at most one
+cluster-level mutation per pass in the operator's order, then node groups, deferred launch-template
+cleanup and the EBS CSI addon. Fixed on purpose (operator reference section 10): pagination everywhere,
+bounded completed-update bookkeeping, node groups without a launch template are upgradable, a failed
+call never deletes a version of a user's launch template, orphaned managed versions are collected,
+the addon does not depend on ``nodeGroups`` being set, and a merge policy runs before any push.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from controlplane.api import EKSClusterConfigSpec, NodeGroup, Phase, SyncPolicy
+from controlplane.aws import AwsError, ResourceInUseError
+
+from . import _addon, _nodegroups, _plan
+from ._context import Pass, ReconcileError, Requeue
+from ._create import record_endpoint
+from ._observe import Observation, observe
+from ._sync import adopt_before_push, store_upstream
+
+BUSY_NODEGROUP_STATES = frozenset({"CREATING", "UPDATING", "DELETING"})
+
+
+def runtime_validation(p: Pass) -> str | None:
+    """validateUpdate (operator 3.2): the checks it runs at the start of every update pass."""
+    spec = p.spec
+    cluster_minor: int | None = None
+    if spec.kubernetes_version:
+        try:
+            major_minor = _strict_version(spec.kubernetes_version)
+        except ValueError:
+            return f"invalid version format for cluster [{p.who}]: {spec.kubernetes_version}"
+        cluster_minor = major_minor[1]
+    errors: list[str] = []
+    seen: set[str] = set()
+    for ng in spec.node_groups or []:
+        name = ng.nodegroup_name or ""
+        if name in seen:
+            errors.append(
+                f"node group name [{name}] is not unique within the cluster [{p.who}] to avoid duplication"
+            )
+        seen.add(name)
+        if ng.version is None or ng.version == "":
+            continue
+        try:
+            ng_minor = _strict_version(ng.version)[1]
+        except ValueError:
+            errors.append(f"invalid version format for node group [{name}]: {ng.version}")
+            continue
+        if (
+            cluster_minor is not None
+            and ng.version != spec.kubernetes_version
+            and cluster_minor - ng_minor > 3
+        ):
+            errors.append(
+                f"versions for cluster [{spec.kubernetes_version}] and node group [{ng.version}] are not "
+                "compatible: the node group version may only be up to three minor versions older than the "
+                "cluster version"
+            )
+    return ";".join(errors) or None
+
+
+def _strict_version(value: str) -> tuple[int, int]:
+    parts = value.split(".")
+    if len(parts) != 2 or not all(x.isdigit() and (x == "0" or not x.startswith("0")) for x in parts):
+        raise ValueError(value)
+    return int(parts[0]), int(parts[1])
+
+
+def _enter_updating(p: Pass) -> None:
+    if p.status.phase != Phase.UPDATING:
+        p.set_phase(Phase.UPDATING)
+
+
+async def _updates_in_progress(p: Pass) -> bool:
+    """GetClusterUpdates: any cluster-level update not yet seen finished. Bookkeeping stays bounded:
+    IDs that ListUpdates no longer returns are dropped, and at most N are kept."""
+    try:
+        ids = await p.scope.list_updates(p.display)
+    except AwsError as exc:
+        raise ReconcileError(f"failed to list updates: {exc}") from exc
+    completed = set(p.status.completed_update_ids)
+    in_progress = False
+    newly_done: list[str] = []
+    for update_id in ids:
+        if update_id in completed:
+            continue
+        update = await p.scope.describe_update(p.display, update_id)
+        if update.get("status") == "InProgress":
+            in_progress = True
+        else:
+            newly_done.append(update_id)
+    current = set(ids)
+    kept = [u for u in p.status.completed_update_ids if u in current] + newly_done
+    p.status.completed_update_ids = kept[-p.lifecycle.completed_update_ids_kept :]
+    return in_progress
+
+
+def _managed_versions_from_aws(obs: Observation) -> dict[str, str]:
+    managed = obs.managed_lt_id
+    out: dict[str, str] = {}
+    if not managed:
+        return out
+    for ng in obs.nodegroups:
+        lt = ng.get("launchTemplate") or {}
+        if lt.get("id") == managed and ng.get("status") != "DELETING":
+            out[str(ng["nodegroupName"])] = str(lt.get("version") or "")
+    return out
+
+
+async def check_and_update(p: Pass) -> Requeue:
+    started_in = p.status.phase
+    problem = runtime_validation(p)
+    if problem:
+        _enter_updating(p)
+        raise ReconcileError(problem)
+    cluster = await p.scope.describe_cluster(p.display)
+    record_endpoint(p, cluster)
+    if cluster.get("status") == "UPDATING" or await _updates_in_progress(p):
+        if p.status.phase != Phase.UPDATING:
+            _enter_updating(p)
+            return 0
+        return p.wait()
+    obs = await observe(p, cluster=cluster)
+    store_upstream(p, obs)
+    if any(ng.get("status") in BUSY_NODEGROUP_STATES for ng in obs.nodegroups):
+        _enter_updating(p)
+        return p.wait()
+    # AWS is the truth for which managed version each node group runs (covers a crash after create).
+    if obs.managed_lt_id:
+        p.status.eks_status.managed_launch_template_versions = _managed_versions_from_aws(obs)
+    if p.status.phase == Phase.ACTIVE and p.status.template_versions_to_delete:
+        await _nodegroups.delete_versions(p, p.status.template_versions_to_delete)
+        p.status.template_versions_to_delete = []
+        return 0
+    if p.cluster.spec.sync_policy == SyncPolicy.OBSERVE:
+        p.set_phase(Phase.ACTIVE)
+        p.converged = True
+        return None
+    desired = await adopt_before_push(p, obs)
+    if desired is None:
+        return 0  # the spec changed under us; the next pass uses the new one
+    outcome: Requeue = await _push(p, desired, obs)
+    if outcome is not _DONE:
+        # Something is in flight (a mutation, a node group, a stack): not converged yet.
+        _enter_updating(p)
+        return outcome
+    if Phase.UPDATING in (started_in, p.status.phase):
+        await _nodegroups.collect_orphan_versions(p, obs)
+    p.set_phase(Phase.ACTIVE)
+    p.converged = True
+    return None
+
+
+_DONE: Any = object()
+
+
+async def _push(p: Pass, desired: EKSClusterConfigSpec, obs: Observation) -> Any:
+    upstream = obs.operator_view(p)
+    if desired.kubernetes_version and upstream.kubernetes_version:
+        problem = _plan.version_problem(desired.kubernetes_version, upstream.kubernetes_version)
+        if problem:
+            raise ReconcileError(problem)
+    mutation = _plan.next_cluster_mutation(desired, upstream)
+    if mutation is not None:
+        await _apply_cluster_mutation(p, mutation, str(obs.cluster.get("arn") or ""))
+        _enter_updating(p)
+        return 0
+    if desired.node_groups is not None:
+        outcome = await _push_nodegroups(p, desired, upstream, obs)
+        if outcome is not _DONE:
+            return outcome
+    if desired.ebs_csi_driver:
+        outcome = await _addon.ensure_ebs_csi(p, obs)
+        if outcome is not None:
+            return outcome
+    return _DONE
+
+
+async def _apply_cluster_mutation(p: Pass, m: _plan.ClusterMutation, arn: str) -> None:
+    scope, name = p.scope, p.display
+    try:
+        if m.kind == "version":
+            await scope.update_cluster_version(name, m.params["version"])
+        elif m.kind in ("access", "cidrs"):
+            await scope.update_cluster_config(name, resources_vpc_config=m.params["resourcesVpcConfig"])
+        elif m.kind == "logging":
+            await scope.update_cluster_config(name, logging=m.params["logging"])
+        else:
+            if m.params["add"]:
+                try:
+                    await scope.tag_resource(arn, m.params["add"])
+                except AwsError as exc:
+                    raise ReconcileError(
+                        f"error updating cluster tags: error tagging cluster []: {exc}"
+                    ) from exc
+            if m.params["remove"]:
+                try:
+                    await scope.untag_resource(arn, m.params["remove"])
+                except AwsError as exc:
+                    raise ReconcileError(
+                        f"error updating cluster tags: error untagging cluster []: {exc}"
+                    ) from exc
+    except ResourceInUseError:
+        raise  # "currently has update": the failure message is cleared and the pass retried
+    except AwsError as exc:
+        outer, inner = _MUTATION_ERRORS[m.kind]
+        raise ReconcileError(f"{outer}: error updating cluster [{p.who}] {inner}: {exc}") from exc
+    p.event("Updating", m.description)
+
+
+_MUTATION_ERRORS = {
+    "version": ("error updating cluster version", "kubernetes version"),
+    "access": ("error updating cluster access config", "public/private access"),
+    "cidrs": ("error updating cluster public access sources", "public access sources"),
+    "logging": ("error updating logging types", "logging types"),
+}
+
+
+async def _push_nodegroups(
+    p: Pass, desired: EKSClusterConfigSpec, upstream: EKSClusterConfigSpec, obs: Observation
+) -> Any:
+    upstream_ngs = _plan.node_groups_by_name(upstream.node_groups)
+    desired_ngs = _plan.node_groups_by_name(desired.node_groups)
+    raw = {str(ng["nodegroupName"]): ng for ng in obs.nodegroups}
+    changed = False
+    for name, ng in desired_ngs.items():
+        if name not in upstream_ngs and name not in raw:
+            outcome = await _nodegroups.create(p, ng, desired)
+            if outcome is not None:
+                return outcome
+            changed = True
+    for name in upstream_ngs:
+        if name not in desired_ngs:
+            await _nodegroups.delete(p, name, raw.get(name))
+            changed = True
+    if changed:
+        _enter_updating(p)
+        await p.persist()
+        return 0
+    updated = False
+    for name, have in upstream_ngs.items():
+        want = desired_ngs[name]
+        updated = await _nodegroups.update(p, want, have, desired, upstream, raw[name]) or updated
+    if updated:
+        _enter_updating(p)
+        return 0
+    return _DONE
+
+
+def nodegroup_with(ng: NodeGroup, **changes: Any) -> NodeGroup:
+    return msgspec.structs.replace(ng, **changes)

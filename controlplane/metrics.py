@@ -1,0 +1,234 @@
+"""Every Prometheus metric of the control plane, defined in one place.
+
+Names follow the Prometheus conventions: ``controlplane_`` prefix, base units (seconds, bytes),
+``_total`` for counters. No label takes unbounded values: labels are phases, AWS services and
+operations, outcomes, verdicts and actor kinds, never cluster names or request IDs.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+"""The registry served at ``/metrics``. A private registry keeps tests and embedders isolated."""
+
+_FAST = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_SLOW = (0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+
+# --- actors -------------------------------------------------------------------------------------
+ACTOR_MAILBOX_DEPTH = Gauge(
+    "controlplane_actor_mailbox_depth",
+    "Messages queued in actor mailboxes, summed per actor kind.",
+    ["kind"],
+    registry=REGISTRY,
+)
+ACTOR_MESSAGES = Counter(
+    "controlplane_actor_messages_total",
+    "Messages handled by actors, by actor kind, message type and outcome (ok, error).",
+    ["kind", "message", "outcome"],
+    registry=REGISTRY,
+)
+ACTOR_MESSAGES_COALESCED = Counter(
+    "controlplane_actor_messages_coalesced_total",
+    "Messages absorbed by an identical message already queued.",
+    ["kind", "message"],
+    registry=REGISTRY,
+)
+ACTOR_HANDLER_SECONDS = Histogram(
+    "controlplane_actor_handler_seconds",
+    "Time an actor spent handling one message.",
+    ["kind", "message"],
+    buckets=_FAST,
+    registry=REGISTRY,
+)
+ACTOR_RESTARTS = Counter(
+    "controlplane_actor_restarts_total",
+    "Actor restarts by the supervisor after a handler raised.",
+    ["kind"],
+    registry=REGISTRY,
+)
+ACTORS_RUNNING = Gauge(
+    "controlplane_actors_running",
+    "Actors currently running, per kind.",
+    ["kind"],
+    registry=REGISTRY,
+)
+
+# --- clusters -----------------------------------------------------------------------------------
+CLUSTERS_BY_PHASE = Gauge(
+    "controlplane_clusters",
+    "Managed clusters by phase.",
+    ["phase"],
+    registry=REGISTRY,
+)
+RECONCILE_SECONDS = Histogram(
+    "controlplane_reconcile_seconds",
+    "Duration of one reconcile pass of a cluster, by the phase it started in.",
+    ["phase"],
+    buckets=_FAST,
+    registry=REGISTRY,
+)
+RECONCILE_ERRORS = Counter(
+    "controlplane_reconcile_errors_total",
+    "Reconcile passes that ended in an error, by phase.",
+    ["phase"],
+    registry=REGISTRY,
+)
+SYNC_CONFLICTS = Counter(
+    "controlplane_sync_conflicts_total",
+    "Fields changed both locally and upstream since the last applied spec (local value kept).",
+    registry=REGISTRY,
+)
+SYNC_ADOPTED = Counter(
+    "controlplane_sync_adopted_fields_total",
+    "Upstream-only field changes adopted into a cluster spec.",
+    registry=REGISTRY,
+)
+
+# --- scheduler ----------------------------------------------------------------------------------
+TICK_LAG_SECONDS = Histogram(
+    "controlplane_sync_tick_lag_seconds",
+    "Delay between a tick's planned time and the moment its refresh started.",
+    buckets=(*_FAST, 10.0, 30.0, 60.0),
+    registry=REGISTRY,
+)
+SYNC_ROUND_SECONDS = Histogram(
+    "controlplane_sync_round_seconds",
+    "Time from a cron firing until every cluster of that round has been refreshed.",
+    buckets=_SLOW,
+    registry=REGISTRY,
+)
+SYNC_ROUND_CLUSTERS = Gauge(
+    "controlplane_sync_round_clusters",
+    "Clusters included in the latest sync round.",
+    registry=REGISTRY,
+)
+SYNC_TICKS = Counter(
+    "controlplane_sync_ticks_total",
+    "Sync ticks by outcome (refreshed, skipped_busy, error).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+SYNC_REFRESH_SECONDS = Histogram(
+    "controlplane_sync_refresh_seconds",
+    "Time to rebuild one cluster's upstream spec from AWS.",
+    buckets=_FAST,
+    registry=REGISTRY,
+)
+
+# --- AWS ----------------------------------------------------------------------------------------
+AWS_REQUESTS = Counter(
+    "controlplane_aws_requests_total",
+    "AWS API calls by service, operation and outcome (ok, throttled, not_found, in_use, "
+    "access_denied, client_error, server_error, connection_error).",
+    ["service", "operation", "outcome"],
+    registry=REGISTRY,
+)
+AWS_REQUEST_SECONDS = Histogram(
+    "controlplane_aws_request_seconds",
+    "Latency of AWS API calls including botocore retries.",
+    ["service", "operation"],
+    buckets=_FAST,
+    registry=REGISTRY,
+)
+AWS_THROTTLES = Counter(
+    "controlplane_aws_throttles_total",
+    "Throttling answers received from AWS (each attempt, retried or not).",
+    ["service"],
+    registry=REGISTRY,
+)
+AWS_RETRIES = Counter(
+    "controlplane_aws_retries_total",
+    "Attempts retried by botocore's retry handler.",
+    ["service"],
+    registry=REGISTRY,
+)
+AWS_IN_FLIGHT = Gauge(
+    "controlplane_aws_requests_in_flight",
+    "AWS API calls currently in flight.",
+    ["service"],
+    registry=REGISTRY,
+)
+AWS_RATE_LIMIT_WAIT_SECONDS = Histogram(
+    "controlplane_aws_rate_limit_wait_seconds",
+    "Time a call waited for the client-side rate limiter and in-flight cap.",
+    ["service"],
+    buckets=_FAST,
+    registry=REGISTRY,
+)
+AWS_CLIENTS = Gauge(
+    "controlplane_aws_clients",
+    "AWS clients open in the client cache.",
+    registry=REGISTRY,
+)
+
+# --- tokens, probes, downstream ------------------------------------------------------------------
+TOKEN_MINTS = Counter(
+    "controlplane_token_mints_total",
+    "EKS bearer tokens minted (presigned STS GetCallerIdentity).",
+    registry=REGISTRY,
+)
+TOKEN_CACHE_HITS = Counter(
+    "controlplane_token_cache_hits_total",
+    "EKS bearer token requests served from the cache.",
+    registry=REGISTRY,
+)
+PROBE_VERDICTS = Counter(
+    "controlplane_probe_verdicts_total",
+    "Endpoint probe verdicts (direct, tunnel, unknown).",
+    ["verdict"],
+    registry=REGISTRY,
+)
+PROBE_SECONDS = Histogram(
+    "controlplane_probe_seconds",
+    "Duration of one endpoint probe (DNS, connect, TLS).",
+    buckets=_FAST,
+    registry=REGISTRY,
+)
+DOWNSTREAM_REQUESTS = Counter(
+    "controlplane_downstream_requests_total",
+    "Calls to downstream Kubernetes API servers by outcome.",
+    ["outcome"],
+    registry=REGISTRY,
+)
+
+# --- store ----------------------------------------------------------------------------------------
+STORE_FLUSH_SECONDS = Histogram(
+    "controlplane_store_flush_seconds",
+    "Time to write one batch of coalesced status writes (one transaction).",
+    buckets=_FAST,
+    registry=REGISTRY,
+)
+STORE_BATCH_SIZE = Histogram(
+    "controlplane_store_batch_size",
+    "Status writes per flushed batch.",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000),
+    registry=REGISTRY,
+)
+STORE_PENDING_WRITES = Gauge(
+    "controlplane_store_pending_status_writes",
+    "Status writes coalesced and waiting for the next flush.",
+    registry=REGISTRY,
+)
+STORE_OPERATION_SECONDS = Histogram(
+    "controlplane_store_operation_seconds",
+    "Latency of store operations other than batched status flushes.",
+    ["operation"],
+    buckets=_FAST,
+    registry=REGISTRY,
+)
+
+# --- admin API ------------------------------------------------------------------------------------
+ADMIN_REQUESTS = Counter(
+    "controlplane_admin_requests_total",
+    "Admin API requests by route template, method and status code.",
+    ["route", "method", "status"],
+    registry=REGISTRY,
+)
+ADMIN_REQUEST_SECONDS = Histogram(
+    "controlplane_admin_request_seconds",
+    "Admin API request latency by route template.",
+    ["route"],
+    buckets=_FAST,
+    registry=REGISTRY,
+)

@@ -1,0 +1,184 @@
+"""The scheduler actor: fires per ``eks-refresh-cron`` and spreads each round's sync ticks over the period.
+
+Every cluster gets a stable offset in the round (``spread_offset``), so AWS sees an even rate instead of
+a spike. One timer walks a sorted list of (due time, cluster), not one timer per cluster. At start an
+initial round is spread over a short window, so a restarted service refreshes every cluster quickly.
+The schedule is changed at run time with ``SettingChanged`` (validated; a bad value keeps the old one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+import msgspec
+
+from actors import Actor, ActorError, Timer
+from controlplane.cluster import SyncTick
+from controlplane.metrics import SYNC_ROUND_CLUSTERS, SYNC_ROUND_SECONDS, SYNC_TICKS
+from controlplane.schedule import InvalidRefreshCronError, Schedule, parse_refresh_cron, spread_offset
+
+log = logging.getLogger("controlplane.scheduler")
+
+REFRESH_CRON_SETTING = "eks-refresh-cron"
+
+
+class Fire(msgspec.Struct, frozen=True):
+    """Start a round now (the cron fired, or the initial round)."""
+
+    initial: bool = False
+    coalesce: ClassVar[bool] = True
+
+
+class Dispatch(msgspec.Struct, frozen=True):
+    """Send the ticks of the current round that are due."""
+
+    coalesce: ClassVar[bool] = True
+
+
+class SettingChanged(msgspec.Struct, frozen=True):
+    value: str
+
+
+SchedulerMessage = Fire | Dispatch | SettingChanged
+
+
+class RoundTracker:
+    """Counts completions of the current round to measure its duration (fed by cluster actors)."""
+
+    __slots__ = ("durations", "expected", "round_id", "seen", "started")
+
+    def __init__(self) -> None:
+        self.round_id = 0
+        self.expected = 0
+        self.seen = 0
+        self.started = 0.0
+        self.durations: list[float] = []
+
+    def start(self, round_id: int, expected: int) -> None:
+        self.round_id, self.expected, self.seen, self.started = round_id, expected, 0, time.monotonic()
+        SYNC_ROUND_CLUSTERS.set(expected)
+        if expected == 0:
+            self._done()
+
+    def refreshed(self, _name: str, round_id: int) -> None:
+        if round_id != self.round_id or round_id == 0 or self.seen >= self.expected:
+            return
+        self.seen += 1
+        if self.seen == self.expected:
+            self._done()
+
+    def _done(self) -> None:
+        elapsed = time.monotonic() - self.started
+        SYNC_ROUND_SECONDS.observe(elapsed)
+        self.durations.append(elapsed)
+        del self.durations[:-100]
+
+
+class SchedulerActor(Actor[SchedulerMessage, str]):
+    kind = "scheduler"
+    __slots__ = (
+        "_cluster_names",
+        "_dispatch_timer",
+        "_due",
+        "_fire_timer",
+        "_initial_spread",
+        "_next_round",
+        "_send",
+        "schedule",
+        "tracker",
+    )
+
+    def __init__(
+        self,
+        schedule: Schedule,
+        *,
+        cluster_names: Callable[[], Iterable[str]],
+        send: Callable[[str, SyncTick], bool],
+        initial_spread: float,
+        tracker: RoundTracker,
+    ) -> None:
+        super().__init__("running")
+        self.schedule = schedule
+        self._cluster_names = cluster_names
+        self._send = send
+        self._initial_spread = initial_spread
+        self.tracker = tracker
+        self._due: list[tuple[float, str]] = []
+        self._next_round = 0
+        self._fire_timer: Timer | None = None
+        self._dispatch_timer: Timer | None = None
+
+    async def on_start(self) -> None:
+        self.tell(Fire(initial=True))
+
+    async def on_restart(self, error: Exception) -> None:
+        self._fire_timer = self._dispatch_timer = None
+        self.tell(Fire(initial=True))
+
+    async def handle(self, message: SchedulerMessage) -> Any:
+        if isinstance(message, Fire):
+            self._start_round(initial=message.initial)
+        elif isinstance(message, Dispatch):
+            self._dispatch()
+        else:
+            return self._change(message.value)
+        return None
+
+    def _change(self, value: str) -> str | None:
+        try:
+            schedule = parse_refresh_cron(value)
+        except InvalidRefreshCronError as exc:
+            log.warning("invalid eks-refresh-cron ignored", extra={"value": value, "error": str(exc)})
+            return str(exc)
+        if schedule != self.schedule:
+            self.schedule = schedule
+            log.info("refresh schedule changed", extra={"schedule": schedule.expression})
+            self._arm_fire()
+        return None
+
+    def _arm_fire(self) -> None:
+        if self._fire_timer is not None:
+            self._fire_timer.cancel()
+        now = dt.datetime.now(dt.UTC)
+        delay = (self.schedule.next_fire(now) - now).total_seconds()
+        self._fire_timer = self.after(max(delay, 0.0), Fire())
+
+    def _start_round(self, *, initial: bool) -> None:
+        now = dt.datetime.now(dt.UTC)
+        period = self.schedule.period_at(now)
+        spread = min(period, self._initial_spread) if initial else period
+        loop_now = asyncio.get_running_loop().time()
+        skipped = len(self._due)
+        if skipped:
+            SYNC_TICKS.labels("skipped_overrun").inc(skipped)
+        self._next_round += 1
+        due = sorted((loop_now + spread_offset(name, spread), name) for name in self._cluster_names())
+        self._due = due
+        self.tracker.start(self._next_round, len(due))
+        self._arm_fire()
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        loop_now = asyncio.get_running_loop().time()
+        cut = bisect.bisect_right(self._due, (loop_now, "\U0010ffff"))
+        ready, self._due = self._due[:cut], self._due[cut:]
+        round_id = self._next_round
+        for planned, name in ready:
+            try:
+                sent = self._send(name, SyncTick(planned=planned, round_id=round_id))
+            except ActorError:
+                sent = False
+            if not sent:
+                SYNC_TICKS.labels("undeliverable").inc()
+                self.tracker.refreshed(name, round_id)
+        if self._dispatch_timer is not None:
+            self._dispatch_timer.cancel()
+            self._dispatch_timer = None
+        if self._due:
+            self._dispatch_timer = self.after(max(self._due[0][0] - loop_now, 0.0), Dispatch())

@@ -1,0 +1,166 @@
+"""The in-process moto server that answers every non-EKS service, and reads of its backends.
+
+moto's server thread shares the process with us, so its backends (``moto.backends``) are read
+directly for leak checks and for what EKS must learn from EC2 (launch templates, subnet VPCs). Reads
+copy containers first and retry if moto's thread changed them mid-iteration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def _stable(read: Callable[[], T]) -> T:
+    for _ in range(5):
+        try:
+            return read()
+        except RuntimeError:  # "dictionary changed size during iteration" from moto's thread
+            continue
+    return read()
+
+
+def _backend_dict(service: str) -> dict[str, Any]:
+    from moto import backends  # noqa: PLC0415 (moto is heavy; import it once started)
+
+    get: Any = backends.get_backend  # typed per literal service name; ours are plain strings
+    return get(service)  # type: ignore[no-any-return]
+
+
+def _regional(service: str, account: str, region: str) -> Any | None:
+    # dict.get does not call BackendDict.__getitem__, so no empty backend is created by a read.
+    per_account = dict.get(_backend_dict(service), account)
+    if per_account is None:
+        return None
+    return dict.get(per_account, region)
+
+
+def _all_regional(service: str) -> list[tuple[str, str, Any]]:
+    out: list[tuple[str, str, Any]] = []
+    for account, per_account in list(dict.items(_backend_dict(service))):
+        for region, backend in list(dict.items(per_account)):
+            if region != "global":
+                out.append((account, region, backend))
+    return out
+
+
+class MotoServer:
+    """``moto.server.ThreadedMotoServer`` on 127.0.0.1 and an ephemeral port, opened and closed once."""
+
+    def __init__(self, account_id: str) -> None:
+        self._account = account_id
+        self._server: Any | None = None
+        self._closed = False
+        self.url = ""
+
+    def start(self) -> None:
+        """Blocking: run in a thread (``asyncio.to_thread``)."""
+        if self._server is not None or self._closed:
+            raise RuntimeError("MotoServer can be started once")
+        import logging  # noqa: PLC0415
+
+        from moto.server import ThreadedMotoServer  # noqa: PLC0415
+
+        # werkzeug logs one line per request to stderr; the simulator counts calls itself.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        self._server = server
+        host, port = server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        """Blocking: stop serving and close the listening socket."""
+        self._closed = True
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.stop()
+        inner = getattr(server, "_server", None)
+        if inner is not None:
+            inner.server_close()
+
+    # --- lookups EKS needs (the AwsLookup protocol) ---------------------------------------------
+
+    def launch_template(
+        self, region: str, lt_id: str | None, lt_name: str | None, version: str | None
+    ) -> dict[str, str] | None:
+        def read() -> dict[str, str] | None:
+            ec2 = _regional("ec2", self._account, region)
+            if ec2 is None:
+                return None
+            lt = None
+            if lt_id:
+                lt = ec2.launch_templates.get(lt_id)
+            else:
+                for t in list(ec2.launch_templates.values()):
+                    if t.name == lt_name:
+                        lt = t
+                        break
+            if lt is None:
+                return None
+            numbers = [v.number for v in lt.versions]
+            if version is None or version == "$Default":
+                number = lt.default_version_number
+            elif version == "$Latest":
+                number = max(numbers)
+            elif version.isdigit() and int(version) in numbers:
+                number = int(version)
+            else:
+                raise LookupError(version)
+            return {"id": lt.id, "name": lt.name, "version": str(number)}
+
+        return _stable(read)
+
+    def subnet_vpc(self, region: str, subnet_id: str) -> str | None:
+        def read() -> str | None:
+            ec2 = _regional("ec2", self._account, region)
+            if ec2 is None:
+                return None
+            for per_zone in list(ec2.subnets.values()):
+                s = per_zone.get(subnet_id)
+                if s is not None:
+                    return str(s.vpc_id)
+            return None
+
+        return _stable(read)
+
+    # --- leak checks ----------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """Launch templates (with versions) and CloudFormation stacks that exist, in every region."""
+
+        def read() -> dict[str, Any]:
+            lts = []
+            for account, region, ec2 in _all_regional("ec2"):
+                for lt in list(ec2.launch_templates.values()):
+                    lts.append(
+                        {
+                            "account": account,
+                            "region": region,
+                            "id": lt.id,
+                            "name": lt.name,
+                            "defaultVersion": lt.default_version_number,
+                            "versions": [v.number for v in lt.versions],
+                            "tags": {t["key"]: t["value"] for t in lt.get_tags()},
+                        }
+                    )
+            stacks = []
+            for account, region, cfn in _all_regional("cloudformation"):
+                for st in list(cfn.stacks.values()):
+                    if st.status == "DELETE_COMPLETE":
+                        continue
+                    stacks.append(
+                        {
+                            "account": account,
+                            "region": region,
+                            "name": st.name,
+                            "id": st.stack_id,
+                            "status": st.status,
+                        }
+                    )
+            return {"launchTemplates": lts, "stacks": stacks}
+
+        return _stable(read)

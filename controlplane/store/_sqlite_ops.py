@@ -1,0 +1,285 @@
+"""The SQL of the SQLite store: plain functions run on a connection's thread (never on the event loop).
+
+They encode and decode with msgspec on that thread too, so large reads cost the loop nothing but the GIL.
+"""
+
+from __future__ import annotations
+
+import gc
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import msgspec
+
+from controlplane.api import Cluster, ClusterSpec, ClusterStatus, Credential, Event, Metadata
+
+from ._errors import AlreadyExists, Conflict, NotFound
+from ._sqlite_conn import transaction
+
+ENCODE = msgspec.json.Encoder().encode
+_METADATA = msgspec.json.Decoder(Metadata)
+_SPEC = msgspec.json.Decoder(ClusterSpec)
+_STATUS = msgspec.json.Decoder(ClusterStatus)
+_EVENT = msgspec.json.Decoder(Event)
+_CREDENTIAL = msgspec.json.Decoder(Credential)
+_SECRET = msgspec.json.Decoder(dict[str, str])
+decode_status = _STATUS.decode
+
+_SELECT = (
+    "SELECT c.name, c.resource_version, c.generation, c.metadata, c.spec, s.status, s.status_seq "
+    "FROM clusters AS c JOIN cluster_status AS s ON s.name = c.name"
+)
+_Row = tuple[str, int, int, bytes, bytes, bytes, int]
+_UPDATE_STATUS = (
+    "UPDATE cluster_status SET status = ?, phase = ?, status_seq = ? WHERE name = ? AND status_seq < ?"
+)
+_BULK_DECODE = 256  # rows; see _collection_paused
+
+
+def _decode(row: _Row) -> tuple[Cluster, int]:
+    name, resource_version, generation, metadata_json, spec_json, status_json, status_seq = row
+    metadata = _METADATA.decode(metadata_json)
+    metadata.name = name
+    metadata.resource_version = str(resource_version)
+    metadata.generation = generation
+    cluster = Cluster(metadata=metadata, spec=_SPEC.decode(spec_json), status=_STATUS.decode(status_json))
+    return cluster, status_seq
+
+
+def _select_one(conn: sqlite3.Connection, name: str) -> _Row | None:
+    row: _Row | None = conn.execute(f"{_SELECT} WHERE c.name = ?", (name,)).fetchone()
+    return row
+
+
+def get_cluster(conn: sqlite3.Connection, name: str) -> tuple[Cluster, int] | None:
+    row = _select_one(conn, name)
+    return None if row is None else _decode(row)
+
+
+def list_clusters(
+    conn: sqlite3.Connection, phase: str | None, extra_names: list[str]
+) -> list[tuple[Cluster, int]]:
+    if phase is None:
+        rows = conn.execute(f"{_SELECT} ORDER BY c.name").fetchall()
+    elif extra_names:
+        # Rows whose unflushed status is in ``phase`` while the row's phase column is not yet.
+        rows = conn.execute(
+            f"{_SELECT} WHERE s.phase = ? OR s.name IN (SELECT value FROM json_each(?)) ORDER BY c.name",
+            (phase, ENCODE(extra_names)),
+        ).fetchall()
+    else:
+        rows = conn.execute(f"{_SELECT} WHERE s.phase = ? ORDER BY c.name", (phase,)).fetchall()
+    with _collection_paused(len(rows) >= _BULK_DECODE):
+        return [_decode(row) for row in rows]
+
+
+@contextmanager
+def _collection_paused(pause: bool) -> Iterator[None]:
+    """Pause CPython's cyclic GC while decoding many clusters.
+
+    Each decoded cluster is ~100 tracked containers; with thousands of them the generational GC keeps
+    re-running full collections over the growing heap (listing 10,000 clusters took 5x longer). Pausing
+    defers collection, it does not leak: cycles are collected by the next collection. Restores the
+    previous state, so a process that disabled GC itself keeps it disabled.
+    """
+    if not pause or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def insert_cluster(conn: sqlite3.Connection, cluster: Cluster, seq: int) -> None:
+    metadata = cluster.metadata
+    with transaction(conn):
+        try:
+            conn.execute(
+                "INSERT INTO clusters (name, resource_version, generation, metadata, spec) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    metadata.name,
+                    int(metadata.resource_version),
+                    metadata.generation,
+                    ENCODE(metadata),
+                    ENCODE(cluster.spec),
+                ),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise AlreadyExists(f"cluster {metadata.name!r} already exists") from exc
+        conn.execute(
+            "INSERT INTO cluster_status (name, phase, status, status_seq) VALUES (?, ?, ?, ?)",
+            (metadata.name, cluster.status.phase.value, ENCODE(cluster.status), seq),
+        )
+
+
+def _write_metadata(conn: sqlite3.Connection, row: _Row, metadata: Metadata, spec_json: bytes) -> _Row:
+    name, _, _, _, _, status_json, status_seq = row
+    resource_version = int(metadata.resource_version)
+    metadata_json = ENCODE(metadata)
+    conn.execute(
+        "UPDATE clusters SET resource_version = ?, generation = ?, metadata = ?, spec = ? WHERE name = ?",
+        (resource_version, metadata.generation, metadata_json, spec_json, name),
+    )
+    return name, resource_version, metadata.generation, metadata_json, spec_json, status_json, status_seq
+
+
+def update_spec(
+    conn: sqlite3.Connection,
+    name: str,
+    spec_json: bytes,
+    labels: dict[str, str] | None,
+    expected: str | None,
+) -> tuple[Cluster, int]:
+    with transaction(conn):
+        row = _select_one(conn, name)
+        if row is None:
+            raise NotFound(f"cluster {name!r} not found")
+        current = str(row[1])
+        if expected is not None and expected != current:
+            raise Conflict(name, expected, current)
+        metadata = _METADATA.decode(row[3])
+        # Compare decoded structs, not bytes: the same spec can encode differently (dict key order).
+        spec_changed = _SPEC.decode(row[4]) != _SPEC.decode(spec_json)
+        labels_changed = labels is not None and labels != metadata.labels
+        if spec_changed or labels_changed:
+            metadata.resource_version = str(row[1] + 1)
+            metadata.generation = row[2] + 1 if spec_changed else row[2]
+            if labels is not None:
+                metadata.labels = dict(labels)
+            row = _write_metadata(conn, row, metadata, spec_json if spec_changed else row[4])
+    return _decode(row)
+
+
+def mark_deleting(conn: sqlite3.Connection, name: str, now: str) -> tuple[Cluster, int]:
+    with transaction(conn):
+        row = _select_one(conn, name)
+        if row is None:
+            raise NotFound(f"cluster {name!r} not found")
+        metadata = _METADATA.decode(row[3])
+        if not metadata.deletion_timestamp:
+            metadata.deletion_timestamp = now
+            metadata.resource_version = str(row[1] + 1)
+            metadata.generation = row[2]
+            row = _write_metadata(conn, row, metadata, row[4])
+    return _decode(row)
+
+
+def delete_cluster(conn: sqlite3.Connection, name: str) -> bool:
+    with transaction(conn):
+        deleted = conn.execute("DELETE FROM clusters WHERE name = ?", (name,)).rowcount
+        conn.execute("DELETE FROM cluster_status WHERE name = ?", (name,))
+        conn.execute("DELETE FROM events WHERE cluster = ?", (name,))
+    return deleted > 0
+
+
+def write_statuses(
+    conn: sqlite3.Connection, rows: list[tuple[bytes, str, int, str, int]], fsync: bool
+) -> None:
+    if fsync:
+        # FULL makes this commit fsync the WAL (and with it every earlier commit); back to NORMAL after.
+        conn.execute("PRAGMA synchronous=FULL")
+    try:
+        with transaction(conn):
+            conn.executemany(_UPDATE_STATUS, rows)
+    finally:
+        if fsync:
+            conn.execute("PRAGMA synchronous=NORMAL")
+
+
+def append_event(conn: sqlite3.Connection, name: str, data: bytes, keep: int) -> None:
+    with transaction(conn):
+        if conn.execute("SELECT 1 FROM clusters WHERE name = ?", (name,)).fetchone() is None:
+            raise NotFound(f"cluster {name!r} not found")
+        conn.execute("INSERT INTO events (cluster, data) VALUES (?, ?)", (name, data))
+        conn.execute(
+            "DELETE FROM events WHERE cluster = ? AND id <= "
+            "(SELECT id FROM events WHERE cluster = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+            (name, name, keep),
+        )
+
+
+def list_events(conn: sqlite3.Connection, name: str, limit: int) -> list[Event]:
+    rows = conn.execute(
+        "SELECT data FROM (SELECT id, data FROM events WHERE cluster = ? ORDER BY id DESC LIMIT ?) "
+        "ORDER BY id",
+        (name, limit),
+    ).fetchall()
+    return [_EVENT.decode(row[0]) for row in rows]
+
+
+def put_credential(conn: sqlite3.Connection, cred: Credential, now: str) -> Credential:
+    with transaction(conn):
+        row = conn.execute(
+            "SELECT data FROM credentials WHERE namespace = ? AND name = ?", (cred.namespace, cred.name)
+        ).fetchone()
+        created = _CREDENTIAL.decode(row[0]).created if row is not None else ""
+        stored = msgspec.structs.replace(cred, created=created or now, updated=now)
+        conn.execute(
+            "INSERT INTO credentials (namespace, name, data) VALUES (?, ?, ?) "
+            "ON CONFLICT (namespace, name) DO UPDATE SET data = excluded.data",
+            (cred.namespace, cred.name, ENCODE(stored)),
+        )
+    return stored
+
+
+def get_credential(conn: sqlite3.Connection, namespace: str, name: str) -> Credential | None:
+    row = conn.execute(
+        "SELECT data FROM credentials WHERE namespace = ? AND name = ?", (namespace, name)
+    ).fetchone()
+    return None if row is None else _CREDENTIAL.decode(row[0])
+
+
+def list_credentials(conn: sqlite3.Connection) -> list[Credential]:
+    rows = conn.execute("SELECT data FROM credentials ORDER BY namespace, name").fetchall()
+    return [_CREDENTIAL.decode(row[0]) for row in rows]
+
+
+def delete_credential(conn: sqlite3.Connection, namespace: str, name: str) -> bool:
+    cursor = conn.execute("DELETE FROM credentials WHERE namespace = ? AND name = ?", (namespace, name))
+    return cursor.rowcount > 0
+
+
+def get_setting(conn: sqlite3.Connection, name: str) -> str | None:
+    row = conn.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def put_setting(conn: sqlite3.Connection, name: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO settings (name, value) VALUES (?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        (name, value),
+    )
+
+
+def list_settings(conn: sqlite3.Connection) -> dict[str, str]:
+    return {str(n): str(v) for n, v in conn.execute("SELECT name, value FROM settings ORDER BY name")}
+
+
+def put_secret(conn: sqlite3.Connection, name: str, data: bytes) -> None:
+    conn.execute(
+        "INSERT INTO secrets (name, data) VALUES (?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET data = excluded.data",
+        (name, data),
+    )
+
+
+def get_secret(conn: sqlite3.Connection, name: str) -> dict[str, str] | None:
+    row = conn.execute("SELECT data FROM secrets WHERE name = ?", (name,)).fetchone()
+    return None if row is None else _SECRET.decode(row[0])
+
+
+def delete_secret(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("DELETE FROM secrets WHERE name = ?", (name,)).rowcount > 0
+
+
+def max_status_seq(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT COALESCE(MAX(status_seq), 0) FROM cluster_status").fetchone()[0])
+
+
+def list_cluster_names(conn: sqlite3.Connection) -> list[str]:
+    return [str(row[0]) for row in conn.execute("SELECT name FROM clusters ORDER BY name")]

@@ -1,0 +1,101 @@
+"""The SQLite schema as an ordered list of migrations; ``schema_version`` records how many ran.
+
+Never edit a released migration: append a new one. Each runs inside the same transaction as the version
+bump, so a crash mid-migration leaves the previous version intact (SQLite DDL is transactional).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+
+from ._errors import StoreError
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _v1_initial(conn: sqlite3.Connection) -> None:
+    # Ordinary rowid tables: rows are several KB of JSON, which WITHOUT ROWID tables handle poorly.
+    conn.execute(
+        "CREATE TABLE clusters ("
+        " name TEXT PRIMARY KEY,"
+        " resource_version INTEGER NOT NULL,"
+        " generation INTEGER NOT NULL,"
+        " metadata BLOB NOT NULL,"
+        " spec BLOB NOT NULL)"
+    )
+    # Status in its own table: SQLite rewrites a whole row on UPDATE, and status is the hot write path,
+    # so a status flush must not rewrite the spec and metadata too.
+    conn.execute(
+        "CREATE TABLE cluster_status ( name TEXT PRIMARY KEY, phase TEXT NOT NULL, status BLOB NOT NULL)"
+    )
+    conn.execute("CREATE INDEX cluster_status_phase ON cluster_status (phase)")
+    conn.execute(
+        "CREATE TABLE events ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " cluster TEXT NOT NULL,"
+        " data BLOB NOT NULL)"
+    )
+    conn.execute("CREATE INDEX events_cluster ON events (cluster, id)")
+    conn.execute(
+        "CREATE TABLE credentials ("
+        " namespace TEXT NOT NULL,"
+        " name TEXT NOT NULL,"
+        " data BLOB NOT NULL,"
+        " PRIMARY KEY (namespace, name))"
+    )
+    conn.execute("CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+def _v2_status_seq_and_secrets(conn: sqlite3.Connection) -> None:
+    # status_seq orders a row's status against not-yet-flushed writes (read-your-writes, and a stale
+    # write never lands on a re-created cluster of the same name).
+    conn.execute("ALTER TABLE cluster_status ADD COLUMN status_seq INTEGER NOT NULL DEFAULT 0")
+    # Secrets (service-account tokens...) live apart from cluster rows, so listing clusters never reads them.
+    conn.execute("CREATE TABLE secrets (name TEXT PRIMARY KEY, data BLOB NOT NULL)")
+
+
+MIGRATIONS: Sequence[Migration] = (_v1_initial, _v2_status_seq_and_secrets)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The version recorded in the database (0 for an empty database)."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).fetchone()
+    if exists is None:
+        return 0
+    row = conn.execute("SELECT version FROM schema_version").fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def _check_known(found: int) -> None:
+    if found > len(MIGRATIONS):
+        raise StoreError(
+            f"database schema version {found} is newer than this program supports ({len(MIGRATIONS)})"
+        )
+
+
+def migrate(conn: sqlite3.Connection, *, target: int = SCHEMA_VERSION) -> int:
+    """Bring the database to ``target`` in one transaction; return the version found before.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``). A database newer than this code is
+    refused rather than opened: old code must not write data it does not understand.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        found = schema_version(conn)
+        _check_known(found)
+        if found < target:
+            if found == 0:
+                conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+                conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+            for migration in MIGRATIONS[found:target]:
+                migration(conn)
+            conn.execute("UPDATE schema_version SET version = ?", (target,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return found

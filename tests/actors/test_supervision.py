@@ -1,0 +1,217 @@
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import pytest
+
+from actors import Actor, ActorStatus, ActorSystem, Supervision
+from actors._supervision import allow_restart
+
+from .conftest import Fail, History, Note, Recorder, RecordingObserver
+
+pytestmark = pytest.mark.anyio
+
+
+def test_backoff_doubles_from_base_and_caps_at_max() -> None:
+    policy = Supervision(backoff_base=0.005, backoff_max=30.0)
+    assert [policy.backoff(n) for n in range(1, 5)] == [0.005, 0.01, 0.02, 0.04]
+    assert policy.backoff(13) == pytest.approx(20.48)  # 0.005 * 2**12
+    assert policy.backoff(14) == 30.0  # 40.96 capped
+    assert policy.backoff(10_000) == 30.0  # no overflow
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"backoff_base": -1.0},
+        {"backoff_base": float("inf")},
+        {"backoff_base": 1.0, "backoff_max": 0.5},
+        {"max_restarts": -1},
+        {"within": 0.0},
+    ],
+)
+def test_invalid_policies_are_rejected(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        Supervision(**kwargs)
+
+
+def test_restart_intensity_window() -> None:
+    policy = Supervision(max_restarts=2, within=10.0)
+    history: deque[float] = deque()
+    assert allow_restart(history, 0.0, policy)
+    assert allow_restart(history, 1.0, policy)
+    assert not allow_restart(history, 2.0, policy)  # third restart within 10 s
+    assert allow_restart(history, 10.5, policy)  # the one at 0.0 left the window
+    assert not allow_restart(history, 10.6, policy)
+    assert allow_restart(deque(), 0.0, Supervision(max_restarts=None))
+    assert not allow_restart(deque(), 0.0, Supervision(max_restarts=0))
+
+
+@dataclass(frozen=True)
+class Boom:
+    pass
+
+
+class Flaky(Actor[Boom | str, None]):
+    """Fails on Boom; records the loop time of each failure and each restart."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.failed_at: list[float] = []
+        self.restarted_at: list[float] = []
+        self.handled: list[str] = []
+
+    async def on_restart(self, error: Exception) -> None:
+        self.restarted_at.append(anyio.current_time())
+
+    async def handle(self, message: Boom | str) -> Any:
+        if isinstance(message, Boom):
+            self.failed_at.append(anyio.current_time())
+            raise RuntimeError("boom")
+        self.handled.append(message)
+        return message
+
+
+async def test_restarts_back_off_exponentially_and_success_resets_the_backoff() -> None:
+    requested: list[float] = []
+
+    class Recording(Supervision):
+        def backoff(self, consecutive_failures: int) -> float:
+            delay = super().backoff(consecutive_failures)
+            requested.append(delay)
+            return delay
+
+    policy = Recording(backoff_base=0.004, backoff_max=0.016, max_restarts=None)
+    async with ActorSystem(supervision=policy) as system:
+        actor = system.spawn("f", Flaky())
+        for _ in range(4):
+            actor.tell(Boom())
+        actor.tell("ok")
+        actor.tell(Boom())
+        assert await actor.ask("sync") == "sync"
+        expected = [0.004, 0.008, 0.016, 0.016, 0.004]  # doubling, capped, reset by "ok"
+        assert requested == expected
+        # And the kernel really waited that long before each restart (never early; late is load).
+        waits = [r - f for f, r in zip(actor.failed_at, actor.restarted_at, strict=True)]
+        assert len(waits) == 5
+        for wait, want in zip(waits, expected, strict=True):
+            assert wait >= want - 0.001
+        assert actor.restart_count == 5
+        assert actor.handled == ["ok", "sync"]
+
+
+async def test_mailbox_survives_a_restart_but_the_failed_message_is_not_redelivered() -> None:
+    async with ActorSystem(supervision=Supervision(backoff_base=0.001, backoff_max=0.001)) as system:
+        actor = system.spawn("r", Recorder())
+        actor.tell(Fail())
+        actor.tell(Note(1))
+        actor.tell(Note(2))
+        assert await actor.ask(History()) == [Fail(), Note(1), Note(2)]
+        assert actor.starts == 1  # Recorder overrides on_restart, so on_start ran once
+        assert len(actor.restarts) == 1
+
+
+async def test_exceeding_restart_intensity_stops_only_that_actor() -> None:
+    observer = RecordingObserver()
+    policy = Supervision(backoff_base=0.001, backoff_max=0.002, max_restarts=3, within=10.0)
+    async with ActorSystem(supervision=policy, observer=observer) as system:
+        bad = system.spawn("bad", Recorder())
+        good = system.spawn("good", Recorder())
+        for _ in range(6):
+            bad.tell(Fail())
+        await bad.wait_stopped()
+        assert bad.status is ActorStatus.STOPPED
+        assert "bad" not in system
+        assert len(bad.seen) == 4  # 3 restarts allowed; the 4th failure gives up
+        assert bad.stops == 1  # on_stop ran: giving up is a graceful stop
+        assert await good.ask(Note(5)) == 10
+        # The name is free again: the application may respawn.
+        system.spawn("bad", Recorder())
+    assert observer.count("restarted") == 3
+    assert [e for e in observer.events if e[0] == "gave_up"] == [("gave_up", "Recorder", "bad", "boom")]
+
+
+async def test_zero_restarts_means_the_first_failure_stops_the_actor() -> None:
+    async with ActorSystem(supervision=Supervision(max_restarts=0)) as system:
+        actor = system.spawn("r", Recorder())
+        actor.tell(Fail())
+        await actor.wait_stopped()
+        assert actor.restart_count == 0
+
+
+async def test_failing_on_start_is_supervised_and_default_on_restart_reruns_on_start() -> None:
+    class Starter(Actor[str, None]):
+        def __init__(self) -> None:
+            super().__init__(None)
+            self.attempts = 0
+
+        async def on_start(self) -> None:
+            self.attempts += 1
+            if self.attempts < 3:
+                raise OSError("store not ready")
+
+        async def handle(self, message: str) -> Any:
+            return self.attempts
+
+    async with ActorSystem(supervision=Supervision(backoff_base=0.001, backoff_max=0.002)) as system:
+        actor = system.spawn("s", Starter())
+        assert await actor.ask("x") == 3  # queued before the successful start, handled after
+        assert actor.restart_count == 2
+
+
+async def test_handler_failure_is_logged_with_actor_name_and_without_message_contents(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    @dataclass(frozen=True)
+    class Login:
+        token: str
+
+    class Strict(Actor[Login, None]):
+        def __init__(self) -> None:
+            super().__init__(None)
+
+        async def handle(self, message: Login) -> Any:
+            raise PermissionError("denied")
+
+    caplog.set_level(logging.ERROR, logger="actors")
+    async with ActorSystem(supervision=Supervision(backoff_base=0.001, backoff_max=0.001)) as system:
+        actor = system.spawn("cluster-7", Strict())
+        with pytest.raises(PermissionError):
+            await actor.ask(Login(token="s3cr3t-value"))
+    records = [r for r in caplog.records if getattr(r, "actor", None) == "cluster-7"]
+    assert records, caplog.text
+    record = records[0]
+    assert record.__dict__["actor_kind"] == "Strict"
+    assert record.__dict__["message_type"] == "Login"
+    assert record.exc_info is not None and isinstance(record.exc_info[1], PermissionError)
+    assert "cluster-7" in record.getMessage()
+    assert "s3cr3t-value" not in caplog.text
+
+
+async def test_stop_interrupts_a_long_backoff() -> None:
+    async with ActorSystem(supervision=Supervision(backoff_base=60.0, backoff_max=60.0)) as system:
+        actor = system.spawn("r", Recorder())
+        actor.tell(Fail())
+        await anyio.sleep(0.01)
+        assert actor.status is ActorStatus.RESTARTING
+        actor.tell(Note(1))  # still accepted while restarting
+        with anyio.fail_after(1.0):
+            await system.stop("r", grace=5.0)
+        assert actor.stops == 1  # graceful: on_stop ran, no hard cancel needed
+
+
+async def test_a_failing_actor_never_takes_the_system_down() -> None:
+    policy = Supervision(backoff_base=0.0, backoff_max=0.0, max_restarts=None)
+    async with ActorSystem(supervision=policy) as system:
+        bad = system.spawn("bad", Recorder())
+        good = system.spawn("good", Recorder())
+        for i in range(100):
+            bad.tell(Fail())
+            good.tell(Note(i))
+        assert len(await good.ask(History())) == 100
+        await bad.ask(History())
+        assert bad.restart_count == 100

@@ -1,0 +1,191 @@
+"""CloudFormation templates: rendering per partition, and creation through moto with outputs."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from typing import Any
+
+import pytest
+
+from controlplane.aws import (
+    EBS_CSI_ROLE_OUTPUT,
+    NODE_ROLE_OUTPUT,
+    SERVICE_ROLE_OUTPUT,
+    VPC_OUTPUT_SUBNET_IDS,
+    VPC_OUTPUT_VPC_ID,
+    AwsAdapter,
+    AwsSettings,
+    Template,
+    dns_suffix,
+    oidc_provider_path,
+    partition_of,
+    render,
+    render_document,
+    stack_outputs,
+)
+
+from .conftest import CREDS
+
+ISSUER = "https://oidc.eks.us-west-2.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
+PARTITION_REGIONS = {"aws": "us-west-2", "aws-cn": "cn-northwest-1", "aws-us-gov": "us-gov-west-1"}
+
+
+def _strings(node: Any) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for k, v in node.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(node, list):
+        return [s for item in node for s in _strings(item)]
+    return []
+
+
+def _render(template: Template, region: str) -> dict[str, Any]:
+    issuer = ISSUER if template is Template.EBS_CSI_DRIVER_ROLE else None
+    return render_document(template, region, oidc_issuer=issuer)
+
+
+def test_partitions() -> None:
+    assert [partition_of(r) for r in PARTITION_REGIONS.values()] == list(PARTITION_REGIONS)
+    assert dns_suffix("aws-cn") == "amazonaws.com.cn"
+    assert dns_suffix("aws-us-gov") == dns_suffix("aws") == "amazonaws.com"
+
+
+@pytest.mark.parametrize("partition", list(PARTITION_REGIONS))
+@pytest.mark.parametrize("template", list(Template))
+def test_render_is_complete_and_partition_specific(template: Template, partition: str) -> None:
+    region = PARTITION_REGIONS[partition]
+    doc = _render(template, region)
+    text = json.dumps(doc)
+    assert "{{" not in text
+    arns = [s for s in _strings(doc) if s.startswith("arn:")]
+    assert all(a.startswith(f"arn:{partition}:") for a in arns), arns
+    assert json.loads(render(template, region, oidc_issuer=ISSUER if "EBS" in template.name else None)) == doc
+
+
+def test_role_templates_content() -> None:
+    cn = _render(Template.NODE_INSTANCE_ROLE, "cn-north-1")
+    role = cn["Resources"]["NodeInstanceRole"]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"] == [
+        "ec2.amazonaws.com.cn"
+    ]
+    assert sorted(role["ManagedPolicyArns"]) == [
+        "arn:aws-cn:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+        "arn:aws-cn:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+        "arn:aws-cn:iam::aws:policy/AmazonEKS_CNI_Policy",
+    ]
+    assert "Policies" not in role
+    v6 = _render(Template.NODE_INSTANCE_ROLE_IPV6, "us-east-1")["Resources"]["NodeInstanceRole"]["Properties"]
+    (policy,) = v6["Policies"]
+    assert policy["PolicyName"] == "RancherManaged_AllowIPv6ForCNI"
+    assert policy["PolicyDocument"]["Statement"][0]["Action"] == [
+        "ec2:AssignIpv6Addresses",
+        "ec2:UnassignIpv6Addresses",
+    ]
+    gov = _render(Template.SERVICE_ROLE, "us-gov-east-1")
+    svc = gov["Resources"]["AWSServiceRoleForAmazonEKS"]["Properties"]
+    assert svc["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"] == ["eks.amazonaws.com"]
+    assert "arn:aws-us-gov:iam::aws:policy/AmazonEKSClusterPolicy" in svc["ManagedPolicyArns"]
+    assert set(gov["Outputs"]) == {SERVICE_ROLE_OUTPUT}
+
+
+def test_ebs_csi_role_is_bound_to_the_oidc_provider() -> None:
+    doc = _render(Template.EBS_CSI_DRIVER_ROLE, "cn-north-1")
+    statement = doc["Resources"]["AmazonEBSCSIDriverRole"]["Properties"]["AssumeRolePolicyDocument"][
+        "Statement"
+    ][0]
+    provider = "oidc.eks.us-west-2.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
+    assert statement["Principal"]["Federated"] == {
+        "Fn::Sub": f"arn:aws-cn:iam::${{AWS::AccountId}}:oidc-provider/{provider}"
+    }
+    assert statement["Action"] == ["sts:AssumeRoleWithWebIdentity"]
+    assert statement["Condition"]["StringEquals"] == {
+        f"{provider}:sub": "system:serviceaccount:kube-system:ebs-csi-controller-sa",
+        f"{provider}:aud": "sts.amazonaws.com.cn",
+    }
+    assert doc["Parameters"]["AmazonEBSCSIDriverPolicyArn"]["Default"] == (
+        "arn:aws-cn:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+    )
+    assert oidc_provider_path(provider) == provider
+    for bad in ('oidc.example.com/id/x"}', "https://", "no-path.example.com"):
+        with pytest.raises(ValueError):
+            oidc_provider_path(bad)
+    with pytest.raises(ValueError, match="needs the cluster's OIDC issuer"):
+        render(Template.EBS_CSI_DRIVER_ROLE, "us-east-1")
+    with pytest.raises(ValueError, match="takes no OIDC issuer"):
+        render(Template.VPC, "us-east-1", oidc_issuer=ISSUER)
+
+
+@pytest.mark.parametrize("template", [Template.VPC, Template.VPC_IPV6])
+def test_vpc_topology(template: Template) -> None:
+    three = _render(template, "us-east-1")
+    subnets = {k: v["Properties"] for k, v in three["Resources"].items() if v["Type"] == "AWS::EC2::Subnet"}
+    assert sorted(subnets) == ["Subnet01", "Subnet02", "Subnet03"]
+    assert three["Resources"]["VPC"]["Properties"]["CidrBlock"] == "192.168.0.0/16"
+    expected = (
+        ["192.168.64.0/18", "192.168.128.0/18", "192.168.192.0/18"]
+        if template is Template.VPC
+        else ["192.168.0.0/18", "192.168.64.0/18", "192.168.128.0/18"]
+    )
+    assert [subnets[k]["CidrBlock"] for k in sorted(subnets)] == expected
+    assert all(p["MapPublicIpOnLaunch"] is True for p in subnets.values())
+    assert all({"Key": "kubernetes.io/role/elb", "Value": "1"} in p["Tags"] for p in subnets.values())
+    assert set(three["Outputs"]) == {VPC_OUTPUT_VPC_ID, VPC_OUTPUT_SUBNET_IDS}
+    if template is Template.VPC_IPV6:
+        assert three["Resources"]["VPCIPv6CidrBlock"]["Properties"]["AmazonProvidedIpv6CidrBlock"] is True
+        assert all(p["AssignIpv6AddressOnCreation"] is True for p in subnets.values())
+        assert three["Resources"]["IPv6Route"]["Properties"]["DestinationIpv6CidrBlock"] == "::/0"
+    # The operator's two-AZ regions get two subnets, and the output lists exactly those.
+    two = _render(template, "ap-south-1")
+    assert "Subnet03" not in two["Resources"] and "Subnet03RouteTableAssociation" not in two["Resources"]
+    assert two["Outputs"][VPC_OUTPUT_SUBNET_IDS]["Value"]["Fn::Join"][1] == [
+        {"Ref": "Subnet01"},
+        {"Ref": "Subnet02"},
+    ]
+
+
+def _strip_ipv6_for_moto(doc: dict[str, Any]) -> dict[str, Any]:
+    """moto implements neither AWS::EC2::VPCCidrBlock, Fn::Cidr nor VPC.Ipv6CidrBlocks: drop those
+    parts so the rest of the IPv6 variant (refs, routes, outputs) is still exercised."""
+    resources = doc["Resources"]
+    del resources["VPCIPv6CidrBlock"]
+    for resource in resources.values():
+        resource.get("Properties", {}).pop("Ipv6CidrBlock", None)
+        if resource.get("DependsOn") == "VPCIPv6CidrBlock":
+            del resource["DependsOn"]
+    return doc
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("partition", list(PARTITION_REGIONS))
+async def test_templates_create_in_moto(moto_url: str, partition: str) -> None:
+    region = PARTITION_REGIONS[partition]
+    async with AwsAdapter(AwsSettings(endpoint_url=moto_url)) as aws:
+        scope = aws.scope_for(CREDS, region)
+        for template, outputs in [
+            (Template.VPC, {VPC_OUTPUT_VPC_ID, VPC_OUTPUT_SUBNET_IDS}),
+            (Template.VPC_IPV6, {VPC_OUTPUT_VPC_ID, VPC_OUTPUT_SUBNET_IDS}),
+            (Template.SERVICE_ROLE, {SERVICE_ROLE_OUTPUT}),
+            (Template.NODE_INSTANCE_ROLE, {NODE_ROLE_OUTPUT}),
+            (Template.NODE_INSTANCE_ROLE_IPV6, {NODE_ROLE_OUTPUT}),
+            (Template.EBS_CSI_DRIVER_ROLE, {EBS_CSI_ROLE_OUTPUT}),
+        ]:
+            doc = _render(template, region)
+            if template is Template.VPC_IPV6:
+                doc = _strip_ipv6_for_moto(doc)
+            name = f"t-{template.name.lower().replace('_', '-')}"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                await scope.create_stack(name, json.dumps(doc), capabilities=["CAPABILITY_IAM"])
+            stack = await scope.describe_stack(name)
+            assert stack["StackStatus"] == "CREATE_COMPLETE", (template, stack.get("StackStatusReason"))
+            values = stack_outputs(stack)
+            assert set(values) == outputs
+            if VPC_OUTPUT_SUBNET_IDS in values:
+                subnet_ids = values[VPC_OUTPUT_SUBNET_IDS].split(",")
+                assert len(subnet_ids) == 3 and all(s.startswith("subnet-") for s in subnet_ids)
+                assert values[VPC_OUTPUT_VPC_ID].startswith("vpc-")
+            else:
+                (arn,) = values.values()
+                assert arn.startswith(f"arn:{partition}:iam::123456789012:role/"), arn

@@ -1,0 +1,116 @@
+"""Component fixtures: the simulator and the real service (store, AWS adapter, actors) on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import anyio
+import msgspec
+import pytest
+
+from controlplane.api import Cluster, Credential, Phase, decode_cluster
+from controlplane.config import load_settings
+from controlplane.service import Service
+from controlplane.sim import SimSettings, Simulator
+
+FAST = 0.01
+
+
+class World:
+    """The simulator, the service and helpers to drive both."""
+
+    def __init__(self, sim: Simulator, svc: Service, http: aiohttp.ClientSession) -> None:
+        self.sim = sim
+        self.svc = svc
+        self.http = http
+
+    async def sim_get(self, path: str) -> Any:
+        async with self.http.get(f"{self.sim.url}{path}") as resp:
+            assert resp.status == 200, await resp.text()
+            return await resp.json()
+
+    async def sim_post(self, path: str, body: Any) -> Any:
+        async with self.http.post(f"{self.sim.url}{path}", json=body) as resp:
+            assert resp.status in (200, 201), await resp.text()
+            return await resp.json()
+
+    async def sim_patch(self, path: str, body: Any) -> Any:
+        async with self.http.patch(f"{self.sim.url}{path}", json=body) as resp:
+            assert resp.status == 200, await resp.text()
+            return await resp.json()
+
+    async def apply(self, manifest: str | dict[str, Any]) -> Cluster:
+        data = manifest if isinstance(manifest, str) else msgspec.json.encode(manifest)
+        cluster = decode_cluster(data)
+        stored = await self.svc.store.create_cluster(cluster)
+        await self.svc.start_cluster(stored.metadata.name)
+        return stored
+
+    async def get(self, name: str) -> Cluster:
+        cluster = await self.svc.store.get_cluster(name)
+        assert cluster is not None
+        return cluster
+
+    async def wait_for(
+        self, name: str, predicate: Callable[[Cluster], bool], timeout: float = 30.0, what: str = ""
+    ) -> Cluster:
+        last: Cluster | None = None
+        try:
+            with anyio.fail_after(timeout):
+                while True:
+                    last = await self.svc.store.get_cluster(name)
+                    if last is not None and predicate(last):
+                        return last
+                    await anyio.sleep(0.02)
+        except TimeoutError:
+            status = msgspec.json.encode(last.status).decode() if last else "gone"
+            raise AssertionError(f"timed out waiting for {what or 'condition'} on {name}: {status}") from None
+
+    async def wait_phase(self, name: str, phase: Phase, timeout: float = 30.0) -> Cluster:
+        return await self.wait_for(name, lambda c: c.status.phase == phase, timeout, f"phase {phase.value}")
+
+    async def wait_gone(self, name: str, timeout: float = 30.0) -> None:
+        with anyio.fail_after(timeout):
+            while await self.svc.store.get_cluster(name) is not None:
+                await anyio.sleep(0.02)
+
+    async def calls(self) -> dict[str, Any]:
+        return await self.sim_get("/_sim/calls")  # type: ignore[no-any-return]
+
+    async def state(self) -> dict[str, Any]:
+        return await self.sim_get("/_sim/state")  # type: ignore[no-any-return]
+
+
+def service_settings(tmp: Path, sim_url: str, **sections: dict[str, Any]) -> Any:
+    overrides: dict[str, dict[str, Any]] = {
+        "service": {"data_dir": str(tmp), "time_scale": FAST},
+        "admin": {"listen": "127.0.0.1:0"},
+        "aws": {"endpoint_url": sim_url},
+        "sync": {"refresh_cron": "@every 1h", "initial_round_spread": 0.0},
+    }
+    for key, value in sections.items():
+        overrides[key] = {**overrides.get(key, {}), **value}
+    return load_settings(env={}, overrides=overrides)
+
+
+WorldFactory = Callable[..., Awaitable[World]]
+
+
+@pytest.fixture
+async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDDEFAULT")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "default-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    async with (
+        Simulator(SimSettings(time_scale=FAST)) as sim,
+        aiohttp.ClientSession() as http,
+    ):
+        settings = service_settings(tmp_path, sim.url)
+        async with Service(settings) as svc:
+            await svc.store.put_credential(
+                Credential(namespace="default", name="test", access_key="AKIDTEST", secret_key="test-secret")
+            )
+            yield World(sim, svc, http)
