@@ -7,6 +7,7 @@ command-line flags. ``CONTROLPLANE_TIME_SCALE`` multiplies every wait, requeue a
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -148,8 +149,9 @@ def load_settings(
         settings = msgspec.convert(raw, type=Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"invalid setting: {exc}") from exc
-    if settings.service.time_scale <= 0:
-        raise ConfigError("invalid setting: service.time_scale must be > 0")
+    # `not x > 0` also refuses NaN; inf would turn every wait into forever.
+    if not 0 < settings.service.time_scale < math.inf:
+        raise ConfigError("invalid setting: service.time_scale must be > 0 and finite")
     _check_listen(settings.admin.listen)
     return settings
 
@@ -163,4 +165,7 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 
 def _check_listen(value: str) -> None:
-    parse_listen(value)
+    try:
+        parse_listen(value)
+    except ConfigError as exc:
+        raise ConfigError(f"invalid setting admin.listen: {exc}") from None

@@ -49,7 +49,7 @@ UPDATE_IN_PROGRESS_TEXT = "currently has update"
 
 class ClusterActor(Actor[ClusterMessage, Phase]):
     kind = "cluster"
-    __slots__ = ("_encoded", "_failures", "_last_write", "_timer", "cluster", "deps")
+    __slots__ = ("_encoded", "_failures", "_timer", "cluster", "deps")
 
     def __init__(self, cluster: Cluster, deps: ClusterDeps) -> None:
         super().__init__(cluster.status.phase)
@@ -57,8 +57,8 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
         self.deps = deps
         self._failures = 0
         self._timer: Timer | None = None
-        self._encoded = msgspec.json.encode(cluster.status)
-        self._last_write = 0.0
+        # A hash of the last persisted status, not the bytes: 8 bytes per cluster instead of kilobytes.
+        self._encoded = hash(msgspec.json.encode(cluster.status))
         CLUSTERS_BY_PHASE.labels(cluster.status.phase.value or "new").inc()
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -192,19 +192,15 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
             self._log(logging.INFO, "phase changed", old=self.state.value, new=phase.value)
             self.transition(phase)
 
-    async def _write(self, *, durable: bool, quiet_fields_only: bool = False) -> None:
+    async def _write(self, *, durable: bool) -> None:
         """Persist the status if it changed (batched; ``durable`` waits for the commit)."""
         status = self.cluster.status
         status.observed_generation = self.cluster.metadata.generation
-        encoded = msgspec.json.encode(status)
+        encoded = hash(msgspec.json.encode(status))
         if encoded == self._encoded:
             return
-        now = time.monotonic()
-        if quiet_fields_only and now - self._last_write < self.deps.scaled(300.0):
-            return  # only lastSyncTime moved: written with the next real change, or every 5 minutes
         await self.deps.store.write_status(self.cluster.metadata.name, status, durable=durable)
         self._encoded = encoded
-        self._last_write = now
 
     def _schedule(self, requeue: Requeue) -> None:
         if self._timer is not None:
@@ -222,7 +218,7 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
             await self.deps.store.delete_secret(f"{name}/{self.cluster.status.service_account_token_secret}")
         await self.deps.store.delete_cluster(name)
         CLUSTERS_BY_PHASE.labels(self.state.value or "new").dec()
-        self._encoded = msgspec.json.encode(self.cluster.status)  # nothing left to write on stop
+        self._encoded = hash(msgspec.json.encode(self.cluster.status))  # nothing left to write on stop
         self._log(logging.INFO, "cluster deleted")
         if self.deps.on_removed is not None:
             self.deps.on_removed(name)
@@ -247,15 +243,13 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
             except (AwsError, UpstreamBuildError) as exc:
                 error = exc
             SYNC_REFRESH_SECONDS.observe(time.perf_counter() - began)
-            before = msgspec.structs.replace(self.cluster.status, last_sync_time="")
             push = await refresh(p, obs, error)
             SYNC_TICKS.labels("error" if error else "refreshed").inc()
             for event in p.events:
                 await self.deps.store.append_event(self.cluster.metadata.name, event)
-            quiet = msgspec.structs.replace(self.cluster.status, last_sync_time="") == before
-            await self._write(durable=False, quiet_fields_only=quiet)
+            await self._write(durable=False)
             if push:
-                self.tell(Reconcile())
+                self._schedule(0.0)
         finally:
             if self.deps.on_refreshed is not None:
                 self.deps.on_refreshed(self.cluster.metadata.name, tick.round_id)

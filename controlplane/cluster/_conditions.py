@@ -55,6 +55,16 @@ def set_condition(status: ClusterStatus, ctype: str, value: ConditionStatus, mes
     return True
 
 
+def get_reason(status: ClusterStatus, ctype: str) -> str:
+    return next((c.reason for c in status.conditions if c.type == ctype), "")
+
+
+def set_reason(status: ClusterStatus, ctype: str, reason: str) -> None:
+    for cond in status.conditions:
+        if cond.type == ctype:
+            cond.reason = reason
+
+
 def set_message(status: ClusterStatus, ctype: str, message: str) -> bool:
     """Rewrite only the message (Rancher does this for ``Waiting``); timestamps untouched."""
     for cond in status.conditions:

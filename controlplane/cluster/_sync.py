@@ -9,7 +9,13 @@ import msgspec
 from controlplane.api import EKSClusterConfigSpec, Event, SyncPolicy
 from controlplane.metrics import SYNC_ADOPTED, SYNC_CONFLICTS
 from controlplane.store import Conflict as StoreConflict
-from controlplane.sync import MergeResult, UpstreamBuildError, reconcile, syncing_error_message
+from controlplane.sync import (
+    MergeResult,
+    UpstreamBuildError,
+    reconcile,
+    syncing_error_message,
+    syncing_failed_message,
+)
 
 from . import _conditions as cond
 from ._context import Pass, now_rfc3339
@@ -43,19 +49,20 @@ def _record(p: Pass, result: MergeResult) -> None:
         p.event(
             "Adopted", f"{change.path} changed in AWS: adopted {_show(change.old)} -> {_show(change.new)}"
         )
-    conflicts = [c.path for c in result.conflicts]
+    messages: list[str] = []
     for c in result.conflicts:
         SYNC_CONFLICTS.inc()
-        p.event(
-            "Conflict",
-            f"{c.path} changed both here and in AWS: "
-            f"keeping local {_show(c.local)} over AWS {_show(c.upstream)}",
-            warning=True,
-        )
-    p.status.sync_conflicts = conflicts
-    if conflicts:
-        cond.set_condition(p.status, cond.CONFLICT, "True", "local value kept for: " + ", ".join(conflicts))
-    else:
+        text = f"{c.path}: local {_show(c.local)} kept over AWS {_show(c.upstream)}"
+        messages.append(text)
+        p.event("Conflict", f"changed both here and in AWS: {text}", warning=True)
+    generation = f"Generation{p.cluster.metadata.generation}"
+    if messages:
+        p.status.sync_conflicts = [c.path for c in result.conflicts]
+        cond.set_condition(p.status, cond.CONFLICT, "True", "; ".join(messages))
+        cond.set_reason(p.status, cond.CONFLICT, generation)
+    elif cond.get_reason(p.status, cond.CONFLICT) != generation:
+        # A conflict stays visible until the user writes a new spec (the local value was pushed).
+        p.status.sync_conflicts = []
         cond.set_condition(p.status, cond.CONFLICT, "False", "")
 
 
@@ -73,9 +80,9 @@ async def adopt_before_push(p: Pass, obs: Observation) -> EKSClusterConfigSpec |
     except UpstreamBuildError:
         return p.spec
     result = reconcile(policy, p.spec, p.status.applied_spec, upstream)
-    _record(p, result)
     if result.spec != p.spec and not await _write_spec(p, result.spec):
         return None
+    _record(p, result)  # after the write: a conflict belongs to the generation it was kept in
     return result.spec
 
 
@@ -85,13 +92,12 @@ async def refresh(p: Pass, obs: Observation | None, error: Exception | None) -> 
     ``obs`` is None when reading AWS failed (``error`` says why): Rancher's total sync failure.
     """
     if obs is None:
-        message = f"[Syncing error: syncing failed] {error}"
-        cond.set_condition(p.status, cond.UPDATED, "False", message)
+        cond.set_condition(p.status, cond.UPDATED, "False", syncing_failed_message(error or "unknown"))
         return False
     try:
         result = obs.upstream(p)
     except UpstreamBuildError as exc:
-        cond.set_condition(p.status, cond.UPDATED, "False", f"[Syncing error: syncing failed] {exc}")
+        cond.set_condition(p.status, cond.UPDATED, "False", syncing_failed_message(exc))
         return False
     p.status.eks_status.upstream_spec = result.spec
     p.status.last_sync_time = now_rfc3339()
@@ -102,15 +108,15 @@ async def refresh(p: Pass, obs: Observation | None, error: Exception | None) -> 
         cond.set_condition(p.status, cond.UPDATED, "True", "")
     policy = p.cluster.spec.sync_policy
     merged = reconcile(policy, p.spec, p.status.applied_spec, result.spec)
+    if merged.spec != p.spec and not await _write_spec(p, merged.spec):
+        return True  # a user write raced us: reconcile against it
     if policy == SyncPolicy.THREE_WAY:
         _record(p, merged)
-    if merged.spec != p.spec:
-        if not await _write_spec(p, merged.spec):
-            return True  # a user write raced us: reconcile against it
-        if policy == SyncPolicy.RANCHER:
-            # Rancher's applied spec follows its own sync writes (the operator finds nothing to push).
-            p.status.applied_spec = merged.spec
-    return bool(merged.push) and policy != SyncPolicy.OBSERVE
+    push = bool(merged.push) and policy != SyncPolicy.OBSERVE
+    if not push and merged.spec != p.status.applied_spec and policy != SyncPolicy.OBSERVE:
+        # Everything the spec says is what AWS has (adopted or already there): it is applied.
+        p.status.applied_spec = merged.spec
+    return push
 
 
 __all__ = ["Event", "adopt_before_push", "refresh", "store_upstream"]

@@ -23,6 +23,9 @@ from . import _control
 from . import _errors as err
 from ._eks import EksBackend
 from ._faults import FaultInjector
+from ._fixes import FIXED, MotoFixes
+from ._moto import MotoServer
+from ._query import ec2_error_xml, params
 from ._routes import QueryReader, route
 from ._settings import FaultSettings
 
@@ -46,8 +49,9 @@ _HOP_RESPONSE = _HOP | {"server", "date"}
 _QUERY_THROTTLE = {"ec2": ("RequestLimitExceeded", 503)}
 
 
-def credential_scope(request: web.BaseRequest) -> tuple[str | None, str | None]:
-    """(service, region) from the Authorization header or a presigned URL, or (None, None)."""
+def _credential(request: web.BaseRequest) -> list[str] | None:
+    """``AKID/date/region/SERVICE/aws4_request`` split, from the Authorization header or a presigned
+    URL, or None."""
     auth = request.headers.get("Authorization")
     cred: str | None = None
     if auth is not None:
@@ -58,9 +62,15 @@ def credential_scope(request: web.BaseRequest) -> tuple[str | None, str | None]:
     elif "X-Amz-Credential" in request.query_string:
         cred = request.query.get("X-Amz-Credential")
     if not cred:
-        return None, None
+        return None
     parts = cred.strip().split("/")
-    if len(parts) < 5:
+    return parts if len(parts) >= 5 else None
+
+
+def credential_scope(request: web.BaseRequest) -> tuple[str | None, str | None]:
+    """(service, region) from the Authorization header or a presigned URL, or (None, None)."""
+    parts = _credential(request)
+    if parts is None:
         return None, None
     return parts[3], parts[2]
 
@@ -120,10 +130,7 @@ def _forwarded_fault(service: str, request: web.BaseRequest, kind: str, status: 
             "Internal error",
         )
     if service == "ec2":
-        xml = (
-            f'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>{code}</Code>'
-            f"<Message>{message}</Message></Error></Errors><RequestID>{rid}</RequestID></Response>"
-        )
+        xml = ec2_error_xml(code, message)
     else:
         xml = (
             f"<ErrorResponse><Error><Type>{'Sender' if kind == 'throttle' else 'Receiver'}</Type>"
@@ -142,18 +149,19 @@ class Handler:
         faults: FaultSettings,
         *,
         clock: Callable[[], float],
-        moto_url: str,
+        moto: MotoServer,
+        fixes: MotoFixes,
         session: aiohttp.ClientSession,
-        moto_state: Callable[[], dict[str, Any]],
         credentials: dict[str, str],
     ) -> None:
         self.backend = backend
         self._clock = clock
         self._initial_faults = faults
         self.faults = FaultInjector(faults, clock)
-        self._moto_url = moto_url
+        self._moto = moto
+        self._moto_url = moto.url
+        self._fixes = fixes
         self._session = session
-        self._moto_state = moto_state
         self.credentials = credentials
         self.calls: dict[str, Counter[str]] = {}
         self._default_region = backend.settings.default_region
@@ -228,13 +236,26 @@ class Handler:
     async def _forward(self, request: web.BaseRequest, service: str | None) -> web.StreamResponse:
         body = await request.read() if request.can_read_body else b""
         svc = service or "unsigned"
-        self._count(svc, _operation(svc, request, body))
+        op = _operation(svc, request, body)
+        self._count(svc, op)
         if service is not None and self.faults.active and self.faults.applies_to(service):
             kind = await self._fault(service, request)
             if kind == "reset":
                 return web.Response(status=500)
             if kind is not None:
                 return _forwarded_fault(service, request, kind, self.faults.settings.error_status)
+        if service is not None and (service, op) in FIXED:
+            cred = _credential(request)
+            account = self._moto.account_for(
+                cred[0] if cred else None, request.headers.get("x-moto-account-id")
+            )
+            region = cred[2] if cred else self._default_region
+            fixed = self._fixes.handle(
+                service, op, account=account, region=region, p=params(request.query, body), body=body
+            )
+            if isinstance(fixed, web.Response):
+                return fixed
+            body = fixed
         headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in _HOP)
         async with self._session.request(
             request.method,
@@ -285,7 +306,7 @@ class Handler:
                 b.console_delete_cluster(region, name)
                 return _json({})
         if path == "/_sim/state" and method == "GET":
-            moto = await asyncio.to_thread(self._moto_state)
+            moto = await asyncio.to_thread(self._moto.state)
             return _json({"clusters": _control.state(b), **moto})
         if path == "/_sim/calls":
             if method == "GET":
@@ -311,6 +332,7 @@ class Handler:
 
     async def reset(self) -> None:
         self.backend.reset()
+        self._fixes.stacks.close()
         self.calls.clear()
         self.set_faults(self._initial_faults)
         async with self._session.post(self._moto_url + "/moto-api/reset") as resp:

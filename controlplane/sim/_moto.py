@@ -3,10 +3,17 @@
 moto's server thread shares the process with us, so its backends (``moto.backends``) are read
 directly for leak checks and for what EKS must learn from EC2 (launch templates, subnet VPCs). Reads
 copy containers first and retry if moto's thread changed them mid-iteration.
+
+moto keeps its backends in process-global state: every moto server (and ``mock_aws``) in a process
+shares one AWS world. A ``MotoServer`` therefore resets that world when it starts, so each simulator
+begins empty; two simulators open at the same time in one process see (and reset) each other's
+non-EKS resources.
 """
 
 from __future__ import annotations
 
+import os
+import urllib.request
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -29,7 +36,9 @@ def _backend_dict(service: str) -> dict[str, Any]:
     return get(service)  # type: ignore[no-any-return]
 
 
-def _regional(service: str, account: str, region: str) -> Any | None:
+def regional(service: str, account: str, region: str) -> Any | None:
+    """moto's backend of ``service`` for one account and region, or None when moto has not made it
+    yet (nothing of that service exists there)."""
     # dict.get does not call BackendDict.__getitem__, so no empty backend is created by a read.
     per_account = dict.get(_backend_dict(service), account)
     if per_account is None:
@@ -70,6 +79,24 @@ class MotoServer:
         self._server = server
         host, port = server.get_host_and_port()
         self.url = f"http://{host}:{port}"
+        # moto's state is process-global: start from an empty AWS world, whatever earlier simulators,
+        # moto servers or mock_aws users in this process left behind.
+        reset = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(reset, timeout=30) as resp:
+            resp.read()
+
+    def account_for(self, access_key: str | None, account_header: str | None) -> str:
+        """The account moto files a request under, decided the way moto decides it: the
+        ``MOTO_ACCOUNT_ID`` environment variable, the ``x-moto-account-id`` header, then the account
+        that owns the access key (IAM users and assumed roles), else moto's default account."""
+        env = os.environ.get("MOTO_ACCOUNT_ID")
+        if env:
+            return env
+        if account_header:
+            return account_header
+        from moto.iam.models import get_account_id_from  # noqa: PLC0415
+
+        return str(get_account_id_from(access_key or ""))
 
     def stop(self) -> None:
         """Blocking: stop serving and close the listening socket."""
@@ -88,7 +115,7 @@ class MotoServer:
         self, region: str, lt_id: str | None, lt_name: str | None, version: str | None
     ) -> dict[str, str] | None:
         def read() -> dict[str, str] | None:
-            ec2 = _regional("ec2", self._account, region)
+            ec2 = regional("ec2", self._account, region)
             if ec2 is None:
                 return None
             lt = None
@@ -116,7 +143,7 @@ class MotoServer:
 
     def subnet_vpc(self, region: str, subnet_id: str) -> str | None:
         def read() -> str | None:
-            ec2 = _regional("ec2", self._account, region)
+            ec2 = regional("ec2", self._account, region)
             if ec2 is None:
                 return None
             for per_zone in list(ec2.subnets.values()):

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from . import _persist
 from ._eks import EksBackend, Endpoints
+from ._fixes import MotoFixes
 from ._handler import Handler
 from ._moto import MotoServer
 from ._settings import FaultSettings, SimSettings
@@ -42,6 +43,10 @@ class Simulator:
             ...  # endpoint_url=sim.url for every AWS service
 
     It can be entered once; ``url`` is valid while it is open.
+
+    Every non-EKS service is moto, whose state is process-global: each simulator resets moto when it
+    starts, and simulators open at the same time in one process share (and reset) one moto world.
+    The EKS state is per simulator.
     """
 
     def __init__(self, settings: SimSettings | None = None) -> None:
@@ -147,13 +152,15 @@ class Simulator:
         if data is not None:
             restored = _persist.load(backend, data)
             log.info("restored %d clusters from %s", restored, s.state_file)
+        fixes = MotoFixes(s.scaled(s.stack_delete_seconds))
+        stack.callback(fixes.close)
         self._handler = Handler(
             backend,
             s.faults,
             clock=loop.time,
-            moto_url=self._moto.url,
+            moto=self._moto,
+            fixes=fixes,
             session=session,
-            moto_state=self._moto.state,
             credentials=self.credentials,
         )
 

@@ -82,6 +82,9 @@ class SimSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Time an add-on stays CREATING."""
     addon_delete_seconds: float = 3.0
     """Time an add-on stays DELETING before it is gone."""
+    stack_delete_seconds: float = 2.0
+    """Time a CloudFormation stack stays DELETE_IN_PROGRESS before it is gone (0: at once, as moto).
+    Stack creation is immediate."""
     account_id: str = DEFAULT_ACCOUNT_ID
     """AWS account in every ARN (moto's default account, which STS GetCallerIdentity reports)."""
     default_region: str = "us-west-2"

@@ -114,3 +114,43 @@ async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
                 Credential(namespace="default", name="test", access_key="AKIDTEST", secret_key="test-secret")
             )
             yield World(sim, svc, http)
+
+
+MUTATING_EKS = frozenset(
+    {
+        "CreateCluster",
+        "DeleteCluster",
+        "UpdateClusterVersion",
+        "UpdateClusterConfig",
+        "CreateNodegroup",
+        "DeleteNodegroup",
+        "UpdateNodegroupConfig",
+        "UpdateNodegroupVersion",
+        "TagResource",
+        "UntagResource",
+        "CreateAddon",
+        "DeleteAddon",
+    }
+)
+
+
+def mutating(calls: dict[str, Any]) -> dict[str, int]:
+    """EKS mutations plus every mutating call to other services (Create*/Delete*/Update*)."""
+    out: dict[str, int] = {}
+    for service, ops in calls.items():
+        if service.startswith("_"):
+            continue
+        for op, n in ops.items():
+            if (service == "eks" and op in MUTATING_EKS) or (
+                service != "eks" and op.startswith(("Create", "Delete", "Update", "Tag", "Untag"))
+            ):
+                out[f"{service}:{op}"] = n
+    return out
+
+
+def converged(c: Cluster) -> bool:
+    return (
+        c.status.phase == Phase.ACTIVE
+        and c.status.applied_spec == c.spec.eks_config
+        and c.status.observed_generation == c.metadata.generation
+    )

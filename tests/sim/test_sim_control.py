@@ -61,8 +61,12 @@ async def test_forwarding_to_moto(sim: Simulator) -> None:
     assert calls["sts"] == {"GetCallerIdentity": 1} and calls["eks"] == {"CreateCluster": 1}
     async with aws(sim, "cloudformation") as cfn:
         await cfn.delete_stack(StackName="x-eks-vpc")
-    _, state = await call(sim, "GET", "/_sim/state")
-    assert state["stacks"] == []
+
+    async def stack_gone() -> bool:  # deletion takes stack_delete_seconds (scaled)
+        _, state = await call(sim, "GET", "/_sim/state")
+        return not state["stacks"]
+
+    await wait_for(stack_gone)
 
 
 async def test_control_create_patch_and_delete(sim: Simulator) -> None:

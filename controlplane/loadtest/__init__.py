@@ -1,0 +1,50 @@
+"""``controlplane load``: a load test of the control plane against the simulator, with baselines.
+
+The simulator and the control plane run as separate processes; N existing clusters with K node groups
+are created in the simulator and imported through the admin API, S sync rounds are measured at
+``@every <period>s`` (optionally with latency, throttling and churn), then a bare-aiobotocore floor and a
+boto3 thread-pool poller refresh the same clusters in their own processes, and the control plane is
+restarted on the same data directory. Prints a table (figures, ratios, targets), writes
+``DIR/result.json`` and draws ``DIR/tick-lag.png``. Targets are reported, never asserted.
+
+    controlplane load --clusters 2000 --nodegroups 2 --rounds 3 --period 60 --out load-out
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from ._options import LoadOptions, build_parser, parse_args
+from ._prom import quantile as histogram_quantile
+from ._report import RESULT_KEYS, Target, targets
+from ._run import LoadTestError, run_load, summary
+
+__all__ = [
+    "RESULT_KEYS",
+    "LoadOptions",
+    "LoadTestError",
+    "Target",
+    "build_parser",
+    "histogram_quantile",
+    "main",
+    "parse_args",
+    "run_load",
+    "targets",
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``controlplane load``: 0 when the run completed (targets met or not), 1 when a
+    phase failed (result.json still holds what was measured), 2 on bad arguments."""
+    opts = parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        result = asyncio.run(run_load(opts))
+    except (LoadTestError, OSError, RuntimeError) as exc:
+        print(f"controlplane load: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    print(summary(result, opts), flush=True)
+    print(f"\nwrote {opts.out}/result.json and {opts.out}/tick-lag.png", file=sys.stderr)
+    return 0

@@ -1,0 +1,187 @@
+"""The result of a run: required keys, targets (reported, never asserted) and the printed table."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+RESULT_KEYS = (
+    "clusters",
+    "nodegroups",
+    "rounds",
+    "time_to_all_active_seconds",
+    "round_seconds_p50",
+    "round_seconds_p99",
+    "tick_lag_seconds_p50",
+    "tick_lag_seconds_p99",
+    "tick_lag_seconds_max",
+    "cpu_seconds_per_1000_refreshes",
+    "floor_cpu_seconds_per_1000_refreshes",
+    "boto3_cpu_seconds_per_1000_refreshes",
+    "aws_calls_per_refresh",
+    "rss_bytes_peak",
+    "rss_bytes_per_cluster",
+    "admin_p99_seconds",
+    "metrics_scrape_seconds",
+    "metrics_bytes",
+    "restart_to_first_tick_seconds",
+)
+"""Keys ``result.json`` always has (numbers; ``null`` only when a phase was skipped or failed)."""
+
+OPERATOR_CALLS_PER_REFRESH = 8.0
+"""The low end of eks-operator's 8-11 AWS calls per cluster refresh."""
+
+
+class Target(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    goal: str
+    value: str
+    met: bool | None
+    """None: not measured in this run (or not applicable at this size)."""
+
+
+def _num(x: Any) -> float | None:
+    return float(x) if isinstance(x, int | float) and not math.isnan(float(x)) else None
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile of raw values (NaN when empty)."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(0, math.ceil(q * len(ordered)) - 1)
+    return ordered[min(rank, len(ordered) - 1)]
+
+
+def targets(r: Mapping[str, Any], period: float) -> list[Target]:
+    out: list[Target] = []
+    big = r["clusters"] >= 10_000 and r["nodegroups"] >= 2 and period <= 60
+    out.append(
+        Target(
+            name="fleet size",
+            goal="10,000 clusters x 2 node groups @ 60 s",
+            value=f"{r['clusters']:,} x {r['nodegroups']} @ {period:g} s",
+            met=True if big else None,
+        )
+    )
+    completed, overrun = r.get("rounds_completed", 0), r.get("ticks_skipped_overrun", 0)
+    p99 = _num(r.get("round_seconds_p99"))
+    out.append(
+        Target(
+            name="rounds inside period",
+            goal=f"{r['rounds']} rounds done, none overran",
+            value=f"{completed} done, {overrun:g} ticks overran, max {_fmt_s(r.get('round_seconds_max'))}",
+            met=completed >= r["rounds"] and overrun == 0 and p99 is not None and p99 <= period,
+        )
+    )
+    cpu, floor = (
+        _num(r.get("cpu_seconds_per_1000_refreshes")),
+        _num(r.get("floor_cpu_seconds_per_1000_refreshes")),
+    )
+    out.append(
+        Target(
+            name="CPU per refresh",
+            goal="<= 1.3 x bare aiobotocore",
+            value=f"{cpu / floor:.2f} x floor" if cpu is not None and floor else "n/a",
+            met=(cpu <= 1.3 * floor) if cpu is not None and floor else None,
+        )
+    )
+    calls = _num(r.get("aws_calls_per_refresh"))
+    out.append(
+        Target(
+            name="AWS calls per refresh",
+            goal=f"< {OPERATOR_CALLS_PER_REFRESH:g} (operator: 8-11)",
+            value=f"{calls:.2f}" if calls is not None else "n/a",
+            met=(calls < OPERATOR_CALLS_PER_REFRESH) if calls is not None else None,
+        )
+    )
+    rss = _num(r.get("rss_bytes_per_cluster"))
+    out.append(
+        Target(
+            name="RSS per cluster",
+            goal="<= 20 KB",
+            value=f"{rss / 1000:.1f} KB" if rss is not None else "n/a",
+            met=(rss <= 20_000) if rss is not None else None,
+        )
+    )
+    admin = _num(r.get("admin_p99_seconds"))
+    out.append(
+        Target(
+            name="admin API p99",
+            goal="<= 50 ms",
+            value=_fmt_s(admin),
+            met=(admin <= 0.050) if admin is not None else None,
+        )
+    )
+    scrape = _num(r.get("metrics_scrape_seconds"))
+    out.append(
+        Target(
+            name="/metrics scrape (max)",
+            goal="< 1 s",
+            value=_fmt_s(scrape),
+            met=(scrape < 1.0) if scrape is not None else None,
+        )
+    )
+    restart = _num(r.get("restart_to_first_tick_seconds"))
+    out.append(
+        Target(
+            name="restart to first tick",
+            goal="<= 10 s (at 10,000)",
+            value=_fmt_s(restart),
+            met=(restart <= 10.0) if restart is not None else None,
+        )
+    )
+    return out
+
+
+def _fmt_s(x: Any) -> str:
+    v = _num(x)
+    if v is None:
+        return "n/a"
+    if v < 1:
+        return f"{v * 1000:.1f} ms"
+    return f"{v:.2f} s"
+
+
+def _fmt(key: str, x: Any) -> str:
+    v = _num(x)
+    if v is None:
+        return "n/a" if x is None else str(x)
+    if key.endswith("_seconds") or "_seconds_" in key:
+        return _fmt_s(v)
+    if key.endswith("bytes") or "_bytes_" in key:
+        return f"{v / 2**20:.1f} MiB" if v >= 2**20 else f"{v / 1000:.1f} KB"
+    if float(v).is_integer():
+        return f"{int(v):,}"
+    return f"{v:.3f}"
+
+
+def table(r: Mapping[str, Any], period: float) -> str:
+    """The human summary: every figure, ratios to the baselines, then the targets."""
+    lines = ["", f"{'figure':<44}{'value':>16}"]
+    lines.append("-" * 60)
+    for key in RESULT_KEYS:
+        extra = ""
+        if key == "cpu_seconds_per_1000_refreshes":
+            cpu = _num(r.get(key))
+            floor = _num(r.get("floor_cpu_seconds_per_1000_refreshes"))
+            boto = _num(r.get("boto3_cpu_seconds_per_1000_refreshes"))
+            parts = []
+            if cpu is not None and floor:
+                parts.append(f"{cpu / floor:.2f}x floor")
+            if cpu is not None and boto:
+                parts.append(f"{cpu / boto:.2f}x boto3")
+            extra = "  (" + ", ".join(parts) + ")" if parts else ""
+        if key == "tick_lag_seconds_max":
+            extra = "  (bucket upper bound)"
+        lines.append(f"{key:<44}{_fmt(key, r.get(key)):>16}{extra}")
+    lines.append("")
+    lines.append(f"{'target':<24}{'goal':<40}{'this run':<36}{'met':>5}")
+    lines.append("-" * 105)
+    for t in targets(r, period):
+        met = "n/a" if t.met is None else ("yes" if t.met else "NO")
+        lines.append(f"{t.name:<24}{t.goal:<40}{t.value:<36}{met:>5}")
+    return "\n".join(lines)

@@ -1,0 +1,474 @@
+"""One load test run: the phases in order, every child stopped at the end whatever happens."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import msgspec
+import psutil
+
+from . import _prom
+from ._baselines import BaselineResult
+from ._clients import AdminClient, SimClient, calls_delta, create_manifest, import_manifest, update_patch
+from ._options import LoadOptions
+from ._plot import draw
+from ._procs import Child, ProcessError, serve_argv, sim_argv
+from ._report import RESULT_KEYS, percentile, table
+from ._sampler import PREFIXES, Sample, Sampler, ticks_seen
+
+PREFIX = "load-"
+ADMIN_LINE = r"admin API (http://\S+)"
+SIM_LINE = r"listening on (http://\S+)"
+BATCH = 2000
+
+_PROFILE_CODE = (
+    "import cProfile, sys\n"
+    "from controlplane.cli import main\n"
+    "prof = cProfile.Profile()\n"
+    "code = prof.runcall(main, sys.argv[1:])\n"
+    "prof.dump_stats({path!r})\n"
+    "sys.exit(code)\n"
+)
+
+
+class LoadTestError(RuntimeError):
+    """A phase could not complete; the message names the phase (result.json holds what was measured)."""
+
+
+def progress(message: str) -> None:
+    print(f"[load {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def config_toml(opts: LoadOptions) -> str:
+    """Service config of the run: client-side limits sized for a load test (the defaults are sized for
+    ~1,000 clusters every 300 s and would make a 10,000-cluster round impossible by design)."""
+    eks = "max_in_flight = 32\n"
+    if opts.eks_rate > 0:
+        eks += f"rate = {opts.eks_rate}\nburst = {max(1, int(opts.eks_rate))}\n"
+    return (
+        "[aws]\npool_size = 32\n"
+        f"[aws.limits.eks]\n{eks}"
+        "[aws.limits.ec2]\nmax_in_flight = 16\n"
+        "[aws.limits.sts]\nmax_in_flight = 16\n"
+        "[aws.limits.cloudformation]\nmax_in_flight = 8\n"
+        "[aws.limits.iam]\nmax_in_flight = 8\n"
+    )
+
+
+def faults(opts: LoadOptions) -> dict[str, Any]:
+    out: dict[str, Any] = {"seed": 1}
+    if opts.latency_ms > 0:
+        median = opts.latency_ms / 1000.0
+        out |= {
+            "latency": "lognormal",
+            "latency_seconds": median,
+            "latency_sigma": opts.latency_sigma,
+            "latency_max_seconds": median * 20,
+        }
+    if opts.throttle_percent > 0:
+        out["throttle_probability"] = opts.throttle_percent / 100.0
+    return out
+
+
+class Run:
+    def __init__(self, opts: LoadOptions) -> None:
+        self.opts = opts
+        self.out = Path(opts.out)
+        self.data_dir = self.out / "data"
+        self.result: dict[str, Any] = dict.fromkeys(RESULT_KEYS)
+        self.result |= {"clusters": opts.clusters, "nodegroups": opts.nodegroups, "rounds": opts.rounds}
+        self.children: list[Child] = []
+        self.alive: list[str] = [f"{PREFIX}{i:05d}" for i in range(opts.clusters)]
+        self.marks: list[tuple[float, str]] = []
+        self.started = time.monotonic()
+
+    # --- children ------------------------------------------------------------------------------------
+
+    def _child(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Child:
+        child = Child(name, argv, self.out / f"{name}.log", env)
+        self.children.append(child)
+        child.start()
+        return child
+
+    def _cp_env(self) -> dict[str, str]:
+        o = self.opts
+        return {
+            "CONTROLPLANE_TIME_SCALE": repr(o.time_scale),
+            # The service multiplies the spread by the time scale; ask for the spread the user gave.
+            "CONTROLPLANE_SYNC_INITIAL_ROUND_SPREAD": repr(o.initial_spread / o.time_scale),
+            "CONTROLPLANE_SYNC_REFRESH_CRON": o.cron,
+            "CONTROLPLANE_SERVICE_LOG_FORMAT": "json",
+        }
+
+    async def _start_cp(self, name: str, sim_url: str, *, profile: Path | None = None) -> tuple[Child, str]:
+        argv = serve_argv(self.out / "controlplane.toml", self.data_dir, sim_url, self.opts.log_level)
+        if profile is not None:
+            argv = [argv[0], "-c", _PROFILE_CODE.format(path=str(profile)), *argv[3:]]
+        child = self._child(name, argv, self._cp_env())
+        found = await child.wait_for_line(ADMIN_LINE, within=60)
+        return child, found.group(1)
+
+    async def _stop_all(self) -> None:
+        for child in reversed(self.children):
+            await child.stop()
+
+    def remaining(self) -> float:
+        left = self.opts.deadline - (time.monotonic() - self.started)
+        if left <= 0:
+            raise LoadTestError(f"overall deadline of {self.opts.deadline:.0f}s reached")
+        return left
+
+    # --- phases --------------------------------------------------------------------------------------
+
+    async def execute(self) -> dict[str, Any]:
+        o = self.opts
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "controlplane.toml").write_text(config_toml(o))
+        progress(
+            f"{o.clusters:,} clusters x {o.nodegroups} node groups, {o.rounds} rounds at {o.cron}, "
+            f"out {self.out}"
+        )
+        try:
+            timeout = aiohttp.ClientTimeout(total=60)
+            connector = aiohttp.TCPConnector(limit=64)
+            async with aiohttp.ClientSession(timeout=timeout, connector=connector) as http:
+                await self._phases(http)
+        finally:
+            await self._stop_all()
+        return self.result
+
+    async def _phases(self, http: aiohttp.ClientSession) -> None:
+        o = self.opts
+        sim_child = self._child("simulator", sim_argv(o.time_scale))
+        sim_url = (await sim_child.wait_for_line(SIM_LINE, within=60)).group(1)
+        sim = SimClient(http, sim_url)
+        await sim.register_credential()
+        prof = self.out / "controlplane.prof" if o.profile else None
+        cp, url = await self._start_cp("controlplane-1", sim_url, profile=prof)
+        token = (self.data_dir / "admin-token").read_text().strip()
+        admin = AdminClient(http, url, token)
+        progress(f"simulator {sim_url}, control plane {url} (pid {cp.pid})")
+
+        await asyncio.sleep(1.0)  # let the idle process settle before its baseline RSS
+        idle_rss = psutil.Process(cp.pid).memory_info().rss
+        for start in range(0, o.clusters, BATCH):
+            await sim.create_batch(min(BATCH, o.clusters - start), PREFIX, o.nodegroups, start)
+        await sim.set_faults(faults(o))
+        progress(f"simulator holds {o.clusters:,} clusters; faults {faults(o)}")
+        await admin.put_credential()
+        await admin.set_refresh_cron(o.cron)
+
+        async with Sampler(admin, sim, cp.pid, o.sample_interval) as sampler:
+            await self._import(admin, sampler)
+            rss_after = psutil.Process(cp.pid).memory_info().rss
+            self.result["rss_bytes_idle"] = idle_rss
+            self.result["rss_bytes_after_import"] = rss_after
+            self.result["rss_bytes_per_cluster"] = max(0, rss_after - idle_rss) / o.clusters
+            await self._rounds(admin, sim, sampler)
+            self.result["rss_bytes_peak"] = sampler.rss_peak
+            self.result["sampler_errors"] = sampler.errors
+            samples = list(sampler.samples)
+        final_clusters = int(samples[-1].clusters)
+        self.result["clusters_at_end"] = final_clusters
+        shutdown = await cp.stop(grace=60)
+        self.result["shutdown_seconds"] = shutdown
+        progress(f"control plane stopped in {shutdown:.2f}s (SIGTERM)")
+        if prof is not None:
+            _write_profile(prof, self.out / "profile.txt")
+        with contextlib.suppress(Exception):
+            draw(
+                samples,
+                self.out / "tick-lag.png",
+                title=f"{o.clusters:,} clusters x {o.nodegroups} node groups, {o.cron}",
+                marks=self.marks,
+            )
+        if not o.skip_baselines:
+            await self._baselines(sim_url)
+        if not o.skip_restart:
+            await self._restart(http, sim_url, final_clusters)
+
+    async def _import(self, admin: AdminClient, sampler: Sampler) -> None:
+        o = self.opts
+        began = time.monotonic()
+        self.marks.append((began - sampler.origin, "import"))
+        queue = iter(self.alive)
+
+        async def worker() -> None:
+            for name in queue:
+                await admin.create(import_manifest(name))
+
+        await asyncio.gather(*(worker() for _ in range(min(o.import_concurrency, o.clusters))))
+        posted = time.monotonic() - began
+        progress(
+            f"imported {o.clusters:,} clusters through the admin API in {posted:.1f}s; waiting for active"
+        )
+        last = 0.0
+        while True:
+            s = await self._poll(sampler)
+            if s.active >= o.clusters:
+                break
+            if time.monotonic() - last > 10:
+                last = time.monotonic()
+                progress(f"  active {s.active:,.0f}/{o.clusters:,}")
+        elapsed = time.monotonic() - began
+        self.result["time_to_all_active_seconds"] = elapsed
+        self.marks.append((time.monotonic() - sampler.origin, "all active"))
+        progress(f"all {o.clusters:,} clusters active after {elapsed:.1f}s")
+
+    async def _poll(self, sampler: Sampler) -> Sample:
+        """A fresh sample, quickly (the 1 s sampler would round phase times up)."""
+        self.remaining()
+        await asyncio.sleep(min(0.2, self.opts.sample_interval))
+        return await sampler.sample()
+
+    async def _rounds(self, admin: AdminClient, sim: SimClient, sampler: Sampler) -> None:
+        o = self.opts
+        # Warm-up: the round in progress when the import finished may have missed some clusters.
+        first = sampler.latest.rounds
+        progress("waiting for a complete warm-up round")
+        while (s := await sampler.next_sample()).rounds <= first:
+            self.remaining()
+        start = s
+        calls0 = await sim.calls()
+        self.marks.append((start.t, "measure"))
+        progress(f"measuring {o.rounds} rounds at {o.cron}")
+        churn = Churn(admin, o, self.alive)
+        latencies: list[float] = []
+        statuses: dict[int, int] = {}
+        limit = o.rounds * o.period * 2.0 + 30.0
+        round_durations: list[float] = []
+        async with asyncio.TaskGroup() as tg:
+            churn_task = tg.create_task(churn.run())
+            admin_task = tg.create_task(self._admin_load(admin, latencies, statuses))
+            prev = start
+            while prev.rounds < start.rounds + o.rounds and prev.t - start.t < limit:
+                self.remaining()
+                s = await sampler.next_sample()
+                done = s.rounds - prev.rounds
+                if done > 0:
+                    each = (s.round_sum - prev.round_sum) / done
+                    round_durations.extend([each] * int(done))
+                    n = int(s.rounds - start.rounds)
+                    self.marks.append((s.t, f"round {n}"))
+                    lag99 = _prom.quantile(0.99, _prom.delta_buckets(s.lag, start.lag))
+                    refreshed = s.refreshed - start.refreshed
+                    progress(
+                        f"  round {n}/{o.rounds} done in {each:.2f}s; refreshed {refreshed:,.0f}"
+                        f", lag p99 so far {lag99:.3f}s"
+                    )
+                prev = s
+            churn_task.cancel()
+            admin_task.cancel()
+        end = prev
+        calls1 = await sim.calls()
+        self._round_figures(
+            start=start, end=end, durations=round_durations, calls1=calls1, calls0=calls0, sampler=sampler
+        )
+        self.result["churn"] = churn.counts
+        if latencies:
+            self.result["admin_p99_seconds"] = percentile(latencies, 0.99)
+            self.result["admin_p50_seconds"] = percentile(latencies, 0.50)
+            self.result["admin_requests"] = len(latencies)
+            self.result["admin_statuses"] = {str(k): v for k, v in sorted(statuses.items())}
+
+    def _round_figures(
+        self,
+        *,
+        start: Sample,
+        end: Sample,
+        durations: list[float],
+        calls1: dict[str, dict[str, int]],
+        calls0: dict[str, dict[str, int]],
+        sampler: Sampler,
+    ) -> None:
+        r = self.result
+        refreshed = end.refreshed - start.refreshed
+        lag = _prom.delta_buckets(end.lag, start.lag)
+        r["rounds_completed"] = int(end.rounds - start.rounds)
+        r["ticks_skipped_overrun"] = end.overrun - start.overrun
+        r["refreshes_measured"] = refreshed
+        r["measured_seconds"] = end.t - start.t
+        r["round_seconds_all"] = durations
+        r["round_seconds_p50"] = percentile(durations, 0.5) if durations else None
+        r["round_seconds_p99"] = percentile(durations, 0.99) if durations else None
+        r["round_seconds_max"] = max(durations) if durations else None
+        r["tick_lag_seconds_p50"] = _nan_none(_prom.quantile(0.5, lag))
+        r["tick_lag_seconds_p99"] = _nan_none(_prom.quantile(0.99, lag))
+        r["tick_lag_seconds_max"] = _nan_none(_prom.max_bound(lag))
+        r["tick_lag_max_is_bucket_bound"] = True
+        cpu = end.cpu - start.cpu
+        r["cpu_seconds_measured"] = cpu
+        r["cpu_utilisation"] = cpu / (end.t - start.t) if end.t > start.t else None
+        delta = calls_delta(calls1, calls0)
+        r["aws_calls_by_operation"] = delta
+        if refreshed > 0:
+            r["cpu_seconds_per_1000_refreshes"] = cpu / refreshed * 1000
+            r["aws_calls_per_refresh"] = sum(delta.values()) / refreshed
+            reads = ("DescribeCluster", "ListNodegroups", "DescribeNodegroup", "DescribeAddon")
+            r["aws_refresh_reads_per_refresh"] = sum(delta.get(f"eks:{op}", 0) for op in reads) / refreshed
+        window = [s for s in sampler.samples if start.t <= s.t <= end.t] or [end]
+        r["metrics_scrape_seconds"] = max(s.scrape_seconds for s in window)
+        r["metrics_scrape_seconds_p50"] = percentile([s.scrape_seconds for s in window], 0.5)
+        r["metrics_bytes"] = end.scrape_bytes
+
+    async def _admin_load(self, admin: AdminClient, latencies: list[float], statuses: dict[int, int]) -> None:
+        """``admin_requests`` GETs of random live clusters, paced to spread over the measured rounds."""
+        o = self.opts
+        rng = random.Random(7)
+        per_worker = math.ceil(o.admin_requests / o.admin_concurrency)
+        gap = min(1.0, o.rounds * o.period * 0.8 / max(1, per_worker))
+
+        async def worker() -> None:
+            for _ in range(per_worker):
+                if len(latencies) >= o.admin_requests:
+                    return
+                name = rng.choice(self.alive)
+                seconds, status = await admin.timed_get(f"/v1/clusters/{name}")
+                latencies.append(seconds)
+                statuses[status] = statuses.get(status, 0) + 1
+                await asyncio.sleep(gap * rng.random() * 2)
+
+        await asyncio.gather(*(worker() for _ in range(o.admin_concurrency)))
+
+    async def _baselines(self, sim_url: str) -> None:
+        o = self.opts
+        names = self.out / "baseline-names.json"
+        names.write_bytes(msgspec.json.encode(self.alive))
+        for kind, key in (
+            ("aiobotocore", "floor_cpu_seconds_per_1000_refreshes"),
+            ("boto3", "boto3_cpu_seconds_per_1000_refreshes"),
+        ):
+            progress(f"baseline {kind}: {o.baseline_refreshes:,} refreshes of the same clusters")
+            argv = [
+                sys.executable, "-m", "controlplane.loadtest._baselines", kind, "--endpoint", sim_url,
+                "--names", str(names), "--refreshes", str(o.baseline_refreshes),
+                "--concurrency", str(o.baseline_concurrency),
+            ]  # fmt: skip
+            child = self._child(f"baseline-{kind}", argv)
+            found = await child.wait_for_line(r"(\{.*\"kind\".*\})", within=min(self.remaining(), 900))
+            await child.stop()
+            b = msgspec.json.decode(found.group(1), type=BaselineResult)
+            self.result[key] = b.cpu_seconds / b.refreshes * 1000
+            self.result[f"baseline_{kind}"] = msgspec.to_builtins(b)
+            progress(
+                f"  {kind}: {b.cpu_seconds:.2f}s CPU for {b.refreshes:,} refreshes "
+                f"({b.calls / b.refreshes:.2f} calls each, {b.errors} errors) in {b.wall_seconds:.1f}s"
+            )
+
+    async def _restart(self, http: aiohttp.ClientSession, sim_url: str, expected: int) -> None:
+        progress(f"restarting the control plane on the same data dir; waiting for {expected:,} ticks")
+        began = time.monotonic()
+        cp, url = await self._start_cp("controlplane-2", sim_url)
+        ready = time.monotonic() - began
+        token = (self.data_dir / "admin-token").read_text().strip()
+        admin = AdminClient(http, url, token)
+        limit = self.opts.initial_spread + 60 + expected / 100
+        while True:
+            text, _, _ = await admin.metrics()
+            seen = ticks_seen(_prom.parse(text, PREFIXES))
+            if seen >= expected:
+                break
+            if time.monotonic() - began > limit:
+                raise LoadTestError(f"restart: only {seen:,.0f}/{expected:,} ticks after {limit:.0f}s")
+            if not cp.alive():
+                raise ProcessError(f"restarted control plane exited; see {cp.log_path}")
+            await asyncio.sleep(0.1)
+        elapsed = time.monotonic() - began
+        self.result["restart_to_ready_seconds"] = ready
+        self.result["restart_to_first_tick_seconds"] = elapsed
+        progress(f"restart: admin API after {ready:.2f}s, every cluster ticked after {elapsed:.2f}s")
+        await cp.stop()
+
+
+class Churn:
+    """During each measured round: a share of the fleet created, updated and deleted through the admin
+    API, spread evenly over the period. Deleted names leave ``alive`` (admin GETs and baselines skip them)."""
+
+    def __init__(self, admin: AdminClient, opts: LoadOptions, alive: list[str]) -> None:
+        self.admin = admin
+        self.opts = opts
+        self.alive = alive
+        self.counts = {"created": 0, "updated": 0, "deleted": 0, "failed": 0}
+        self._rng = random.Random(11)
+
+    async def run(self) -> None:
+        created, updated, deleted = self.opts.churn_per_round()
+        if not created + updated + deleted:
+            return
+        for round_no in range(1, self.opts.rounds + 1):
+            ops = [("created", f"{PREFIX}new-{round_no}-{i}") for i in range(created)]
+            victims = self._rng.sample(self.alive, min(len(self.alive), updated + deleted))
+            ops += [("updated", name) for name in victims[:updated]]
+            for name in victims[updated:]:
+                self.alive.remove(name)
+                ops.append(("deleted", name))
+            self._rng.shuffle(ops)
+            gap = self.opts.period / len(ops)
+            for kind, name in ops:
+                try:
+                    await self._apply(kind, name, round_no)
+                    self.counts[kind] += 1
+                except (aiohttp.ClientError, OSError, RuntimeError):
+                    self.counts["failed"] += 1
+                await asyncio.sleep(gap)
+
+    async def _apply(self, kind: str, name: str, round_no: int) -> None:
+        if kind == "created":
+            await self.admin.create(create_manifest(name))
+        elif kind == "deleted":
+            await self.admin.delete(name)
+        else:
+            await self._update(name, round_no)
+
+    async def _update(self, name: str, round_no: int) -> None:
+        cluster = await self.admin.get(name)
+        if cluster is not None:
+            await self.admin.patch(name, update_patch(cluster, round_no))
+
+
+def _nan_none(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+def _write_profile(prof: Path, out: Path) -> None:
+    import io  # noqa: PLC0415
+    import pstats  # noqa: PLC0415
+
+    if not prof.exists():
+        return
+    buf = io.StringIO()
+    stats = pstats.Stats(str(prof), stream=buf)
+    stats.sort_stats("tottime").print_stats(40)
+    stats.sort_stats("cumulative").print_stats(40)
+    out.write_text(buf.getvalue())
+
+
+def write_result(result: dict[str, Any], out: Path) -> Path:
+    path = out / "result.json"
+    path.write_bytes(msgspec.json.format(msgspec.json.encode(result), indent=2))
+    return path
+
+
+async def run_load(opts: LoadOptions) -> dict[str, Any]:
+    """Run every phase; the result dict has every key of ``RESULT_KEYS`` (None where not measured)."""
+    run = Run(opts)
+    try:
+        return await run.execute()
+    finally:
+        run.out.mkdir(parents=True, exist_ok=True)
+        write_result(run.result, run.out)
+
+
+def summary(result: dict[str, Any], opts: LoadOptions) -> str:
+    return table(result, opts.period)
+
+
+__all__ = ["LoadTestError", "run_load", "summary", "write_result"]

@@ -1,0 +1,140 @@
+"""Periodic samples of the control plane (/metrics, CPU, RSS) and the simulator (/_sim/calls).
+
+One sample per interval while the sampler runs; kept in a bounded deque (a run is bounded in time, the
+bound only guards against a mistake). Phases read the latest sample or the whole series afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import time
+
+import aiohttp
+import msgspec
+import psutil
+
+from . import _prom
+from ._clients import AdminClient, SimClient, total_calls
+
+PREFIXES = ("controlplane_sync_", "controlplane_clusters")
+MAX_SAMPLES = 50_000
+
+
+class Sample(msgspec.Struct, kw_only=True):
+    t: float
+    """Seconds since the sampler started."""
+    rss: int
+    cpu: float
+    """User + system CPU seconds of the control plane so far."""
+    refreshed: float
+    ticks: float
+    """Ticks that reached a cluster: refreshed + skipped_busy + error."""
+    active: float
+    clusters: float
+    rounds: float
+    round_sum: float
+    overrun: float
+    lag: list[tuple[float, float]]
+    aws_calls: int
+    scrape_seconds: float
+    scrape_bytes: int
+
+
+def ticks_seen(series: _prom.Series) -> float:
+    outcomes = ("refreshed", "skipped_busy", "error")
+    return sum(_prom.value(series, "controlplane_sync_ticks_total", outcome=o) for o in outcomes)
+
+
+def take(
+    series: _prom.Series, *, t: float, rss: int, cpu: float, calls: int, seconds: float, size: int
+) -> Sample:
+    return Sample(
+        t=t,
+        rss=rss,
+        cpu=cpu,
+        refreshed=_prom.value(series, "controlplane_sync_ticks_total", outcome="refreshed"),
+        ticks=ticks_seen(series),
+        active=_prom.value(series, "controlplane_clusters", phase="active"),
+        clusters=_prom.value(series, "controlplane_clusters"),
+        rounds=_prom.value(series, "controlplane_sync_round_seconds_count"),
+        round_sum=_prom.value(series, "controlplane_sync_round_seconds_sum"),
+        overrun=_prom.value(series, "controlplane_sync_ticks_total", outcome="skipped_overrun"),
+        lag=_prom.buckets(series, "controlplane_sync_tick_lag_seconds"),
+        aws_calls=calls,
+        scrape_seconds=seconds,
+        scrape_bytes=size,
+    )
+
+
+class Sampler:
+    """``async with Sampler(...)`` samples every ``interval`` seconds in a task it owns."""
+
+    def __init__(self, admin: AdminClient, sim: SimClient, pid: int, interval: float) -> None:
+        self.admin = admin
+        self.sim = sim
+        self.process = psutil.Process(pid)
+        self.interval = interval
+        self.samples: collections.deque[Sample] = collections.deque(maxlen=MAX_SAMPLES)
+        self.errors = 0
+        self.rss_peak = 0
+        self.origin = time.monotonic()
+        self._task: asyncio.Task[None] | None = None
+        self._new = asyncio.Event()
+
+    async def __aenter__(self) -> Sampler:
+        await self.sample()
+        self._task = asyncio.create_task(self._loop(), name="load-sampler")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    @property
+    def latest(self) -> Sample:
+        return self.samples[-1]
+
+    def cpu_seconds(self) -> float:
+        t = self.process.cpu_times()
+        return float(t.user + t.system)
+
+    def rss(self) -> int:
+        rss = int(self.process.memory_info().rss)
+        self.rss_peak = max(self.rss_peak, rss)
+        return rss
+
+    async def sample(self) -> Sample:
+        text, seconds, size = await self.admin.metrics()
+        calls = total_calls(await self.sim.calls())
+        s = take(
+            _prom.parse(text, PREFIXES),
+            t=time.monotonic() - self.origin,
+            rss=self.rss(),
+            cpu=self.cpu_seconds(),
+            calls=calls,
+            seconds=seconds,
+            size=size,
+        )
+        self.samples.append(s)
+        self._new.set()
+        self._new = asyncio.Event()
+        return s
+
+    async def _loop(self) -> None:
+        next_at = time.monotonic()
+        while True:
+            next_at += self.interval
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            try:
+                await self.sample()
+            except (aiohttp.ClientError, OSError, psutil.Error):
+                self.errors += 1  # the child may be between lives; the phase that needs it will notice
+
+    async def next_sample(self) -> Sample:
+        await self._new.wait()
+        return self.latest

@@ -1,0 +1,156 @@
+"""Sync scenarios with console changes (the simulator's PATCH /_sim/clusters): the merge policies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+
+from controlplane.api import ClusterSpec, SyncPolicy
+from controlplane.cluster import SyncTick
+
+from .conftest import World, converged, mutating
+from .manifests import created, imported, nodegroup
+
+pytestmark = pytest.mark.anyio
+
+
+async def edit(world: World, name: str, **changes: Any) -> None:
+    current = await world.get(name)
+    eks = msgspec.structs.replace(current.spec.eks_config, **changes)
+    await world.svc.store.update_spec(
+        name,
+        ClusterSpec(eks_config=eks, sync_policy=current.spec.sync_policy),
+        expected_resource_version=current.metadata.resource_version,
+    )
+    await world.svc.start_cluster(name)
+
+
+async def sim_cluster(world: World, name: str) -> dict[str, Any]:
+    return next(c for c in (await world.state())["clusters"] if c["name"] == name)
+
+
+async def tick_and_settle(world: World, name: str) -> None:
+    await world.svc.system.get(name).ask(SyncTick(), timeout=30)  # returns once the tick was handled
+    await world.wait_for(name, converged, timeout=60, what="converged")
+
+
+async def console_update_done(world: World, name: str) -> None:
+    async def done() -> bool:
+        c = await sim_cluster(world, name)
+        return all(u["status"] != "InProgress" for u in c["updates"])
+
+    import anyio
+
+    with anyio.fail_after(10):
+        while not await done():
+            await anyio.sleep(0.02)
+
+
+async def test_three_way_keeps_console_change_and_local_edit(world: World) -> None:
+    """The race from the Rancher docs: privateAccess enabled in the console, tags edited locally."""
+    await world.apply(created("race", nodeGroups=[nodegroup("a")]))
+    await world.wait_for("race", converged, what="converged")
+    await world.sim_patch("/_sim/clusters/race", {"privateAccess": True})
+    await edit(world, "race", tags={"team": "payments"})  # before any refresh saw the console change
+    await world.wait_for(
+        "race", lambda c: converged(c) and c.spec.eks_config.private_access is True, timeout=60, what="merged"
+    )
+    await console_update_done(world, "race")
+    c = await sim_cluster(world, "race")
+    assert c["privateAccess"] is True, "the console change was reverted"
+    assert c["tags"] == {"team": "payments"}, "the local edit was lost"
+    reasons = [e.reason for e in await world.svc.store.list_events("race")]
+    assert "Adopted" in reasons
+
+
+async def test_rancher_policy_behaves_like_rancher_and_loses_the_console_change(world: World) -> None:
+    await world.apply(created("race2", nodeGroups=[nodegroup("a")], policy="rancher"))
+    await world.wait_for("race2", converged, what="converged")
+    await world.sim_patch("/_sim/clusters/race2", {"privateAccess": True})
+    await edit(world, "race2", tags={"team": "payments"})
+    await world.wait_for("race2", converged, timeout=60, what="converged")
+    await console_update_done(world, "race2")
+    await world.wait_for("race2", converged, timeout=60, what="converged")
+    c = await sim_cluster(world, "race2")
+    assert c["tags"] == {"team": "payments"}
+    assert c["privateAccess"] is False  # Rancher pushed its spec over the console change
+
+
+async def test_conflict_keeps_local_value_and_says_so(world: World) -> None:
+    await world.apply(created("conf", nodeGroups=[nodegroup("a")], tags={"env": "dev"}))
+    await world.wait_for("conf", converged, what="converged")
+    await world.sim_patch("/_sim/clusters/conf", {"tags": {"env": "console"}})
+    await edit(world, "conf", tags={"env": "local"})
+    cluster = await world.wait_for("conf", converged, timeout=60, what="converged")
+    assert (await sim_cluster(world, "conf"))["tags"] == {"env": "local"}
+    assert cluster.status.sync_conflicts == ["tags"]
+    conditions = {c.type: c for c in cluster.status.conditions}
+    assert conditions["Conflict"].status == "True"
+    assert conditions["Conflict"].message == 'tags: local {"env":"local"} kept over AWS {"env":"console"}'
+    events = await world.svc.store.list_events("conf")
+    conflict = next(e for e in events if e.reason == "Conflict")
+    assert '"local"' in conflict.message and '"console"' in conflict.message
+
+
+@pytest.mark.parametrize(
+    ("policy", "recreated"),
+    [(SyncPolicy.THREE_WAY, False), (SyncPolicy.RANCHER, False), (SyncPolicy.DESIRED_WINS, True)],
+)
+async def test_nodegroup_deleted_in_console(world: World, policy: SyncPolicy, recreated: bool) -> None:
+    name = f"ngdel-{policy.value}"
+    await world.apply(created(name, nodeGroups=[nodegroup("a"), nodegroup("b")], policy=policy.value))
+    await world.wait_for(name, converged, timeout=60, what="converged")
+    await world.sim_patch(f"/_sim/clusters/{name}", {"deleteNodegroups": ["b"]})
+
+    import anyio
+
+    with anyio.fail_after(10):
+        while any(g["name"] == "b" for g in (await sim_cluster(world, name))["nodegroups"]):
+            await anyio.sleep(0.02)
+    await tick_and_settle(world, name)
+    if recreated:
+        with anyio.fail_after(20):
+            while not any(g["name"] == "b" for g in (await sim_cluster(world, name))["nodegroups"]):
+                await anyio.sleep(0.02)
+    await world.wait_for(name, converged, timeout=60, what="converged")
+    spec_names = [g.nodegroup_name for g in (await world.get(name)).spec.eks_config.node_groups or []]
+    aws_names = sorted(g["name"] for g in (await sim_cluster(world, name))["nodegroups"])
+    if recreated:
+        assert spec_names == ["a", "b"] and aws_names == ["a", "b"]
+    else:
+        assert spec_names == ["a"] and aws_names == ["a"]
+
+
+async def test_version_upgraded_in_console_is_adopted(world: World) -> None:
+    await world.apply(created("ver", kubernetesVersion="1.29", nodeGroups=[]))
+    await world.wait_for("ver", converged, what="converged")
+    await world.sim_patch("/_sim/clusters/ver", {"version": "1.30"})
+    await console_update_done(world, "ver")
+    await tick_and_settle(world, "ver")
+    cluster = await world.get("ver")
+    assert cluster.spec.eks_config.kubernetes_version == "1.30"
+
+
+async def test_observe_never_mutates(world: World) -> None:
+    await world.sim_post(
+        "/_sim/clusters",
+        {
+            "name": "obs",
+            "version": "1.30",
+            "tags": {"a": "b"},
+            "nodegroups": [{"name": "w", "desiredSize": 1, "minSize": 1, "maxSize": 2}],
+        },
+    )
+    before = mutating(await world.calls())
+    # Managed fields that differ from AWS: observe must still never push them.
+    await world.apply(imported("obs", policy="observe", tags={"a": "changed"}, privateAccess=True))
+    await world.wait_for("obs", converged, what="converged")
+    await world.sim_patch("/_sim/clusters/obs", {"tags": {"a": "console"}})
+    await tick_and_settle(world, "obs")
+    cluster = await world.get("obs")
+    assert cluster.status.eks_status.upstream_spec is not None
+    assert cluster.status.eks_status.upstream_spec.tags == {"a": "console"}
+    assert cluster.spec.eks_config.tags == {"a": "changed"}
+    assert mutating(await world.calls()) == before

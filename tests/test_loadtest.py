@@ -1,0 +1,186 @@
+"""The load-test harness: pure helpers, and one tiny end-to-end run in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from controlplane.loadtest import RESULT_KEYS, LoadOptions, histogram_quantile, parse_args, targets
+from controlplane.loadtest._clients import calls_delta, update_patch
+from controlplane.loadtest._prom import buckets, delta_buckets, max_bound, parse, value
+from controlplane.loadtest._report import percentile, table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+METRICS = """\
+# HELP controlplane_sync_tick_lag_seconds Delay
+# TYPE controlplane_sync_tick_lag_seconds histogram
+controlplane_sync_tick_lag_seconds_bucket{le="0.1"} 50.0
+controlplane_sync_tick_lag_seconds_bucket{le="1.0"} 90.0
+controlplane_sync_tick_lag_seconds_bucket{le="10.0"} 100.0
+controlplane_sync_tick_lag_seconds_bucket{le="+Inf"} 100.0
+controlplane_sync_tick_lag_seconds_count 100.0
+controlplane_sync_ticks_total{outcome="refreshed"} 7.0
+controlplane_sync_ticks_total{outcome="skipped_busy"} 2.0
+controlplane_clusters{phase="active"} 3.0
+controlplane_clusters{phase="new"} 1.0
+controlplane_weird{a="x\\"y",b="z,w"} 4.0
+"""
+
+
+def test_parse_reads_labels_values_and_escapes() -> None:
+    s = parse(METRICS)
+    assert value(s, "controlplane_sync_ticks_total", outcome="refreshed") == 7.0
+    assert value(s, "controlplane_sync_ticks_total") == 9.0
+    assert value(s, "controlplane_clusters") == 4.0
+    assert value(s, "controlplane_weird", a='x"y', b="z,w") == 4.0
+    assert parse(METRICS, ("controlplane_clusters",)).keys() == {
+        ("controlplane_clusters", (("phase", "active"),)),
+        ("controlplane_clusters", (("phase", "new"),)),
+    }
+
+
+def test_histogram_quantile_interpolates_like_prometheus() -> None:
+    b = buckets(parse(METRICS), "controlplane_sync_tick_lag_seconds")
+    assert b == [(0.1, 50.0), (1.0, 90.0), (10.0, 100.0), (math.inf, 100.0)]
+    assert histogram_quantile(0.5, b) == pytest.approx(0.1)  # rank 50 closes the first bucket
+    assert histogram_quantile(0.25, b) == pytest.approx(0.05)  # lowest bucket starts at 0
+    assert histogram_quantile(0.7, b) == pytest.approx(0.1 + 0.9 * 20 / 40)
+    assert histogram_quantile(0.99, b) == pytest.approx(1.0 + 9.0 * 9 / 10)
+    assert max_bound(b) == 10.0
+    assert math.isnan(histogram_quantile(0.5, [(1.0, 0.0), (math.inf, 0.0)]))
+    # A rank in +Inf yields the largest finite bound, as histogram_quantile does.
+    assert histogram_quantile(0.99, [(1.0, 1.0), (math.inf, 10.0)]) == 1.0
+    assert max_bound([(1.0, 1.0), (math.inf, 10.0)]) == math.inf
+
+
+def test_delta_buckets_subtracts_the_earlier_scrape() -> None:
+    before = [(0.1, 10.0), (1.0, 10.0), (math.inf, 10.0)]
+    after = [(0.1, 10.0), (1.0, 30.0), (math.inf, 30.0)]
+    d = delta_buckets(after, before)
+    assert d == [(0.1, 0.0), (1.0, 20.0), (math.inf, 20.0)]
+    assert histogram_quantile(0.5, d) == pytest.approx(0.55)
+    assert max_bound(d) == 1.0
+
+
+def test_percentile_and_calls_delta() -> None:
+    assert percentile([3.0, 1.0, 2.0, 4.0], 0.5) == 2.0
+    assert percentile([float(i) for i in range(1, 101)], 0.99) == 99.0
+    assert math.isnan(percentile([], 0.5))
+    after = {"eks": {"DescribeCluster": 10, "ListNodegroups": 4}, "sts": {"GetCallerIdentity": 1}}
+    before = {"eks": {"DescribeCluster": 4, "ListNodegroups": 4}}
+    assert calls_delta(after, before) == {"eks:DescribeCluster": 6, "sts:GetCallerIdentity": 1}
+
+
+def test_update_patch_moves_one_desired_size_within_bounds() -> None:
+    ng = {"nodegroupName": "ng-0", "minSize": 1, "maxSize": 3, "desiredSize": 2}
+    cluster = {"status": {"eksStatus": {"upstreamSpec": {"nodeGroups": [ng]}}}}
+    patch = update_patch(cluster, 4)
+    eks = patch["spec"]["eksConfig"]
+    assert eks["tags"] == {"load-round": "4"}
+    assert eks["nodeGroups"][0]["desiredSize"] == 1
+    assert ng["desiredSize"] == 2  # the input is not modified
+    ng["desiredSize"] = 1
+    assert update_patch(cluster, 5)["spec"]["eksConfig"]["nodeGroups"][0]["desiredSize"] == 2
+    assert "nodeGroups" not in update_patch({"status": {}}, 1)["spec"]["eksConfig"]
+
+
+def test_options_validate_and_derive() -> None:
+    opts = parse_args(["--clusters", "90", "--period", "30", "--churn-percent", "10", "--rounds", "2"])
+    assert opts.cron == "@every 30s"
+    assert opts.churn_per_round() == (3, 3, 3)
+    assert LoadOptions(clusters=10, churn_percent=50).churn_per_round() == (3, 1, 1)
+    assert opts.deadline > 2 * 30
+    with pytest.raises(ValueError, match="throttle"):
+        LoadOptions(throttle_percent=101)
+    with pytest.raises(SystemExit):
+        parse_args(["--clusters", "0"])
+
+
+def test_targets_judge_figures_and_table_names_every_key() -> None:
+    r = dict.fromkeys(RESULT_KEYS)
+    r |= {
+        "clusters": 10_000,
+        "nodegroups": 2,
+        "rounds": 3,
+        "rounds_completed": 3,
+        "ticks_skipped_overrun": 0,
+        "round_seconds_p99": 59.9,
+        "cpu_seconds_per_1000_refreshes": 2.0,
+        "floor_cpu_seconds_per_1000_refreshes": 1.0,
+        "aws_calls_per_refresh": 5.0,
+        "rss_bytes_per_cluster": 25_000.0,
+        "admin_p99_seconds": 0.01,
+        "metrics_scrape_seconds": 0.2,
+    }
+    met = {t.name: t.met for t in targets(r, 60.0)}
+    assert met == {
+        "fleet size": True,
+        "rounds inside period": True,
+        "CPU per refresh": False,
+        "AWS calls per refresh": True,
+        "RSS per cluster": False,
+        "admin API p99": True,
+        "/metrics scrape (max)": True,
+        "restart to first tick": None,
+    }
+    text = table(r, 60.0)
+    for key in RESULT_KEYS:
+        assert key in text
+    assert "2.00x floor" in text
+
+
+@pytest.mark.slow
+def test_tiny_run_writes_every_key(tmp_path: Path) -> None:
+    out = tmp_path / "load"
+    argv = [
+        sys.executable, "-m", "controlplane.cli", "load",
+        "--clusters", "30", "--nodegroups", "1", "--rounds", "2", "--period", "2",
+        "--time-scale", "0.01", "--initial-spread", "0.5", "--churn-percent", "10",
+        "--admin-requests", "100", "--baseline-refreshes", "100", "--out", str(out), "--timeout", "80",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # Own session: on a timeout the whole group (harness, simulator, control plane) is killed.
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        output, _ = proc.communicate(timeout=100)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        output, _ = proc.communicate()
+        pytest.fail(f"load test timed out:\n{output.decode(errors='replace')[-3000:]}")
+    text = output.decode(errors="replace")
+    assert proc.returncode == 0, text[-3000:]
+    result = json.loads((out / "result.json").read_text())
+    missing = [k for k in RESULT_KEYS if result.get(k) is None]
+    assert not missing, (missing, text[-3000:])
+    assert result["clusters"] == 30
+    assert result["nodegroups"] == 1
+    assert result["rounds"] == 2
+    assert result["rounds_completed"] >= 1
+    assert result["aws_calls_per_refresh"] > 0
+    assert result["refreshes_measured"] > 0
+    assert 0 < result["time_to_all_active_seconds"] < 60
+    assert result["rss_bytes_peak"] > result["rss_bytes_idle"] > 0
+    assert result["cpu_seconds_per_1000_refreshes"] > 0
+    assert result["floor_cpu_seconds_per_1000_refreshes"] > 0
+    assert result["boto3_cpu_seconds_per_1000_refreshes"] > 0
+    assert result["baseline_aiobotocore"]["calls"] == 100 * 4  # DescribeCluster, List, 1 Describe, Addon
+    assert result["admin_requests"] == 100
+    assert result["metrics_bytes"] > 1000
+    assert 0 < result["restart_to_first_tick_seconds"] < 30
+    assert result["churn"]["failed"] == 0
+    assert result["churn"]["created"] >= 1
+    assert (out / "tick-lag.png").stat().st_size > 10_000
+    assert "restart to first tick" in text  # the table was printed
+    # Every child was stopped: no process still holds a log file open under the output directory.
+    for name in ("simulator", "controlplane-1", "controlplane-2"):
+        assert (out / f"{name}.log").exists()
