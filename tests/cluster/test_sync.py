@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import msgspec
 import pytest
 
@@ -40,8 +41,6 @@ async def console_update_done(world: World, name: str) -> None:
     async def done() -> bool:
         c = await sim_cluster(world, name)
         return all(u["status"] != "InProgress" for u in c["updates"])
-
-    import anyio
 
     with anyio.fail_after(10):
         while not await done():
@@ -103,8 +102,6 @@ async def test_nodegroup_deleted_in_console(world: World, policy: SyncPolicy, re
     await world.apply(created(name, nodeGroups=[nodegroup("a"), nodegroup("b")], policy=policy.value))
     await world.wait_for(name, converged, timeout=60, what="converged")
     await world.sim_patch(f"/_sim/clusters/{name}", {"deleteNodegroups": ["b"]})
-
-    import anyio
 
     with anyio.fail_after(10):
         while any(g["name"] == "b" for g in (await sim_cluster(world, name))["nodegroups"]):
