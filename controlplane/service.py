@@ -27,7 +27,7 @@ from controlplane.cluster import ClusterActor, ClusterDeps, DeleteRequested, Spe
 from controlplane.config import ConfigError, Settings, load_settings, parse_listen
 from controlplane.downstream import DownstreamSettings, generate_service_account_token
 from controlplane.logs import configure_logging
-from controlplane.probe import Prober
+from controlplane.probe import Prober, ProbeSettings
 from controlplane.schedule import parse_refresh_cron
 from controlplane.scheduler import REFRESH_CRON_SETTING, RoundTracker, SchedulerActor, SettingChanged
 from controlplane.store import SQLiteStore, Store, StoreSettings
@@ -115,10 +115,11 @@ class Service:
                 endpoint=endpoint, ca_data=ca, token=token, cluster_name=cluster, settings=downstream
             )
 
+        ts = s.service.time_scale
         self.deps = ClusterDeps(
             store=self.store,
             aws=aws,
-            prober=Prober(),
+            prober=Prober(_probe_settings(ts)),
             minter=TokenMinter(),
             lifecycle=s.lifecycle,
             time_scale=s.service.time_scale,
@@ -126,7 +127,6 @@ class Service:
             on_refreshed=self.tracker.refreshed,
             on_removed=self._removed,
         )
-        ts = s.service.time_scale
         self.system = ActorSystem(
             supervision=Supervision(
                 backoff_base=0.005 * ts, backoff_max=120.0 * ts, max_restarts=30, within=600
@@ -231,6 +231,18 @@ async def _simulator(settings: Settings) -> AsyncIterator[Any]:
 
     async with Simulator(SimSettings(time_scale=settings.sim.time_scale)) as sim:
         yield sim
+
+
+def _probe_settings(time_scale: float) -> ProbeSettings:
+    """Probe timeouts follow the time scale too (tests), with a floor a loopback handshake clears."""
+    base = ProbeSettings()
+    return msgspec.structs.replace(
+        base,
+        dns_timeout=max(0.2, base.dns_timeout * time_scale),
+        connect_timeout=max(0.2, base.connect_timeout * time_scale),
+        handshake_timeout=max(0.2, base.handshake_timeout * time_scale),
+        cache_ttl=base.cache_ttl * time_scale,
+    )
 
 
 def _read_examples(examples: Path) -> list[bytes]:

@@ -50,9 +50,10 @@ class MotoFixes:
                 )
                 return ec2_answer(op, lts.render_deleted(result))
             if op == "DeleteLaunchTemplate":
-                tid = p.get("LaunchTemplateId")
-                if tid and not p.get("LaunchTemplateName") and lts.find(ec2, tid, None) is None:
-                    raise lts.not_found(tid)
+                lt_name = p.get("LaunchTemplateName")
+                tid = None if lt_name else p.get("LaunchTemplateId")
+                if (tid or lt_name) and lts.find(ec2, tid, lt_name) is None:
+                    raise lts.not_found(tid) if tid else lts.name_not_found(str(lt_name))
                 return body
             if op == "DescribeLaunchTemplates":
                 lts.check_ids_exist(ec2, indexed(p, "LaunchTemplateId"))

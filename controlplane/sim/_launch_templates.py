@@ -61,6 +61,13 @@ def not_found(template_id: str) -> QueryError:
     )
 
 
+def name_not_found(name: str) -> QueryError:
+    return QueryError(
+        "InvalidLaunchTemplateName.NotFoundException",
+        f"The specified launch template, with template name {name}, does not exist.",
+    )
+
+
 def check_ids_exist(ec2: Any | None, template_ids: list[str]) -> None:
     """DescribeLaunchTemplates fails the whole call when one of the IDs does not exist."""
     for tid in template_ids:

@@ -1,0 +1,164 @@
+"""The pure planning core of the update pass, property-tested."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from controlplane.api import ClusterStatus, EKSClusterConfigSpec, NodeGroup
+from controlplane.cluster import _conditions as cond
+from controlplane.cluster import _plan
+
+keys = st.text("abcdef", min_size=1, max_size=3)
+tags = st.dictionaries(keys, st.text("xyz", max_size=2), max_size=5)
+log_types = st.lists(
+    st.sampled_from(["api", "audit", "authenticator", "controllerManager", "scheduler"]), unique=True
+)
+
+
+@given(tags, tags)
+def test_tag_changes_make_upstream_equal_desired(desired: dict[str, str], upstream: dict[str, str]) -> None:
+    add, remove = _plan.tag_changes(desired, upstream)
+    result = {k: v for k, v in upstream.items() if k not in remove}
+    result.update(add)
+    assert result == desired
+    assert (not add and not remove) == (desired == upstream)
+
+
+@given(log_types, log_types)
+def test_logging_changes_make_upstream_equal_desired(desired: list[str], upstream: list[str]) -> None:
+    enable, disable = _plan.logging_changes(desired, upstream)
+    assert sorted((set(upstream) - set(disable)) | set(enable)) == sorted(desired)
+
+
+specs = st.builds(
+    EKSClusterConfigSpec,
+    kubernetes_version=st.sampled_from([None, "1.29", "1.30"]),
+    public_access=st.sampled_from([None, True, False]),
+    private_access=st.sampled_from([None, True, False]),
+    public_access_sources=st.sampled_from([None, [], ["0.0.0.0/0"], ["203.0.113.0/24"]]),
+    tags=st.none() | tags,
+    logging_types=st.none() | log_types,
+)
+
+
+@given(specs)
+def test_nothing_to_do_when_upstream_equals_desired(spec: EKSClusterConfigSpec) -> None:
+    upstream = msgspec.structs.replace(
+        spec,
+        public_access=bool(spec.public_access),
+        private_access=bool(spec.private_access),
+        public_access_sources=spec.public_access_sources or ["0.0.0.0/0"],
+        tags=spec.tags or {},
+        logging_types=spec.logging_types or [],
+        kubernetes_version=spec.kubernetes_version or "1.30",
+    )
+    assert _plan.next_cluster_mutation(spec, upstream) is None
+
+
+ORDER = ["version", "access", "cidrs", "tags", "logging"]
+
+
+@given(specs, specs)
+def test_one_mutation_at_a_time_in_the_operator_order(
+    desired: EKSClusterConfigSpec, upstream: EKSClusterConfigSpec
+) -> None:
+    """Applying each planned mutation to upstream converges, in the order version, access, CIDRs,
+    tags, logging, and never more than one step of each kind."""
+    have = msgspec.structs.replace(
+        upstream,
+        kubernetes_version=upstream.kubernetes_version or "1.29",
+        public_access=bool(upstream.public_access),
+        private_access=bool(upstream.private_access),
+        public_access_sources=upstream.public_access_sources or ["0.0.0.0/0"],
+        tags=upstream.tags or {},
+        logging_types=upstream.logging_types or [],
+    )
+    seen: list[str] = []
+    for _ in range(6):
+        m = _plan.next_cluster_mutation(desired, have)
+        if m is None:
+            break
+        seen.append(m.kind)
+        if m.kind == "version":
+            have = msgspec.structs.replace(have, kubernetes_version=m.params["version"])
+        elif m.kind == "access":
+            vpc = m.params["resourcesVpcConfig"]
+            have = msgspec.structs.replace(
+                have, public_access=vpc["endpointPublicAccess"], private_access=vpc["endpointPrivateAccess"]
+            )
+        elif m.kind == "cidrs":
+            have = msgspec.structs.replace(
+                have, public_access_sources=m.params["resourcesVpcConfig"]["publicAccessCidrs"]
+            )
+        elif m.kind == "tags":
+            t = {k: v for k, v in (have.tags or {}).items() if k not in m.params["remove"]}
+            t.update(m.params["add"])
+            have = msgspec.structs.replace(have, tags=t)
+        else:
+            types = set(have.logging_types or [])
+            for setup in m.params["logging"]["clusterLogging"]:
+                types = types | set(setup["types"]) if setup["enabled"] else types - set(setup["types"])
+            have = msgspec.structs.replace(have, logging_types=sorted(types))
+    else:
+        pytest.fail(f"did not converge: {seen}")
+    assert seen == sorted(seen, key=ORDER.index)
+    assert len(seen) == len(set(seen))
+
+
+def test_version_problems() -> None:
+    assert _plan.version_problem("1.30", "1.30") is None
+    assert _plan.version_problem("1.31", "1.30") is None
+    assert "downgrade" in (_plan.version_problem("1.29", "1.30") or "")
+    assert "one minor version at a time" in (_plan.version_problem("1.32", "1.30") or "")
+
+
+def test_launch_template_data_rules() -> None:
+    ng = NodeGroup(
+        nodegroup_name="a",
+        instance_type="m5.large",
+        disk_size=40,
+        image_id="ami-1",
+        ec2_ssh_key="k",
+        resource_tags={"c": "d"},
+        user_data="Content-Type: multipart/mixed; x",
+    )
+    data = _plan.launch_template_data(ng, "/dev/sda1")
+    assert data["ImageId"] == "ami-1" and data["KeyName"] == "k" and data["InstanceType"] == "m5.large"
+    assert data["BlockDeviceMappings"] == [{"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 40}}]
+    assert {t["ResourceType"] for t in data["TagSpecifications"]} == {
+        "instance",
+        "volume",
+        "spot-instances-request",
+    }
+    spot = msgspec.structs.replace(ng, request_spot_instances=True)
+    assert "InstanceType" not in _plan.launch_template_data(spot, "/dev/xvda")
+    with pytest.raises(
+        _plan.UserDataError, match=r"userdata for nodegroup \[a\] is not of mime time multipart/mixed"
+    ):
+        _plan.launch_template_data(msgspec.structs.replace(ng, user_data="#!/bin/sh"), "/dev/xvda")
+
+
+def test_ami_types() -> None:
+    base = NodeGroup(nodegroup_name="a")
+    assert _plan.ami_type(base) == "AL2023_x86_64_STANDARD"
+    assert _plan.ami_type(msgspec.structs.replace(base, gpu=True)) == "AL2023_x86_64_NVIDIA"
+    assert _plan.ami_type(msgspec.structs.replace(base, gpu=True, arm=True)) == "AL2023_ARM_64_STANDARD"
+    assert _plan.ami_type(msgspec.structs.replace(base, image_id="ami-1")) is None
+
+
+def test_conditions_guard_and_messages() -> None:
+    status = ClusterStatus()
+    assert cond.get(status, cond.PROVISIONED) == ("Unknown", "")
+    assert cond.set_condition(status, cond.PROVISIONED, "Unknown", "") is False  # absent reads Unknown
+    assert cond.set_condition(status, cond.PROVISIONED, "False", "boom") is True
+    assert cond.set_condition(status, cond.PROVISIONED, "False", "boom") is False  # Rancher's no-op guard
+    first = status.conditions[0].last_transition_time
+    assert cond.set_condition(status, cond.PROVISIONED, "False", "other") is True
+    assert status.conditions[0].last_transition_time == first  # same status: no transition
+    assert cond.credential_message("AccessDenied: 403 Forbidden") == (
+        "cannot access EKS, check cloud credential: AccessDenied: 403 Forbidden"
+    )
+    assert cond.credential_message("plain") == "plain"
