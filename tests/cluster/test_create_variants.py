@@ -107,7 +107,7 @@ async def test_custom_ami_and_custom_launch_template(world: World) -> None:
 
 
 async def _any_image(s: AwsScope) -> str:
-    response = await s._call("ec2", "DescribeImages", {"Owners": ["amazon"], "MaxResults": 5})  # noqa: SLF001
+    response = await s._call("ec2", "DescribeImages", {"Owners": ["amazon"], "MaxResults": 5})
     return str(response["Images"][0]["ImageId"])
 
 
