@@ -24,7 +24,7 @@ from controlplane.admin import admin_token, build_admin_app
 from controlplane.api import Cluster, Credential
 from controlplane.aws import AwsAdapter, AwsCredentialSpec, AwsSettings
 from controlplane.cluster import ClusterActor, ClusterDeps, DeleteRequested, SpecChanged, SyncTick
-from controlplane.config import ConfigError, Settings, load_settings, parse_listen
+from controlplane.config import ConfigError, LifecycleSettings, Settings, load_settings, parse_listen
 from controlplane.downstream import DownstreamSettings, generate_service_account_token
 from controlplane.logs import configure_logging
 from controlplane.probe import Prober, ProbeSettings
@@ -233,6 +233,16 @@ async def _simulator(settings: Settings) -> AsyncIterator[Any]:
         yield sim
 
 
+def _sim_settings(settings: Settings, url: str) -> Settings:
+    """``serve --sim``: every service at the simulator, limits sized for it, and polls at the simulator's
+    pace (its clusters take seconds, not minutes) unless the configuration says otherwise."""
+    aws: dict[str, Any] = {**settings.aws, "endpoint_url": url}
+    lifecycle = settings.lifecycle
+    if lifecycle.wait_interval == LifecycleSettings().wait_interval:
+        lifecycle = msgspec.structs.replace(lifecycle, wait_interval=3.0, stack_poll_interval=1.0)
+    return msgspec.structs.replace(settings, aws=aws, lifecycle=lifecycle)
+
+
 def _probe_settings(time_scale: float) -> ProbeSettings:
     """Probe timeouts follow the time scale too (tests), with a floor a loopback handshake clears."""
     base = ProbeSettings()
@@ -255,6 +265,10 @@ async def _seed_demo(svc: Service, sim: Any, examples: Path) -> None:
 
     from controlplane.api import decode_manifests  # noqa: PLC0415
 
+    if await svc.store.get_setting(REFRESH_CRON_SETTING) is None:
+        # The demo refreshes every 30 s so that console changes (PATCH /_sim/clusters) show quickly.
+        await svc.store.put_setting(REFRESH_CRON_SETTING, "@every 30s")
+        await Controller(svc).setting_changed(REFRESH_CRON_SETTING, "@every 30s")
     if await svc.store.get_credential("default", "demo") is None:
         await svc.store.put_credential(
             Credential(
@@ -294,8 +308,7 @@ async def serve(settings: Settings, *, sim: bool = False, stop: asyncio.Event | 
         simulator = None
         if sim:
             simulator = await stack.enter_async_context(_simulator(settings))
-            aws = {**settings.aws, "endpoint_url": simulator.url}
-            settings = msgspec.structs.replace(settings, aws=aws)
+            settings = _sim_settings(settings, simulator.url)
             os.environ.setdefault("AWS_ACCESS_KEY_ID", "AKIDDEMOEXAMPLE")
             os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "demo-secret")
         svc = await stack.enter_async_context(Service(settings))
@@ -335,4 +348,9 @@ def serve_from_args(args: argparse.Namespace) -> int:
         print(f"controlplane: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.service.log_level, settings.service.log_format)
-    return asyncio.run(serve(settings, sim=bool(getattr(args, "sim", False))))
+    try:
+        return asyncio.run(serve(settings, sim=bool(getattr(args, "sim", False))))
+    except OSError as exc:
+        # Typically the listen address is taken; a traceback would bury the one line that matters.
+        print(f"controlplane: {exc.strerror or exc} ({settings.admin.listen})", file=sys.stderr)
+        return 1
