@@ -10,6 +10,8 @@ import logging
 import os
 import signal
 import sys
+import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,9 @@ from controlplane.token import TokenMinter
 log = logging.getLogger("controlplane.service")
 
 SCHEDULER = "scheduler"
+CREDENTIAL_CACHE_SECONDS = 10.0
+"""How long a credential read from the store is reused (a rotated key is in use within this time)."""
+CREDENTIAL_CACHE_SIZE = 4096
 DEFAULT_CONFIG = Path("config/controlplane.toml")
 
 
@@ -80,6 +85,8 @@ class Service:
         self.token = ""
         self.token_path: Path | None = None
         self.tracker = RoundTracker()
+        self._credentials: OrderedDict[tuple[str, str], tuple[float, AwsCredentialSpec | None]]
+        self._credentials = OrderedDict()
         self._stack = contextlib.AsyncExitStack()
         self.system: ActorSystem
         self.store: Store
@@ -142,16 +149,28 @@ class Service:
         self.ready = True
 
     async def _credential_lookup(self, namespace: str, name: str) -> AwsCredentialSpec | None:
+        """Credentials by reference, cached for a few seconds: every refresh of every cluster resolves
+        one, and a store round trip per refresh would cost more than the AWS call it signs."""
+        key = (namespace, name)
+        now = time.monotonic()
+        hit = self._credentials.get(key)
+        if hit is not None and now - hit[0] < CREDENTIAL_CACHE_SECONDS:
+            return hit[1]
         cred = await self.store.get_credential(namespace, name)
-        if cred is None:
-            return None
-        return AwsCredentialSpec(
-            access_key_id=cred.access_key,
-            secret_access_key=cred.secret_key,
-            session_token=cred.session_token,
-            role_arn=cred.role_arn,
-            external_id=cred.external_id,
-        )
+        spec = None
+        if cred is not None:
+            spec = AwsCredentialSpec(
+                access_key_id=cred.access_key,
+                secret_access_key=cred.secret_key,
+                session_token=cred.session_token,
+                role_arn=cred.role_arn,
+                external_id=cred.external_id,
+            )
+        self._credentials[key] = (now, spec)
+        self._credentials.move_to_end(key)
+        while len(self._credentials) > CREDENTIAL_CACHE_SIZE:
+            self._credentials.popitem(last=False)
+        return spec
 
     async def _start_clusters(self) -> None:
         for cluster in await self.store.list_clusters():
@@ -344,6 +363,7 @@ def serve_from_args(args: argparse.Namespace) -> int:
         settings = load_settings(config, overrides=overrides)
         msgspec.convert(settings.aws, AwsSettings)
         msgspec.convert(settings.store, StoreSettings)
+        parse_refresh_cron(settings.sync.refresh_cron)
     except (ConfigError, msgspec.ValidationError, ValueError) as exc:
         print(f"controlplane: {exc}", file=sys.stderr)
         return 2

@@ -10,7 +10,7 @@ SERVICES = ("eks", "ec2", "cloudformation", "iam", "sts")
 """The AWS services the control plane calls (botocore service names)."""
 
 
-class ServiceLimits(msgspec.Struct, frozen=True, kw_only=True):
+class ServiceLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Client-side limits shared by every call to one service in one (account, region)."""
 
     rate: float | None = None
@@ -45,7 +45,7 @@ def _default_limits() -> dict[str, ServiceLimits]:
     }
 
 
-class AwsSettings(msgspec.Struct, frozen=True, kw_only=True):
+class AwsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Everything the AWS adapter can be tuned with. Immutable; validated on construction.
 
     Endpoint precedence for a service: ``endpoint_urls[service]``, then ``endpoint_url``, then

@@ -64,7 +64,20 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
     # --- lifecycle --------------------------------------------------------------------------------
 
     async def on_start(self) -> None:
-        self.tell(Reconcile())
+        # A restart of 10,000 settled clusters must not be 10,000 update passes at once: a settled
+        # cluster waits for its sync tick, which reconciles it if AWS drifted meanwhile.
+        if not self._settled():
+            self.tell(Reconcile())
+
+    def _settled(self) -> bool:
+        c = self.cluster
+        return (
+            c.status.phase == Phase.ACTIVE
+            and not c.metadata.deletion_timestamp
+            and not c.status.failure_message
+            and c.status.applied_spec == c.spec.eks_config
+            and c.status.observed_generation == c.metadata.generation
+        )
 
     async def on_restart(self, error: Exception) -> None:
         # Timers died with the failure; the store is the truth to resume from.

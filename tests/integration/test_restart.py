@@ -66,7 +66,9 @@ MANIFEST: dict[str, Any] = {
         }
     },
 }
-PATCH = {"spec": {"eksConfig": {"tags": {"team": "b", "stage": "restarted"}, "nodeGroups": [_nodegroup(3, 4)]}}}
+PATCH = {
+    "spec": {"eksConfig": {"tags": {"team": "b", "stage": "restarted"}, "nodeGroups": [_nodegroup(3, 4)]}}
+}
 
 
 def _converged(svc: Service) -> dict[str, Any] | None:
@@ -120,7 +122,10 @@ def test_sigterm_mid_update_then_restart_converges_without_duplicates(tmp_path: 
             svc.http.json("PUT", "/v1/credentials/default/restart", credential, expect=201)
             svc.http.json("POST", "/v1/clusters", MANIFEST, expect=201)
             before = wait_until(
-                lambda: _converged(svc), timeout=40, what="cluster created", details=lambda: svc.diagnose(NAME)
+                lambda: _converged(svc),
+                timeout=40,
+                what="cluster created",
+                details=lambda: svc.diagnose(NAME),
             )
             assert before["status"]["serviceAccountTokenSecret"]
             generation = before["metadata"]["generation"]
@@ -148,7 +153,9 @@ def test_sigterm_mid_update_then_restart_converges_without_duplicates(tmp_path: 
 
         with Service(tmp_path, data, "--aws-endpoint", sim.base, name="service-2") as svc:
             after = wait_until(
-                lambda: _converged(svc), timeout=40, what="convergence after restart",
+                lambda: _converged(svc),
+                timeout=40,
+                what="convergence after restart",
                 details=lambda: svc.diagnose(NAME),
             )
             assert after["spec"]["eksConfig"]["nodeGroups"][0]["desiredSize"] == 3

@@ -1,4 +1,4 @@
-"""The real service process: ``controlplane serve`` started as a child, driven over HTTP, stopped by SIGTERM."""
+"""The real service process: `controlplane serve` as a child, driven over HTTP, stopped by SIGTERM."""
 
 from __future__ import annotations
 
@@ -128,7 +128,16 @@ def _stored_secrets(data_dir: Path) -> list[str]:
 
 def _cli(svc: Service, *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "controlplane.cli", *args, "--server", svc.url, "--data-dir", str(svc.data_dir)],
+        [
+            sys.executable,
+            "-m",
+            "controlplane.cli",
+            *args,
+            "--server",
+            svc.url,
+            "--data-dir",
+            str(svc.data_dir),
+        ],
         cwd=REPO,
         env=child_env(),
         capture_output=True,
@@ -144,9 +153,7 @@ def test_no_secret_in_responses_logs_or_metrics(tmp_path: Path) -> None:
     secret_key = "SecretKeyLEAK" + secrets.token_hex(12)
     session_token = "SessionTokenLEAK" + secrets.token_hex(16)
     data = tmp_path / "data"
-    with Service(
-        tmp_path, data, "--sim", "--log-level", "debug", CONTROLPLANE_SIM_TIME_SCALE="0.01"
-    ) as svc:
+    with Service(tmp_path, data, "--sim", "--log-level", "debug", CONTROLPLANE_SIM_TIME_SCALE="0.01") as svc:
         http = svc.http
         body = {"accessKey": "AKIDLEAKTEST0001", "secretKey": secret_key, "sessionToken": session_token}
         assert http.request("PUT", "/v1/credentials/team/leaky", body).status == 201
