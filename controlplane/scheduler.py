@@ -158,7 +158,10 @@ class SchedulerActor(Actor[SchedulerMessage, str]):
         if skipped:
             SYNC_TICKS.labels("skipped_overrun").inc(skipped)
         self._next_round += 1
-        due = sorted((loop_now + spread_offset(name, spread), name) for name in self._cluster_names())
+        if spread > 0:
+            due = sorted((loop_now + spread_offset(name, spread), name) for name in self._cluster_names())
+        else:
+            due = sorted((loop_now, name) for name in self._cluster_names())
         self._due = due
         self.tracker.start(self._next_round, len(due))
         self._arm_fire()

@@ -10,6 +10,8 @@ import pytest
 
 from controlplane.api import ClusterSpec, SyncPolicy
 from controlplane.cluster import SyncTick
+from controlplane.metrics import REGISTRY
+from controlplane.service import Controller
 
 from .conftest import World, converged, mutating
 from .manifests import created, imported, nodegroup
@@ -151,3 +153,25 @@ async def test_observe_never_mutates(world: World) -> None:
     assert cluster.status.eks_status.upstream_spec.tags == {"a": "console"}
     assert cluster.spec.eks_config.tags == {"a": "changed"}
     assert mutating(await world.calls()) == before
+
+
+async def test_scheduler_refreshes_every_cluster_and_skips_busy_ones(world: World) -> None:
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    await world.sim_post("/_sim/clusters", {"name": "tick", "version": "1.30"})
+    await world.apply(imported("tick"))
+    await world.wait_for("tick", converged, what="imported")
+    # A cluster that stays busy: creating with a long simulated create.
+    await world.apply(created("busy", nodeGroups=[], serviceRole="no-such-role"))
+    lag_before = sample("controlplane_sync_tick_lag_seconds_count")
+    skipped_before = sample("controlplane_sync_ticks_total", outcome="skipped_busy")
+    rounds_before = sample("controlplane_sync_round_seconds_count")
+    await Controller(world.svc).setting_changed("eks-refresh-cron", "@every 1s")  # no restart needed
+    first = await world.wait_for("tick", lambda c: bool(c.status.last_sync_time), what="first tick")
+    with anyio.fail_after(10):
+        while sample("controlplane_sync_round_seconds_count") < rounds_before + 2:
+            await anyio.sleep(0.05)
+    assert sample("controlplane_sync_tick_lag_seconds_count") > lag_before
+    assert sample("controlplane_sync_ticks_total", outcome="skipped_busy") > skipped_before
+    assert first.status.eks_status.upstream_spec is not None

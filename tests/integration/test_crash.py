@@ -94,7 +94,7 @@ def kill_and_restart(workdir: Path, data: Path, sim_url: str, sim: Http, run: in
 
 def settle(workdir: Path, data: Path, sim_url: str, name: str, done: Any) -> dict[str, Any]:
     with Service(workdir, data, "--aws-endpoint", sim_url, name=name) as svc:
-        wait_until(lambda: done(svc), timeout=90, what=f"{name}: converged", details=lambda: svc.diagnose())
+        wait_until(lambda: done(svc), timeout=90, what=f"{name}: converged", details=svc.diagnose)
         return svc.clusters().get(NAME) or {}
 
 
