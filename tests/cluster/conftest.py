@@ -11,7 +11,7 @@ import anyio
 import msgspec
 import pytest
 
-from controlplane.api import Cluster, Credential, Phase, decode_cluster
+from controlplane.api import Cluster, ClusterSpec, Credential, Phase, decode_cluster
 from controlplane.config import load_settings
 from controlplane.service import Service
 from controlplane.sim import SimSettings, Simulator
@@ -76,6 +76,21 @@ class World:
         with anyio.fail_after(timeout):
             while await self.svc.store.get_cluster(name) is not None:
                 await anyio.sleep(0.02)
+
+    async def edit(self, name: str, **changes: Any) -> None:
+        """Change fields of the stored eksConfig (as an API write would) and tell the actor."""
+        current = await self.get(name)
+        eks = msgspec.structs.replace(current.spec.eks_config, **changes)
+        await self.svc.store.update_spec(
+            name,
+            ClusterSpec(eks_config=eks, sync_policy=current.spec.sync_policy),
+            expected_resource_version=current.metadata.resource_version,
+        )
+        await self.svc.start_cluster(name)
+
+    async def sim_cluster(self, name: str) -> dict[str, Any]:
+        """The simulator's view of one cluster (``GET /_sim/state``)."""
+        return next(c for c in (await self.state())["clusters"] if c["name"] == name)
 
     async def calls(self) -> dict[str, Any]:
         return await self.sim_get("/_sim/calls")  # type: ignore[no-any-return]

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import anyio
-import msgspec
 import pytest
 
-from controlplane.api import ClusterSpec, SyncPolicy
+from controlplane.api import SyncPolicy
 from controlplane.cluster import SyncTick
 from controlplane.metrics import REGISTRY
 from controlplane.service import Controller
@@ -19,21 +16,6 @@ from .manifests import created, imported, nodegroup
 pytestmark = pytest.mark.anyio
 
 
-async def edit(world: World, name: str, **changes: Any) -> None:
-    current = await world.get(name)
-    eks = msgspec.structs.replace(current.spec.eks_config, **changes)
-    await world.svc.store.update_spec(
-        name,
-        ClusterSpec(eks_config=eks, sync_policy=current.spec.sync_policy),
-        expected_resource_version=current.metadata.resource_version,
-    )
-    await world.svc.start_cluster(name)
-
-
-async def sim_cluster(world: World, name: str) -> dict[str, Any]:
-    return next(c for c in (await world.state())["clusters"] if c["name"] == name)
-
-
 async def tick_and_settle(world: World, name: str) -> None:
     await world.svc.system.get(name).ask(SyncTick(), timeout=30)  # returns once the tick was handled
     await world.wait_for(name, converged, timeout=60, what="converged")
@@ -41,7 +23,7 @@ async def tick_and_settle(world: World, name: str) -> None:
 
 async def console_update_done(world: World, name: str) -> None:
     async def done() -> bool:
-        c = await sim_cluster(world, name)
+        c = await world.sim_cluster(name)
         return all(u["status"] != "InProgress" for u in c["updates"])
 
     with anyio.fail_after(10):
@@ -54,12 +36,12 @@ async def test_three_way_keeps_console_change_and_local_edit(world: World) -> No
     await world.apply(created("race", nodeGroups=[nodegroup("a")]))
     await world.wait_for("race", converged, what="converged")
     await world.sim_patch("/_sim/clusters/race", {"privateAccess": True})
-    await edit(world, "race", tags={"team": "payments"})  # before any refresh saw the console change
+    await world.edit("race", tags={"team": "payments"})  # before any refresh saw the console change
     await world.wait_for(
         "race", lambda c: converged(c) and c.spec.eks_config.private_access is True, timeout=60, what="merged"
     )
     await console_update_done(world, "race")
-    c = await sim_cluster(world, "race")
+    c = await world.sim_cluster("race")
     assert c["privateAccess"] is True, "the console change was reverted"
     assert c["tags"] == {"team": "payments"}, "the local edit was lost"
     reasons = [e.reason for e in await world.svc.store.list_events("race")]
@@ -70,11 +52,11 @@ async def test_rancher_policy_behaves_like_rancher_and_loses_the_console_change(
     await world.apply(created("race2", nodeGroups=[nodegroup("a")], policy="rancher"))
     await world.wait_for("race2", converged, what="converged")
     await world.sim_patch("/_sim/clusters/race2", {"privateAccess": True})
-    await edit(world, "race2", tags={"team": "payments"})
+    await world.edit("race2", tags={"team": "payments"})
     await world.wait_for("race2", converged, timeout=60, what="converged")
     await console_update_done(world, "race2")
     await world.wait_for("race2", converged, timeout=60, what="converged")
-    c = await sim_cluster(world, "race2")
+    c = await world.sim_cluster("race2")
     assert c["tags"] == {"team": "payments"}
     assert c["privateAccess"] is False  # Rancher pushed its spec over the console change
 
@@ -83,9 +65,9 @@ async def test_conflict_keeps_local_value_and_says_so(world: World) -> None:
     await world.apply(created("conf", nodeGroups=[nodegroup("a")], tags={"env": "dev"}))
     await world.wait_for("conf", converged, what="converged")
     await world.sim_patch("/_sim/clusters/conf", {"tags": {"env": "console"}})
-    await edit(world, "conf", tags={"env": "local"})
+    await world.edit("conf", tags={"env": "local"})
     cluster = await world.wait_for("conf", converged, timeout=60, what="converged")
-    assert (await sim_cluster(world, "conf"))["tags"] == {"env": "local"}
+    assert (await world.sim_cluster("conf"))["tags"] == {"env": "local"}
     assert cluster.status.sync_conflicts == ["tags"]
     conditions = {c.type: c for c in cluster.status.conditions}
     assert conditions["Conflict"].status == "True"
@@ -106,16 +88,16 @@ async def test_nodegroup_deleted_in_console(world: World, policy: SyncPolicy, re
     await world.sim_patch(f"/_sim/clusters/{name}", {"deleteNodegroups": ["b"]})
 
     with anyio.fail_after(10):
-        while any(g["name"] == "b" for g in (await sim_cluster(world, name))["nodegroups"]):
+        while any(g["name"] == "b" for g in (await world.sim_cluster(name))["nodegroups"]):
             await anyio.sleep(0.02)
     await tick_and_settle(world, name)
     if recreated:
         with anyio.fail_after(20):
-            while not any(g["name"] == "b" for g in (await sim_cluster(world, name))["nodegroups"]):
+            while not any(g["name"] == "b" for g in (await world.sim_cluster(name))["nodegroups"]):
                 await anyio.sleep(0.02)
     await world.wait_for(name, converged, timeout=60, what="converged")
     spec_names = [g.nodegroup_name for g in (await world.get(name)).spec.eks_config.node_groups or []]
-    aws_names = sorted(g["name"] for g in (await sim_cluster(world, name))["nodegroups"])
+    aws_names = sorted(g["name"] for g in (await world.sim_cluster(name))["nodegroups"])
     if recreated:
         assert spec_names == ["a", "b"] and aws_names == ["a", "b"]
     else:

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from controlplane.api import ClusterSpec, EKSClusterConfigSpec
+from controlplane.api import EKSClusterConfigSpec
 
 from .conftest import World, converged
 from .manifests import created, nodegroup
@@ -15,32 +15,15 @@ from .manifests import created, nodegroup
 pytestmark = pytest.mark.anyio
 
 
-async def edit(world: World, name: str, **changes: Any) -> None:
-    current = await world.get(name)
-    eks = msgspec.structs.replace(current.spec.eks_config, **changes)
-    await world.svc.store.update_spec(
-        name,
-        ClusterSpec(eks_config=eks, sync_policy=current.spec.sync_policy),
-        expected_resource_version=current.metadata.resource_version,
-    )
-    await world.svc.start_cluster(name)
-
-
 def ng(spec: EKSClusterConfigSpec, name: str) -> Any:
     return next(g for g in spec.node_groups or [] if g.nodegroup_name == name)
-
-
-async def sim_cluster(world: World, name: str) -> dict[str, Any]:
-    state = await world.state()
-    return next(c for c in state["clusters"] if c["name"] == name)
 
 
 async def test_cluster_level_updates_apply_one_at_a_time(world: World) -> None:
     await world.apply(created("u1", kubernetesVersion="1.29", nodeGroups=[nodegroup("a", version="1.29")]))
     await world.wait_for("u1", converged, what="converged")
     # Version, access, CIDRs, tags and logging at once: EKS takes one update at a time.
-    await edit(
-        world,
+    await world.edit(
         "u1",
         kubernetes_version="1.30",
         private_access=True,
@@ -49,7 +32,7 @@ async def test_cluster_level_updates_apply_one_at_a_time(world: World) -> None:
         logging_types=["audit", "api"],
     )
     await world.wait_for("u1", converged, timeout=60, what="converged after edits")
-    c = await sim_cluster(world, "u1")
+    c = await world.sim_cluster("u1")
     assert c["version"] == "1.30"
     assert c["privateAccess"] is True
     assert c["publicAccessSources"] == ["203.0.113.0/24"]
@@ -67,8 +50,7 @@ async def test_nodegroup_add_scale_upgrade_remove_without_leaking_versions(world
     await world.wait_for("u2", converged, what="converged")
     current = (await world.get("u2")).spec.eks_config
     a = ng(current, "a")
-    await edit(
-        world,
+    await world.edit(
         "u2",
         node_groups=[
             msgspec.structs.replace(a, desired_size=3, max_size=4, labels={"x": "1"}),
@@ -76,15 +58,14 @@ async def test_nodegroup_add_scale_upgrade_remove_without_leaking_versions(world
         ],
     )
     await world.wait_for("u2", converged, timeout=60, what="scaled and added")
-    c = await sim_cluster(world, "u2")
+    c = await world.sim_cluster("u2")
     groups = {g["name"]: g for g in c["nodegroups"]}
     assert set(groups) == {"a", "b"}
     assert groups["a"]["desiredSize"] == 3 and groups["a"]["maxSize"] == 4
     assert groups["a"]["labels"] == {"x": "1"}
     # Upgrade the cluster and the node groups; change a launch-template field of "a" too.
     current = (await world.get("u2")).spec.eks_config
-    await edit(
-        world,
+    await world.edit(
         "u2",
         kubernetes_version="1.30",
         node_groups=[
@@ -93,12 +74,12 @@ async def test_nodegroup_add_scale_upgrade_remove_without_leaking_versions(world
         ],
     )
     await world.wait_for("u2", converged, timeout=60, what="upgraded")
-    c = await sim_cluster(world, "u2")
+    c = await world.sim_cluster("u2")
     assert c["version"] == "1.30"
     assert {g["name"]: g["version"] for g in c["nodegroups"]} == {"a": "1.30", "b": "1.30"}
     # Remove "b": its launch-template version is deleted once the cluster is back to active.
     current = (await world.get("u2")).spec.eks_config
-    await edit(world, "u2", node_groups=[ng(current, "a")])
+    await world.edit("u2", node_groups=[ng(current, "a")])
     cluster = await world.wait_for(
         "u2", lambda c: converged(c) and not c.status.template_versions_to_delete, timeout=60, what="removed"
     )
@@ -114,7 +95,7 @@ async def test_nodegroup_add_scale_upgrade_remove_without_leaking_versions(world
 async def test_downgrade_is_refused_with_a_clear_failure(world: World) -> None:
     await world.apply(created("u3", kubernetesVersion="1.30", nodeGroups=[]))
     await world.wait_for("u3", converged, what="converged")
-    await edit(world, "u3", kubernetes_version="1.29")
+    await world.edit("u3", kubernetes_version="1.29")
     c = await world.wait_for("u3", lambda c: "cannot downgrade" in c.status.failure_message, what="failure")
     assert c.status.phase.value == "updating"
-    assert (await sim_cluster(world, "u3"))["version"] == "1.30"
+    assert (await world.sim_cluster("u3"))["version"] == "1.30"
