@@ -271,4 +271,8 @@ async def collect_orphan_versions(p: Pass, obs: Observation) -> None:
     ]
     if orphans:
         await delete_versions(p, orphans)
+        deleted = set(orphans)
+        p.status.template_versions_to_delete = [
+            v for v in p.status.template_versions_to_delete if v not in deleted
+        ]
         p.event("LaunchTemplateVersionsCollected", f"deleted unused launch template versions {orphans}")

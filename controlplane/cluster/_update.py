@@ -154,7 +154,9 @@ async def check_and_update(p: Pass) -> Requeue:
         await _nodegroups.collect_orphan_versions(p, obs)
     p.set_phase(Phase.ACTIVE)
     p.converged = True
-    return None
+    # Replaced launch-template versions are deleted by the next pass, in active (the operator's rule:
+    # only once the rolling update that replaced them has finished).
+    return 0 if p.status.template_versions_to_delete else None
 
 
 _DONE: Any = object()

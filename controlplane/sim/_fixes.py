@@ -27,6 +27,8 @@ _ALL_ITEMS = b"&MaxResults=1000000"
 
 
 class MotoFixes:
+    """Applies the fixes to forwarded requests; owns the deferred stack deletions (``close()``)."""
+
     def __init__(self, stack_delete_delay: float) -> None:
         self.stacks = StackDeleter(stack_delete_delay)
 
