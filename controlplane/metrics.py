@@ -103,6 +103,11 @@ SYNC_ROUND_CLUSTERS = Gauge(
     "Clusters included in the latest sync round.",
     registry=REGISTRY,
 )
+SYNC_ROUNDS_OVERRUN = Counter(
+    "controlplane_sync_rounds_overrun_total",
+    "Sync rounds still refreshing when the next round started (the refresh period is too short).",
+    registry=REGISTRY,
+)
 SYNC_TICKS = Counter(
     "controlplane_sync_ticks_total",
     "Sync ticks by outcome (refreshed, skipped_busy, error).",

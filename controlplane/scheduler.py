@@ -20,12 +20,15 @@ import msgspec
 
 from actors import Actor, ActorError, Timer
 from controlplane.cluster import SyncTick
-from controlplane.metrics import SYNC_ROUND_CLUSTERS, SYNC_ROUND_SECONDS, SYNC_TICKS
+from controlplane.metrics import SYNC_ROUND_CLUSTERS, SYNC_ROUND_SECONDS, SYNC_ROUNDS_OVERRUN, SYNC_TICKS
 from controlplane.schedule import InvalidRefreshCronError, Schedule, parse_refresh_cron, spread_offset
 
 log = logging.getLogger("controlplane.scheduler")
 
 REFRESH_CRON_SETTING = "eks-refresh-cron"
+SPREAD_FRACTION = 0.9
+"""Ticks of a round are spread over this share of the period; the rest is slack for lag and the
+refresh itself, so a healthy round finishes before the next one starts."""
 
 
 class Fire(msgspec.Struct, frozen=True):
@@ -61,6 +64,8 @@ class RoundTracker:
         self.durations: list[float] = []
 
     def start(self, round_id: int, expected: int) -> None:
+        if self.seen < self.expected:
+            SYNC_ROUNDS_OVERRUN.inc()  # the previous round was still refreshing: the period is too short
         self.round_id, self.expected, self.seen, self.started = round_id, expected, 0, time.monotonic()
         SYNC_ROUND_CLUSTERS.set(expected)
         if expected == 0:
@@ -152,7 +157,7 @@ class SchedulerActor(Actor[SchedulerMessage, str]):
     def _start_round(self, *, initial: bool) -> None:
         now = dt.datetime.now(dt.UTC)
         period = self.schedule.period_at(now)
-        spread = min(period, self._initial_spread) if initial else period
+        spread = min(period * SPREAD_FRACTION, self._initial_spread) if initial else period * SPREAD_FRACTION
         loop_now = asyncio.get_running_loop().time()
         skipped = len(self._due)
         if skipped:

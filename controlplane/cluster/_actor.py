@@ -60,6 +60,8 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
         # A hash of the last persisted status, not the bytes: 8 bytes per cluster instead of kilobytes.
         self._encoded = hash(msgspec.json.encode(cluster.status))
         CLUSTERS_BY_PHASE.labels(cluster.status.phase.value or "new").inc()
+        eks = cluster.spec.eks_config
+        deps.fleet.add(cluster.metadata.name, eks.display_name, eks.region, eks.amazon_credential_secret)
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -230,6 +232,8 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
         if self.cluster.status.service_account_token_secret:
             await self.deps.store.delete_secret(f"{name}/{self.cluster.status.service_account_token_secret}")
         await self.deps.store.delete_cluster(name)
+        eks = self.cluster.spec.eks_config
+        self.deps.fleet.remove(name, eks.display_name, eks.region)
         CLUSTERS_BY_PHASE.labels(self.state.value or "new").dec()
         self._encoded = hash(msgspec.json.encode(self.cluster.status))  # nothing left to write on stop
         self._log(logging.INFO, "cluster deleted")

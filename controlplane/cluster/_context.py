@@ -23,6 +23,8 @@ from controlplane.aws import (
 )
 from controlplane.config import LifecycleSettings
 
+from ._fleet import FleetIndex
+
 if TYPE_CHECKING:
     from controlplane.aws import AwsAdapter
     from controlplane.probe import Prober
@@ -46,6 +48,8 @@ class ClusterDeps(msgspec.Struct, frozen=False, kw_only=True):
     prober: Prober
     minter: TokenMinter
     lifecycle: LifecycleSettings
+    fleet: FleetIndex = msgspec.field(default_factory=FleetIndex)
+    """Every cluster by (displayName, region), for the duplicate-name check."""
     time_scale: float = 1.0
     service_account_token: Callable[[str, str, Callable[[], Awaitable[str]], str], Awaitable[str]] | None = (
         None

@@ -10,27 +10,23 @@ from __future__ import annotations
 import uuid
 
 from controlplane.api import Phase, validate_create
-from controlplane.aws import NotFoundError, ResourceInUseError, Template, render
+from controlplane.aws import AwsError, NotFoundError, ResourceInUseError, Template, render
 
 from . import _plan
 from ._context import Pass, ReconcileError, Requeue
 
 
 async def _duplicate_checks(p: Pass) -> None:
-    """validateCreate part A (our store) and B.1 (EKS), with pagination."""
-    store = p.deps.store
-    for other in await store.list_clusters():
-        o = other.spec.eks_config
-        if other.metadata.name == p.name or o.display_name != p.display or o.region != p.spec.region:
-            continue
-        same = o.amazon_credential_secret == p.spec.amazon_credential_secret
+    """validateCreate part A (our fleet, through the in-memory index) and B.1 (EKS, every page)."""
+    for credential in p.deps.fleet.others(p.name, p.display, p.spec.region).values():
+        same = credential == p.spec.amazon_credential_secret
         if not same:
             try:
                 mine = await p.scope.account_id()
-                theirs = await (await p.deps.aws.scope(o.amazon_credential_secret, o.region)).account_id()
+                theirs = await (await p.deps.aws.scope(credential, p.spec.region)).account_id()
                 same = bool(mine) and mine == theirs
-            except Exception:
-                same = False
+            except AwsError:
+                same = False  # the operator counts any failure as "different account"
         if same:
             raise ReconcileError(
                 f"cannot create cluster [{p.who}] because an eksclusterconfig exists with the same name"
@@ -39,7 +35,7 @@ async def _duplicate_checks(p: Pass) -> None:
         return
     try:
         names = await p.scope.list_clusters()
-    except Exception as exc:
+    except AwsError as exc:
         raise ReconcileError(f"error listing clusters: {exc}") from exc
     if p.display in names:
         raise ReconcileError(
@@ -100,7 +96,7 @@ async def _service_role(p: Pass) -> str | None:
     if p.spec.service_role:
         try:
             role = await p.scope.get_role(p.spec.service_role)
-        except Exception as exc:
+        except AwsError as exc:
             raise ReconcileError(
                 f"error creating or getting service role: error getting role: {exc}"
             ) from exc
@@ -161,7 +157,7 @@ async def _create_cluster(p: Pass, role_arn: str) -> Requeue:
                 f"cannot create cluster [{p.who}] because a cluster in EKS exists with the same name"
             ) from None
         p.event("Adopted", f"EKS cluster {name} created by an earlier attempt adopted")
-    except Exception as exc:
+    except AwsError as exc:
         raise ReconcileError(f"error creating cluster: {exc}") from exc
     p.set_phase(Phase.CREATING)
     p.status.failure_message = ""
