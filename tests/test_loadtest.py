@@ -16,6 +16,8 @@ from controlplane.loadtest import RESULT_KEYS, LoadOptions, histogram_quantile, 
 from controlplane.loadtest._clients import calls_delta, update_patch
 from controlplane.loadtest._prom import buckets, delta_buckets, max_bound, parse, value
 from controlplane.loadtest._report import percentile, table
+from controlplane.loadtest._run import _per_period
+from controlplane.loadtest._sampler import Sample
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -184,3 +186,18 @@ def test_tiny_run_writes_every_key(tmp_path: Path) -> None:
     # Every child was stopped: no process still holds a log file open under the output directory.
     for name in ("simulator", "controlplane-1", "controlplane-2"):
         assert (out / f"{name}.log").exists()
+
+
+def test_refreshes_per_period_counts_whole_periods_after_the_first_tick() -> None:
+    def sample(t: float, refreshed: float) -> Sample:
+        return Sample(
+            t=t, rss=0, cpu=0.0, refreshed=refreshed, ticks=refreshed, active=0.0, clusters=0.0,
+            rounds=0.0, round_sum=0.0, overrun=0.0, reconciles=0.0, lag=[], aws_calls=0,
+            scrape_seconds=0.0, scrape_bytes=0,
+        )  # fmt: skip
+
+    samples = [sample(float(t), 10.0 * max(0, t - 2)) for t in range(0, 30)]
+    first = samples[3]
+    assert _per_period(samples, first, samples[-1], 10.0) == [100.0, 100.0]
+    assert _per_period(samples, None, samples[-1], 10.0) == []
+    assert _per_period(samples, first, samples[12], 10.0) == []  # no whole period before the end

@@ -13,7 +13,10 @@ restarted on the same data directory. Prints a table (figures, ratios, targets),
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
+import threading
+from types import FrameType
 
 from ._options import LoadOptions, build_parser, parse_args
 from ._prom import quantile as histogram_quantile
@@ -38,13 +41,28 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``controlplane load``: 0 when the run completed (targets met or not), 1 when a
     phase failed (result.json still holds what was measured), 2 on bad arguments."""
     opts = parse_args(list(sys.argv[1:] if argv is None else argv))
+    # Signal handlers can only be installed from the main thread (a test may run us in a worker).
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
     try:
         result = asyncio.run(run_load(opts))
     except (LoadTestError, OSError, RuntimeError) as exc:
         print(f"controlplane load: {exc}", file=sys.stderr)
         return 1
+    except ExceptionGroup as group:  # a phase failed inside a task group (e.g. the deadline)
+        for inner in group.exceptions:
+            print(f"controlplane load: {inner}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     print(summary(result, opts), flush=True)
     print(f"\nwrote {opts.out}/result.json and {opts.out}/tick-lag.png", file=sys.stderr)
     return 0
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM behaves like Ctrl-C: asyncio.run cancels the run, whose finally stops every child.
+    raise KeyboardInterrupt

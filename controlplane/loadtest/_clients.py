@@ -175,8 +175,12 @@ class SimClient:
                 raise HttpError(f"simulator {method} {path}: HTTP {resp.status}: {raw[:300]!r}")
             return msgspec.json.decode(raw) if raw else None
 
-    async def create_batch(self, count: int, prefix: str, nodegroups: int, start: int = 0) -> None:
-        template = {"nodegroups": [{"name": f"ng-{i}"} for i in range(nodegroups)]}
+    async def create_batch(
+        self, count: int, prefix: str, nodegroups: int, *, start: int = 0, private: bool = False
+    ) -> None:
+        template: dict[str, Any] = {"nodegroups": [{"name": f"ng-{i}"} for i in range(nodegroups)]}
+        if private:
+            template |= {"publicAccess": False, "privateAccess": True}
         await self._send(
             "POST",
             "/_sim/clusters:batch",

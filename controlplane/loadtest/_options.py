@@ -41,6 +41,9 @@ class LoadOptions(msgspec.Struct, frozen=True, kw_only=True):
     sample_interval: float = 1.0
     """Seconds between samples of /metrics, /_sim/calls and the control plane's CPU and RSS."""
     import_concurrency: int = 16
+    endpoint_access: str = "public"
+    """``public``: each import generates a service-account token on the simulated Kubernetes API;
+    ``private``: private-only endpoints that do not resolve (tunnel verdict, no token)."""
     eks_rate: float = 0.0
     """Client-side EKS rate limit of the control plane in calls/s; 0 means no bucket (in-flight cap only)."""
     skip_baselines: bool = False
@@ -60,6 +63,8 @@ class LoadOptions(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError("--throttle-percent and --churn-percent must be within 0..100")
         if self.latency_ms < 0 or self.initial_spread < 0 or self.eks_rate < 0:
             raise ValueError("--latency-ms, --initial-spread and --eks-rate must be >= 0")
+        if self.endpoint_access not in ("public", "private"):
+            raise ValueError("--endpoint-access must be public or private")
         if min(self.admin_concurrency, self.baseline_concurrency, self.import_concurrency) < 1:
             raise ValueError("concurrency options must be >= 1")
 
@@ -72,8 +77,12 @@ class LoadOptions(msgspec.Struct, frozen=True, kw_only=True):
         """Seconds after which the run gives up (every phase is bounded by it)."""
         if self.timeout > 0:
             return self.timeout
-        # Import at a pessimistic ~100 clusters/s, a warm-up and the measured rounds, baselines, restart.
-        return 120.0 + self.clusters / 100.0 + (self.rounds + 2) * self.period * 1.5 + self.clusters / 50.0
+        # Import at ~10 clusters/s (public endpoints: a service-account token each), the first firing,
+        # the rounds with slack, both baselines at a pessimistic 20 ms CPU per refresh, the restart.
+        imported = self.clusters / 10.0
+        baselines = 0.0 if self.skip_baselines else 2 * self.baseline_refreshes * 0.02 + 20
+        restart = 0.0 if self.skip_restart else 60.0 + self.clusters / 20.0
+        return 60.0 + imported + (self.rounds + 2) * self.period * 1.5 + baselines + restart
 
     def churn_per_round(self) -> tuple[int, int, int]:
         """(created, updated, deleted) clusters per measured round."""
@@ -112,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline-concurrency", type=int, default=d.baseline_concurrency, help=argparse.SUPPRESS)
     p.add_argument("--sample-interval", type=float, default=d.sample_interval, help="seconds per sample")
     p.add_argument("--import-concurrency", type=int, default=d.import_concurrency, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--endpoint-access",
+        choices=["public", "private"],
+        default=d.endpoint_access,
+        help="public: a service-account token per import; private: tunnel verdict, no token",
+    )
     p.add_argument("--eks-rate", type=float, default=d.eks_rate, help="client-side EKS calls/s (0: none)")
     p.add_argument("--skip-baselines", action="store_true", help="do not run the baselines")
     p.add_argument("--skip-restart", action="store_true", help="do not measure a restart")

@@ -28,6 +28,9 @@ PREFIX = "load-"
 ADMIN_LINE = r"admin API (http://\S+)"
 SIM_LINE = r"listening on (http://\S+)"
 BATCH = 2000
+IDLE_CRON = "@every 24h"
+CALIBRATION_SCRAPES = 20
+CALIBRATION_GETS = 200
 
 _PROFILE_CODE = (
     "import cProfile, sys\n"
@@ -104,7 +107,9 @@ class Run:
             "CONTROLPLANE_TIME_SCALE": repr(o.time_scale),
             # The service multiplies the spread by the time scale; ask for the spread the user gave.
             "CONTROLPLANE_SYNC_INITIAL_ROUND_SPREAD": repr(o.initial_spread / o.time_scale),
-            "CONTROLPLANE_SYNC_REFRESH_CRON": o.cron,
+            # No rounds during the import and the calibration; the admin API sets the period afterwards
+            # (a stored setting beats this default, so the restarted process uses the period).
+            "CONTROLPLANE_SYNC_REFRESH_CRON": IDLE_CRON,
             "CONTROLPLANE_SERVICE_LOG_FORMAT": "json",
         }
 
@@ -160,11 +165,16 @@ class Run:
         await asyncio.sleep(1.0)  # let the idle process settle before its baseline RSS
         idle_rss = psutil.Process(cp.pid).memory_info().rss
         for start in range(0, o.clusters, BATCH):
-            await sim.create_batch(min(BATCH, o.clusters - start), PREFIX, o.nodegroups, start)
+            await sim.create_batch(
+                min(BATCH, o.clusters - start),
+                PREFIX,
+                o.nodegroups,
+                start=start,
+                private=o.endpoint_access == "private",
+            )
         await sim.set_faults(faults(o))
         progress(f"simulator holds {o.clusters:,} clusters; faults {faults(o)}")
         await admin.put_credential()
-        await admin.set_refresh_cron(o.cron)
 
         async with Sampler(admin, sim, cp.pid, o.sample_interval) as sampler:
             await self._import(admin, sampler)
@@ -172,7 +182,9 @@ class Run:
             self.result["rss_bytes_idle"] = idle_rss
             self.result["rss_bytes_after_import"] = rss_after
             self.result["rss_bytes_per_cluster"] = max(0, rss_after - idle_rss) / o.clusters
+            await self._calibrate(admin, sampler)
             await self._rounds(admin, sim, sampler)
+            self.result["rss_bytes_after_rounds"] = sampler.rss()
             self.result["rss_bytes_peak"] = sampler.rss_peak
             self.result["sampler_errors"] = sampler.errors
             samples = list(sampler.samples)
@@ -221,7 +233,17 @@ class Run:
         elapsed = time.monotonic() - began
         self.result["time_to_all_active_seconds"] = elapsed
         self.marks.append((time.monotonic() - sampler.origin, "all active"))
-        progress(f"all {o.clusters:,} clusters active after {elapsed:.1f}s")
+        progress(f"all {o.clusters:,} clusters active after {elapsed:.1f}s; waiting for the passes to settle")
+        # Phase active is reached before the first active pass (service-account token and so on) ran;
+        # the import's work is over when no reconcile pass has run for a while.
+        quiet_since, seen = time.monotonic(), s.reconciles
+        while time.monotonic() - quiet_since < 1.0 and time.monotonic() - began < elapsed + 120:
+            s = await self._poll(sampler)
+            if s.reconciles != seen:
+                quiet_since, seen = time.monotonic(), s.reconciles
+        settled = quiet_since - began
+        self.result["time_to_settled_seconds"] = settled
+        progress(f"reconcile passes settled {settled:.1f}s after the import began")
 
     async def _poll(self, sampler: Sampler) -> Sample:
         """A fresh sample, quickly (the 1 s sampler would round phase times up)."""
@@ -231,27 +253,35 @@ class Run:
 
     async def _rounds(self, admin: AdminClient, sim: SimClient, sampler: Sampler) -> None:
         o = self.opts
-        # Warm-up: the round in progress when the import finished may have missed some clusters.
-        first = sampler.latest.rounds
-        progress("waiting for a complete warm-up round")
-        while (s := await sampler.next_sample()).rounds <= first:
-            self.remaining()
-        start = s
+        # The measurement starts at the change of the setting: the first round fires within a period;
+        # until then the process is idle (only the sampler's scrapes, which the net figure removes).
+        await admin.set_refresh_cron(o.cron)
+        start = await sampler.sample()
         calls0 = await sim.calls()
         self.marks.append((start.t, "measure"))
         progress(f"measuring {o.rounds} rounds at {o.cron}")
         churn = Churn(admin, o, self.alive)
         latencies: list[float] = []
         statuses: dict[int, int] = {}
-        limit = o.rounds * o.period * 2.0 + 30.0
+        limit = (o.rounds + 1) * o.period * 2.0 + 30.0
         round_durations: list[float] = []
+        first: Sample | None = None
         async with asyncio.TaskGroup() as tg:
-            churn_task = tg.create_task(churn.run())
-            admin_task = tg.create_task(self._admin_load(admin, latencies, statuses))
+            load: list[asyncio.Task[None]] = []
             prev = start
             while prev.rounds < start.rounds + o.rounds and prev.t - start.t < limit:
+                # A round that ends after the next firing is never observed by the service's round
+                # metric; the window then closes after the rounds' worth of periods.
+                if first is not None and prev.t - first.t >= o.rounds * o.period + 0.05 * o.period:
+                    break
                 self.remaining()
                 s = await sampler.next_sample()
+                if first is None and s.ticks > start.ticks:
+                    # The first round has begun: admin GETs and churn run while the rounds do.
+                    first = s
+                    self.marks.append((s.t, "first tick"))
+                    load.append(tg.create_task(churn.run()))
+                    load.append(tg.create_task(self._admin_load(admin, latencies, statuses)))
                 done = s.rounds - prev.rounds
                 if done > 0:
                     each = (s.round_sum - prev.round_sum) / done
@@ -264,20 +294,27 @@ class Run:
                         f"  round {n}/{o.rounds} done in {each:.2f}s; refreshed {refreshed:,.0f}"
                         f", lag p99 so far {lag99:.3f}s"
                     )
+                elif first is not None and int(s.t - first.t) // o.period > int(prev.t - first.t) // o.period:
+                    refreshed = s.refreshed - start.refreshed
+                    progress(
+                        f"  {int(s.t - first.t) // o.period:.0f} period(s) since the first tick; "
+                        f"refreshed {refreshed:,.0f}; no round completion observed"
+                    )
                 prev = s
-            churn_task.cancel()
-            admin_task.cancel()
+            for task in load:
+                task.cancel()
         end = prev
         calls1 = await sim.calls()
-        self._round_figures(
-            start=start, end=end, durations=round_durations, calls1=calls1, calls0=calls0, sampler=sampler
-        )
         self.result["churn"] = churn.counts
+        self.result["admin_requests"] = len(latencies)
         if latencies:
             self.result["admin_p99_seconds"] = percentile(latencies, 0.99)
             self.result["admin_p50_seconds"] = percentile(latencies, 0.50)
-            self.result["admin_requests"] = len(latencies)
             self.result["admin_statuses"] = {str(k): v for k, v in sorted(statuses.items())}
+        self._round_figures(
+            start=start, end=end, durations=round_durations, calls1=calls1, calls0=calls0, sampler=sampler
+        )
+        self.result["refreshes_per_period"] = _per_period(list(sampler.samples), first, end, o.period)
 
     def _round_figures(
         self,
@@ -309,8 +346,14 @@ class Run:
         r["cpu_utilisation"] = cpu / (end.t - start.t) if end.t > start.t else None
         delta = calls_delta(calls1, calls0)
         r["aws_calls_by_operation"] = delta
+        scrapes = sum(1 for s in sampler.samples if start.t < s.t <= end.t)
+        harness = scrapes * r.get("harness_cpu_seconds_per_scrape", 0.0) + r.get("admin_requests", 0) * r.get(
+            "harness_cpu_seconds_per_admin_get", 0.0
+        )
+        r["harness_cpu_seconds_measured"] = harness
         if refreshed > 0:
             r["cpu_seconds_per_1000_refreshes"] = cpu / refreshed * 1000
+            r["cpu_seconds_per_1000_refreshes_net"] = max(0.0, cpu - harness) / refreshed * 1000
             r["aws_calls_per_refresh"] = sum(delta.values()) / refreshed
             reads = ("DescribeCluster", "ListNodegroups", "DescribeNodegroup", "DescribeAddon")
             r["aws_refresh_reads_per_refresh"] = sum(delta.get(f"eks:{op}", 0) for op in reads) / refreshed
@@ -318,6 +361,25 @@ class Run:
         r["metrics_scrape_seconds"] = max(s.scrape_seconds for s in window)
         r["metrics_scrape_seconds_p50"] = percentile([s.scrape_seconds for s in window], 0.5)
         r["metrics_bytes"] = end.scrape_bytes
+
+    async def _calibrate(self, admin: AdminClient, sampler: Sampler) -> None:
+        """CPU the harness itself costs the control plane (one /metrics scrape, one admin GET), measured
+        while no round runs, so the per-refresh figure can be given net of the harness too."""
+        await asyncio.sleep(1.0)
+        cpu0 = sampler.cpu_seconds()
+        for _ in range(CALIBRATION_SCRAPES):
+            await admin.metrics()
+        cpu1 = sampler.cpu_seconds()
+        rng = random.Random(3)
+        for _ in range(CALIBRATION_GETS):
+            await admin.timed_get(f"/v1/clusters/{rng.choice(self.alive)}")
+        cpu2 = sampler.cpu_seconds()
+        self.result["harness_cpu_seconds_per_scrape"] = (cpu1 - cpu0) / CALIBRATION_SCRAPES
+        self.result["harness_cpu_seconds_per_admin_get"] = (cpu2 - cpu1) / CALIBRATION_GETS
+        progress(
+            f"calibration: {(cpu1 - cpu0) / CALIBRATION_SCRAPES * 1000:.1f} ms CPU per /metrics scrape, "
+            f"{(cpu2 - cpu1) / CALIBRATION_GETS * 1000:.2f} ms per admin GET"
+        )
 
     async def _admin_load(self, admin: AdminClient, latencies: list[float], statuses: dict[int, int]) -> None:
         """``admin_requests`` GETs of random live clusters, paced to spread over the measured rounds."""
@@ -370,7 +432,8 @@ class Run:
         ready = time.monotonic() - began
         token = (self.data_dir / "admin-token").read_text().strip()
         admin = AdminClient(http, url, token)
-        limit = self.opts.initial_spread + 60 + expected / 100
+        # A restart reconciles every cluster once and ticks it once: bounded by the remaining time.
+        limit = min(self.remaining(), self.opts.initial_spread + 60 + expected / 25)
         while True:
             text, _, _ = await admin.metrics()
             seen = ticks_seen(_prom.parse(text, PREFIXES))
@@ -432,6 +495,23 @@ class Churn:
         cluster = await self.admin.get(name)
         if cluster is not None:
             await self.admin.patch(name, update_patch(cluster, round_no))
+
+
+def _per_period(samples: list[Sample], first: Sample | None, end: Sample, period: float) -> list[float]:
+    """Refreshes in each whole period after the first tick (from the samples nearest the boundaries):
+    whether the fleet is refreshed once per period even when the round metric cannot say it."""
+    if first is None:
+        return []
+    out: list[float] = []
+    k = 1
+    prior = first
+    for s in samples:
+        if s.t > end.t + 1e-9:
+            break
+        if s.t >= first.t + k * period:
+            out.append(s.refreshed - prior.refreshed)
+            prior, k = s, k + 1
+    return out
 
 
 def _nan_none(x: float) -> float | None:

@@ -18,7 +18,7 @@ import psutil
 from . import _prom
 from ._clients import AdminClient, SimClient, total_calls
 
-PREFIXES = ("controlplane_sync_", "controlplane_clusters")
+PREFIXES = ("controlplane_sync_", "controlplane_clusters", "controlplane_reconcile_seconds_count")
 MAX_SAMPLES = 50_000
 
 
@@ -36,6 +36,8 @@ class Sample(msgspec.Struct, kw_only=True):
     rounds: float
     round_sum: float
     overrun: float
+    reconciles: float
+    """Reconcile passes so far (all phases): the import is finished when this stops moving."""
     lag: list[tuple[float, float]]
     aws_calls: int
     scrape_seconds: float
@@ -61,6 +63,7 @@ def take(
         rounds=_prom.value(series, "controlplane_sync_round_seconds_count"),
         round_sum=_prom.value(series, "controlplane_sync_round_seconds_sum"),
         overrun=_prom.value(series, "controlplane_sync_ticks_total", outcome="skipped_overrun"),
+        reconciles=_prom.value(series, "controlplane_reconcile_seconds_count"),
         lag=_prom.buckets(series, "controlplane_sync_tick_lag_seconds"),
         aws_calls=calls,
         scrape_seconds=seconds,
