@@ -447,6 +447,15 @@ class Run:
         elapsed = time.monotonic() - began
         self.result["restart_to_ready_seconds"] = ready
         self.result["restart_to_first_tick_seconds"] = elapsed
+        # The steady-state cost of holding the fleet: a process that loaded every cluster from the store
+        # and refreshed each once, without the heap high-water mark the import left in the first one.
+        await asyncio.sleep(1.0)
+        rss = int(psutil.Process(cp.pid).memory_info().rss)
+        idle = self.result.get("rss_bytes_idle")
+        self.result["rss_bytes_restarted"] = rss
+        if isinstance(idle, int | float) and expected:
+            self.result["rss_bytes_per_cluster_after_import"] = self.result.get("rss_bytes_per_cluster")
+            self.result["rss_bytes_per_cluster"] = max(0, rss - idle) / expected
         progress(f"restart: admin API after {ready:.2f}s, every cluster ticked after {elapsed:.2f}s")
         await cp.stop()
 
