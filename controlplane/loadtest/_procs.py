@@ -54,7 +54,7 @@ class Child:
     def start(self) -> None:
         if self.proc is not None:
             raise ProcessError(f"{self.name} was already started")
-        self._log = self.log_path.open("ab")
+        self._log = self.log_path.open("wb")  # a reused --out directory must not show an old run's lines
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
             self.argv,
