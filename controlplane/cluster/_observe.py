@@ -27,10 +27,12 @@ class Observation(msgspec.Struct, kw_only=True):
     lt_versions: dict[tuple[str, str], dict[str, Any] | None]
     ebs_addon: dict[str, Any] | None
     managed_lt_id: str
+    known_ebs_csi_driver: bool | None = None
+    """Set when the addon was not read this time: the value the last read found."""
 
     def upstream(self, p: Pass) -> UpstreamResult:
         """Rancher's upstream spec (managed LT lifted into fields; forced fields from the spec)."""
-        return build_upstream_spec(
+        result = build_upstream_spec(
             p.spec,
             self.cluster,
             self.nodegroups,
@@ -39,6 +41,10 @@ class Observation(msgspec.Struct, kw_only=True):
             managed_launch_template_id=self.managed_lt_id,
             ebs_addon=self.ebs_addon,
         )
+        if self.known_ebs_csi_driver is None:
+            return result
+        spec = msgspec.structs.replace(result.spec, ebs_csi_driver=self.known_ebs_csi_driver)
+        return msgspec.structs.replace(result, spec=spec)
 
     def operator_view(self, p: Pass) -> Any:
         """The operator's view (keeps node groups' launch templates), used to plan pushes."""
@@ -83,18 +89,24 @@ async def observe(p: Pass, *, cluster: dict[str, Any] | None = None) -> Observat
             elif key[1] in by_version:
                 lt_versions[key] = by_version[key[1]]
     ebs_addon: dict[str, Any] | None = None
-    try:
-        ebs_addon = await scope.describe_addon(p.display, _plan.EBS_ADDON_NAME)
-    except NotFoundError:
-        ebs_addon = None
-    except AwsError as exc:
-        raise AwsError(
-            f"error checking if ebs csi driver addon is installed in cluster [{p.display}]: {exc}"
-        ) from exc
+    previous = p.status.eks_status.upstream_spec
+    # The addon is read when the spec manages it, and once to learn it; otherwise the last answer
+    # stands: one call less per refresh (DescribeAddon was a fifth of a 2-node-group refresh).
+    ebs_checked = p.spec.ebs_csi_driver is not None or previous is None
+    if ebs_checked:
+        try:
+            ebs_addon = await scope.describe_addon(p.display, _plan.EBS_ADDON_NAME)
+        except NotFoundError:
+            ebs_addon = None
+        except AwsError as exc:
+            raise AwsError(
+                f"error checking if ebs csi driver addon is installed in cluster [{p.display}]: {exc}"
+            ) from exc
     return Observation(
         cluster=cluster,
         nodegroups=nodegroups,
         lt_versions=lt_versions,
         ebs_addon=ebs_addon,
         managed_lt_id=managed,
+        known_ebs_csi_driver=None if ebs_checked else previous.ebs_csi_driver if previous else None,
     )
