@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # ``*_created`` series double the exposition of every counter and histogram for a timestamp that
 # Prometheus does not use; rendering /metrics is pure Python work on a busy process.
-prometheus_client.disable_created_metrics()
+prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 """The registry served at ``/metrics``. A private registry keeps tests and embedders isolated."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -43,7 +44,8 @@ from ._credentials import (
 )
 from ._ec2 import Ec2Calls
 from ._eks import EksCalls
-from ._errors import THROTTLE_CODES, CredentialError, classify
+from ._errors import THROTTLE_CODES, ClientRequestError, CredentialError, classify
+from ._fastpath import FastReads, fast_path, page_query
 from ._iam import IamCalls
 from ._limits import Clock, Limiter, Sleep
 from ._operations import OPERATIONS, Operation
@@ -155,6 +157,10 @@ class AwsAdapter:
         self._clients = ClientCache(self.settings.client_cache_size, self._create_client, self._close_client)
         self._identities: OrderedDict[str, _Identity] = OrderedDict()
         self._limiters: OrderedDict[tuple[str, str, str], Limiter] = OrderedDict()
+        # The fast path for hot EKS reads (see _fastpath). Adaptive retries keep botocore: their
+        # client-side limiter lives inside the botocore client.
+        fast = self.settings.fast_reads and self.settings.retry_mode == "standard"
+        self._fast: FastReads | None = FastReads(self.settings) if fast else None
 
     # --- lifecycle ----------------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -162,6 +168,8 @@ class AwsAdapter:
             raise RuntimeError(f"an AwsAdapter can be opened once (it is {self._state})")
         if self._session is None:
             self._session = get_session()
+        if self._fast is not None:
+            await self._fast.open()
         self._state = "open"
         return self
 
@@ -178,6 +186,8 @@ class AwsAdapter:
         try:
             await self._clients.close(self.settings.shutdown_grace)
         finally:
+            if self._fast is not None:
+                await self._fast.close()
             self._state = "closed"
             self._identities.clear()
             self._limiters.clear()
@@ -220,9 +230,15 @@ class AwsAdapter:
     async def call(self, ident: _Identity, region: str, op: Operation, request: dict[str, Any]) -> Any:
         """One call of ``op``; returns botocore's parsed response or raises a typed ``AwsError``."""
         self._check_open()
+        fast = self._fast
+        path = fast_path(op, request) if fast is not None else None
         limiter = await self._limiter(ident, region, op.service)
         entry = await self._clients.acquire((ident.key, region, op.service), ident)
         try:
+            if path is not None:
+                assert fast is not None
+                get = functools.partial(fast.get, entry.key, entry.client, op, path)
+                return await self._invoke(op, limiter, get)
             method = getattr(entry.client, op.method)
             return await self._invoke(op, limiter, lambda: method(**request))
         finally:
@@ -236,7 +252,27 @@ class AwsAdapter:
         limiter = await self._limiter(ident, region, op.service)
         entry = await self._clients.acquire((ident.key, region, op.service), ident)
         items: list[Any] = []
+        fast = self._fast
+        path = fast_path(op, request) if fast is not None else None
         try:
+            if path is not None:
+                assert fast is not None
+                token: str | None = None
+                while True:
+                    get = functools.partial(fast.get, entry.key, entry.client, op, path, page_query(token))
+                    page = await self._invoke(op, limiter, get)
+                    items.extend(page.get(result_key) or ())
+                    previous, token = token, page.get("nextToken")
+                    if not token:
+                        return items
+                    if token == previous:
+                        # botocore's paginator refuses a repeated token too (it would loop forever).
+                        raise ClientRequestError(
+                            f"The same next token was received twice: {token}",
+                            service=op.service,
+                            operation=op.name,
+                            code="PaginationError",
+                        )
             pages = entry.client.get_paginator(op.method).paginate(**request)
             async with _aclosing(pages.__aiter__()) as iterator:
                 while (page := await self._invoke(op, limiter, iterator.__anext__)) is not None:

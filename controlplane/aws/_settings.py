@@ -99,6 +99,12 @@ class AwsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     shutdown_grace: float = 10.0
     """Seconds ``AwsAdapter`` waits on exit for calls in flight before closing their clients anyway."""
 
+    fast_reads: bool = True
+    """Send the hot read-only EKS calls (DescribeCluster, ListNodegroups, DescribeNodegroup,
+    DescribeAddon) with the adapter's own signed aiohttp GETs instead of botocore (~5x less CPU per
+    call; same results, errors, retries and metrics, but timestamps stay epoch numbers). False, or
+    ``retry_mode="adaptive"``, sends everything through botocore."""
+
     def __post_init__(self) -> None:
         if self.retry_mode not in ("standard", "adaptive"):
             raise ValueError(f"retry_mode must be 'standard' or 'adaptive', got {self.retry_mode!r}")
