@@ -88,6 +88,10 @@ class _Failure(Exception):
         super().__init__(message)
         self.message, self.kind, self.status, self.reason = message, kind, status, reason
 
+    def prefixed(self, prefix: str) -> _Failure:
+        """The same failure with context in front of its message (Go's ``fmt.Errorf("...: %w")``)."""
+        return _Failure(prefix + self.message, kind=self.kind, status=self.status, reason=self.reason)
+
     def wrap(self, prefix: str) -> DownstreamError:
         return DownstreamError(f"{prefix}{self.message}", kind=self.kind, status=self.status)
 
@@ -325,11 +329,7 @@ class _Procedure:
         try:
             secret = await self._existing_secret(sa)
         except _Failure as failure:
-            raise _Failure(
-                f"error looking up secret for service account {log_key}: {failure.message}",
-                kind=failure.kind,
-                status=failure.status,
-            ) from None
+            raise failure.prefixed(f"error looking up secret for service account {log_key}: ") from None
 
         if secret is None:
             template = {
@@ -347,11 +347,7 @@ class _Procedure:
             try:
                 secret = await _call(core.create_namespaced_secret(namespace, template, **kw))
             except _Failure as failure:
-                raise _Failure(
-                    f"error ensuring secret for service account {log_key}: {failure.message}",
-                    kind=failure.kind,
-                    status=failure.status,
-                ) from None
+                raise failure.prefixed(f"error ensuring secret for service account {log_key}: ") from None
             secret = await self._annotate(sa, secret, log_key)
 
         if (secret.data or {}).get("token"):
@@ -376,22 +372,14 @@ class _Procedure:
             except _Failure as failure:
                 # An internal error (seen during encryption-key rotation) counts as "no secret".
                 if not (failure.not_found or failure.internal_error):
-                    raise _Failure(
-                        f"could not get secret for service account: {failure.message}",
-                        kind=failure.kind,
-                        status=failure.status,
-                    ) from None
+                    raise failure.prefixed("could not get secret for service account: ") from None
 
         try:
             listed = await _call(
                 core.list_namespaced_secret(namespace, label_selector=f"{SECRET_LABEL}={name}", **kw)
             )
         except _Failure as failure:
-            raise _Failure(
-                f"could not get secrets for service account {name}: {failure.message}",
-                kind=failure.kind,
-                status=failure.status,
-            ) from None
+            raise failure.prefixed(f"could not get secrets for service account {name}: ") from None
         result = None
         for item in listed.items:
             if (
@@ -425,20 +413,14 @@ class _Procedure:
         try:
             await _call(core.delete_namespaced_secret(secret.metadata.name, namespace, **kw))
         except _Failure as failure:
-            raise _Failure(
+            raise failure.prefixed(
                 f"deleting optimistically locked secret for [{namespace}:{secret.metadata.name}] - "
-                f"{log_key}: {failure.message}",
-                kind=failure.kind,
-                status=failure.status,
+                f"{log_key}: "
             ) from None
         try:
             current = await _call(core.read_namespaced_service_account(name, namespace, **kw))
         except _Failure as failure:
-            raise _Failure(
-                f"getting updated service account {log_key}: {failure.message}",
-                kind=failure.kind,
-                status=failure.status,
-            ) from None
+            raise failure.prefixed(f"getting updated service account {log_key}: ") from None
         ref = (current.metadata.annotations or {}).get(SECRET_REF_ANNOTATION, "")
         elements = ref.split("/")
         if len(elements) != 2:
@@ -446,11 +428,7 @@ class _Procedure:
         try:
             return await _call(core.read_namespaced_secret(elements[1], elements[0], **kw))
         except _Failure as failure:
-            raise _Failure(
-                f"reloading referenced secret for SA {log_key}: {failure.message}",
-                kind=failure.kind,
-                status=failure.status,
-            ) from None
+            raise failure.prefixed(f"reloading referenced secret for SA {log_key}: ") from None
 
     async def _wait_for_token(self, secret: Any, log_key: str) -> Any:
         """Rancher polls 50 times, 2 ms apart; a total time bound covers slow round trips."""
@@ -461,11 +439,7 @@ class _Procedure:
                 try:
                     secret = await _call(core.read_namespaced_secret(name, namespace, **kw))
                 except _Failure as failure:
-                    raise _Failure(
-                        f"error ensuring secret for service account {log_key}: {failure.message}",
-                        kind=failure.kind,
-                        status=failure.status,
-                    ) from None
+                    raise failure.prefixed(f"error ensuring secret for service account {log_key}: ") from None
                 if (secret.data or {}).get("token"):
                     return secret
                 if attempt + 1 < s.token_poll_attempts:
