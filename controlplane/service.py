@@ -123,10 +123,12 @@ class Service:
             )
 
         ts = s.service.time_scale
+        prober = Prober(_probe_settings(ts))
+        self._stack.callback(prober.close)
         self.deps = ClusterDeps(
             store=self.store,
             aws=aws,
-            prober=Prober(_probe_settings(ts)),
+            prober=prober,
             minter=TokenMinter(),
             lifecycle=s.lifecycle,
             time_scale=s.service.time_scale,

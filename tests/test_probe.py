@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -139,22 +140,35 @@ async def test_connection_refused_is_unknown(pki: Pki, closed_port: int) -> None
 async def test_dns_timeout_is_tunnel_and_temporary_failure_unknown(
     pki: Pki, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    loop = asyncio.get_running_loop()
+    started: list[float] = []
 
-    async def slow(*args: Any, **kwargs: Any) -> Any:
-        await anyio.sleep(10)
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        started.append(time.monotonic())
+        time.sleep(0.3)  # a resolver that answers late: the lookup runs in the prober's own threads
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
-    monkeypatch.setattr(loop, "getaddrinfo", slow)
-    prober = Prober(ProbeSettings(dns_timeout=0.05))
-    result = await prober.probe("https://slow.example.test", ca_data=pki.ca_data)
-    assert result.verdict == "tunnel" and "timed out" in result.reason
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    prober = Prober(ProbeSettings(dns_timeout=0.05, dns_threads=1))
+    try:
+        result = await prober.probe("https://slow.example.test", ca_data=pki.ca_data)
+        assert result.verdict == "tunnel" and "timed out" in result.reason
+        # The abandoned lookup still holds the only resolver thread: no second lookup piles up behind
+        # it (the probe times out waiting), and one runs again once the thread is free.
+        second = await prober.probe("https://slow2.example.test", ca_data=pki.ca_data)
+        assert second.verdict == "tunnel" and len(started) == 1
+        await anyio.sleep(0.35)
+        await prober.probe("https://slow3.example.test", ca_data=pki.ca_data)
+        assert len(started) == 2
 
-    async def temporary(*args: Any, **kwargs: Any) -> Any:
-        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        def temporary(*args: Any, **kwargs: Any) -> Any:
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
 
-    monkeypatch.setattr(loop, "getaddrinfo", temporary)
-    result = await prober.probe("https://flaky.example.test", ca_data=pki.ca_data)
-    assert result.verdict == "unknown" and "temporary" in result.reason
+        monkeypatch.setattr(socket, "getaddrinfo", temporary)
+        await anyio.sleep(0.35)  # the slow lookup of slow3 frees the thread
+        result = await prober.probe("https://flaky.example.test", ca_data=pki.ca_data)
+        assert result.verdict == "unknown" and "temporary" in result.reason
+    finally:
+        prober.close()
 
 
 @pytest.mark.anyio
