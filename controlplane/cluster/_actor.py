@@ -147,7 +147,7 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
                 elif status.phase == Phase.ACTIVE:
                     requeue = 0
                 else:
-                    phase_conditions(p)
+                    phase_conditions(self.cluster)
             self._failures = 0
             status.failure_message = ""
         except EXPECTED_ERRORS as exc:
@@ -184,7 +184,7 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
             RECONCILE_ERRORS.labels(status.phase.value or "new").inc()
             self._log(logging.WARNING, "reconcile failed", phase=status.phase.value, error=message)
         if status.phase != Phase.DELETING:
-            phase_conditions_for_error(self.cluster)
+            phase_conditions(self.cluster)
         self._failures += 1
         lc = self.deps.lifecycle
         if self._failures > lc.backoff_slow_after:
@@ -279,13 +279,3 @@ def _sooner(a: Requeue, b: Requeue) -> Requeue:
         return a
     return min(a, b)
 
-
-def phase_conditions_for_error(cluster: Cluster) -> None:
-    """Conditions after a failed pass (the failure message is shown where Rancher shows it)."""
-    st = cluster.status
-    failure = cond.credential_message(st.failure_message)
-    if st.phase == Phase.UPDATING:
-        cond.set_condition(st, cond.PROVISIONED, "True", "")
-        cond.set_condition(st, cond.UPDATED, "False" if failure else "Unknown", failure)
-    elif st.phase in (Phase.NEW, Phase.IMPORTING, Phase.CREATING):
-        cond.set_condition(st, cond.PROVISIONED, "False" if failure else "Unknown", failure)

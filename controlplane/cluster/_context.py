@@ -6,9 +6,8 @@ A pass mutates ``pass_.status`` in place; the actor persists it when the pass en
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -23,6 +22,7 @@ from controlplane.aws import (
 )
 from controlplane.config import LifecycleSettings
 
+from ._conditions import now_rfc3339
 from ._fleet import FleetIndex
 
 if TYPE_CHECKING:
@@ -62,10 +62,6 @@ class ClusterDeps(msgspec.Struct, frozen=False, kw_only=True):
 
     def scaled(self, seconds: float) -> float:
         return seconds * self.time_scale
-
-
-def now_rfc3339() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Pass:
@@ -210,12 +206,3 @@ class Pass:
         await self.scope.delete_stack(stack_name)
         return False
 
-
-def describe_or_none(coro: Awaitable[dict[str, Any]]) -> Awaitable[dict[str, Any] | None]:
-    async def run() -> dict[str, Any] | None:
-        try:
-            return await coro
-        except NotFoundError:
-            return None
-
-    return run()

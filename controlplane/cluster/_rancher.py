@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 
-from controlplane.api import Phase
+from controlplane.api import Cluster, Phase
 from controlplane.aws import AwsError
 from controlplane.downstream import DownstreamError
 
@@ -18,11 +18,11 @@ from ._context import Pass, ReconcileError, Requeue
 TOKEN_SECRET_PREFIX = "cluster-serviceaccounttoken-"
 
 
-def phase_conditions(p: Pass) -> None:
-    """The condition part of every pass, for phases other than ``active``."""
-    st = p.status
+def phase_conditions(cluster: Cluster) -> None:
+    """The condition part of every pass (and of a failed one), for phases other than ``active``."""
+    st = cluster.status
     failure = cond.credential_message(st.failure_message)
-    imported = p.spec.imported
+    imported = cluster.spec.eks_config.imported
     if st.phase == Phase.UPDATING:
         cond.set_condition(st, cond.PROVISIONED, "True", "")
         if failure:

@@ -6,7 +6,7 @@ import contextlib
 
 import msgspec
 
-from controlplane.api import EKSClusterConfigSpec, Event, SyncPolicy
+from controlplane.api import EKSClusterConfigSpec, SyncPolicy
 from controlplane.metrics import SYNC_ADOPTED, SYNC_CONFLICTS
 from controlplane.store import Conflict as StoreConflict
 from controlplane.sync import (
@@ -18,7 +18,8 @@ from controlplane.sync import (
 )
 
 from . import _conditions as cond
-from ._context import Pass, now_rfc3339
+from ._conditions import now_rfc3339
+from ._context import Pass
 from ._observe import Observation
 
 
@@ -118,5 +119,3 @@ async def refresh(p: Pass, obs: Observation | None, error: Exception | None) -> 
         p.status.applied_spec = merged.spec
     return push
 
-
-__all__ = ["Event", "adopt_before_push", "refresh", "store_upstream"]

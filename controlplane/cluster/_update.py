@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
-from controlplane.api import EKSClusterConfigSpec, NodeGroup, Phase, SyncPolicy
+from controlplane.api import EKSClusterConfigSpec, Phase, SyncPolicy
 from controlplane.aws import AwsError, ResourceInUseError
 
 from . import _addon, _nodegroups, _plan
@@ -254,6 +252,3 @@ async def _push_nodegroups(
         return 0
     return _DONE
 
-
-def nodegroup_with(ng: NodeGroup, **changes: Any) -> NodeGroup:
-    return msgspec.structs.replace(ng, **changes)
