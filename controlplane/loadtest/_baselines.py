@@ -52,6 +52,17 @@ def _is_not_found(exc: Exception) -> bool:
     return bool(response.get("Error", {}).get("Code") == "ResourceNotFoundException")
 
 
+def _client_args(endpoint: str, concurrency: int) -> dict[str, Any]:
+    """The same client settings for both baselines: one client, a pool as large as the concurrency."""
+    return {
+        "region_name": REGION,
+        "endpoint_url": endpoint,
+        "aws_access_key_id": "AKIDBASELINE",
+        "aws_secret_access_key": "baseline-secret",
+        "config": _config(concurrency),
+    }
+
+
 async def _run_aiobotocore(
     endpoint: str, names: list[str], refreshes: int, concurrency: int
 ) -> BaselineResult:
@@ -61,11 +72,7 @@ async def _run_aiobotocore(
     calls = errors = 0
     async with session.create_client(
         "eks",
-        region_name=REGION,
-        endpoint_url=endpoint,
-        aws_access_key_id="AKIDBASELINE",
-        aws_secret_access_key="baseline-secret",
-        config=_config(concurrency),
+        **_client_args(endpoint, concurrency),
     ) as eks:
         gate = asyncio.Semaphore(concurrency)
 
@@ -120,11 +127,7 @@ def _run_boto3(endpoint: str, names: list[str], refreshes: int, concurrency: int
 
     eks = boto3.session.Session().client(
         "eks",
-        region_name=REGION,
-        endpoint_url=endpoint,
-        aws_access_key_id="AKIDBASELINE",
-        aws_secret_access_key="baseline-secret",
-        config=_config(concurrency),
+        **_client_args(endpoint, concurrency),
     )
     counts = {"calls": 0, "errors": 0}
 

@@ -21,7 +21,7 @@ class HttpError(RuntimeError):
     """An unexpected HTTP status; the message carries the method, path, status and a short body."""
 
 
-def import_manifest(name: str) -> dict[str, Any]:
+def _manifest(name: str, **eks_config: Any) -> dict[str, Any]:
     return {
         "apiVersion": API_VERSION,
         "kind": "Cluster",
@@ -31,55 +31,50 @@ def import_manifest(name: str) -> dict[str, Any]:
                 "displayName": name,
                 "region": REGION,
                 "amazonCredentialSecret": f"{CREDENTIAL[0]}:{CREDENTIAL[1]}",
-                "imported": True,
+                **eks_config,
             }
         },
     }
+
+
+def import_manifest(name: str) -> dict[str, Any]:
+    return _manifest(name, imported=True)
 
 
 def create_manifest(name: str) -> dict[str, Any]:
     """A cluster the control plane creates: generated networking and service role, one node group."""
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "Cluster",
-        "metadata": {"name": name},
-        "spec": {
-            "eksConfig": {
-                "displayName": name,
-                "region": REGION,
-                "amazonCredentialSecret": f"{CREDENTIAL[0]}:{CREDENTIAL[1]}",
-                "imported": False,
-                "kubernetesVersion": "1.31",
-                "publicAccess": True,
-                "privateAccess": False,
-                "secretsEncryption": False,
-                "ebsCSIDriver": False,
-                "tags": {"load": "created"},
+    return _manifest(
+        name,
+        imported=False,
+        kubernetesVersion="1.31",
+        publicAccess=True,
+        privateAccess=False,
+        secretsEncryption=False,
+        ebsCSIDriver=False,
+        tags={"load": "created"},
+        subnets=[],
+        securityGroups=[],
+        loggingTypes=[],
+        publicAccessSources=[],
+        nodeGroups=[
+            {
+                "nodegroupName": "ng-0",
+                "instanceType": "t3.medium",
+                "diskSize": 20,
+                "ec2SshKey": "",
+                "resourceTags": {},
+                "version": "1.31",
+                "minSize": 1,
+                "maxSize": 3,
+                "desiredSize": 1,
+                "gpu": False,
                 "subnets": [],
-                "securityGroups": [],
-                "loggingTypes": [],
-                "publicAccessSources": [],
-                "nodeGroups": [
-                    {
-                        "nodegroupName": "ng-0",
-                        "instanceType": "t3.medium",
-                        "diskSize": 20,
-                        "ec2SshKey": "",
-                        "resourceTags": {},
-                        "version": "1.31",
-                        "minSize": 1,
-                        "maxSize": 3,
-                        "desiredSize": 1,
-                        "gpu": False,
-                        "subnets": [],
-                        "tags": {},
-                        "labels": {},
-                        "requestSpotInstances": False,
-                    }
-                ],
+                "tags": {},
+                "labels": {},
+                "requestSpotInstances": False,
             }
-        },
-    }
+        ],
+    )
 
 
 def update_patch(cluster: dict[str, Any], round_no: int) -> dict[str, Any]:

@@ -234,3 +234,25 @@ def condition(cluster: dict[str, Any], kind: str) -> dict[str, Any] | None:
             found: dict[str, Any] = cond
             return found
     return None
+
+
+def nodegroup(
+    name: str, *, desired: int = 1, maximum: int = 3, labels: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A managed node group of a created cluster's manifest, with every field the create requires."""
+    return {
+        "nodegroupName": name,
+        "instanceType": "t3.large",
+        "diskSize": 20,
+        "ec2SshKey": "",
+        "resourceTags": {},
+        "version": "1.30",
+        "minSize": 1,
+        "maxSize": maximum,
+        "desiredSize": desired,
+        "gpu": False,
+        "subnets": [],
+        "tags": {},
+        "labels": labels or {},
+        "requestSpotInstances": False,
+    }

@@ -10,32 +10,13 @@ from typing import Any
 
 import pytest
 
-from ._procs import SIM_LINE, Http, Proc, Service, child_env, wait_until
+from ._procs import SIM_LINE, Http, Proc, Service, child_env, nodegroup, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 NAME = "crashy"
 # Kill delays after each start (seconds): spread over the phases of the lifecycle at this time scale.
 KILL_AFTER = (0.4, 0.8, 1.2, 1.6, 2.0)
-
-
-def nodegroup(name: str, desired: int = 1) -> dict[str, Any]:
-    return {
-        "nodegroupName": name,
-        "instanceType": "t3.large",
-        "diskSize": 20,
-        "ec2SshKey": "",
-        "resourceTags": {},
-        "version": "1.30",
-        "minSize": 1,
-        "maxSize": 3,
-        "desiredSize": desired,
-        "gpu": False,
-        "subnets": [],
-        "tags": {},
-        "labels": {},
-        "requestSpotInstances": False,
-    }
 
 
 def manifest(nodegroups: list[dict[str, Any]]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import pytest
 from controlplane.api import Cluster, Phase
 from controlplane.store import SQLiteStore
 
-from ._procs import SIM_LINE, Http, Proc, Service, child_env, condition, wait_until
+from ._procs import SIM_LINE, Http, Proc, Service, child_env, condition, nodegroup, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -23,25 +23,6 @@ NAME = "restart"
 # The simulator runs at a fifth of demo speed so that a node group update stays in flight ~1 s: long enough
 # for the test to see the cluster `updating` and stop the service inside that window.
 SIM_TIME_SCALE = "0.2"
-
-
-def _nodegroup(desired: int, maximum: int) -> dict[str, Any]:
-    return {
-        "nodegroupName": "workers",
-        "instanceType": "t3.large",
-        "diskSize": 20,
-        "ec2SshKey": "",
-        "resourceTags": {},
-        "version": "1.30",
-        "minSize": 1,
-        "maxSize": maximum,
-        "desiredSize": desired,
-        "gpu": False,
-        "subnets": [],
-        "tags": {},
-        "labels": {"role": "workers"},
-        "requestSpotInstances": False,
-    }
 
 
 MANIFEST: dict[str, Any] = {
@@ -62,12 +43,17 @@ MANIFEST: dict[str, Any] = {
             "securityGroups": [],
             "loggingTypes": [],
             "publicAccessSources": [],
-            "nodeGroups": [_nodegroup(2, 3)],
+            "nodeGroups": [nodegroup("workers", desired=2, maximum=3, labels={"role": "workers"})],
         }
     },
 }
 PATCH = {
-    "spec": {"eksConfig": {"tags": {"team": "b", "stage": "restarted"}, "nodeGroups": [_nodegroup(3, 4)]}}
+    "spec": {
+        "eksConfig": {
+            "tags": {"team": "b", "stage": "restarted"},
+            "nodeGroups": [nodegroup("workers", desired=3, maximum=4, labels={"role": "workers"})],
+        }
+    }
 }
 
 
