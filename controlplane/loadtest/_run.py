@@ -268,6 +268,7 @@ class Run:
         first: Sample | None = None
         async with asyncio.TaskGroup() as tg:
             load: list[asyncio.Task[None]] = []
+            admin_load: asyncio.Task[None] | None = None
             prev = start
             while prev.rounds < start.rounds + o.rounds and prev.t - start.t < limit:
                 # A round that ends after the next firing is never observed by the service's round
@@ -281,7 +282,7 @@ class Run:
                     first = s
                     self.marks.append((s.t, "first tick"))
                     load.append(tg.create_task(churn.run()))
-                    load.append(tg.create_task(self._admin_load(admin, latencies, statuses)))
+                    admin_load = tg.create_task(self._admin_load(admin, latencies, statuses))
                 done = s.rounds - prev.rounds
                 if done > 0:
                     each = (s.round_sum - prev.round_sum) / done
@@ -303,6 +304,12 @@ class Run:
                 prev = s
             for task in load:
                 task.cancel()
+            if admin_load is not None:
+                # The GETs are paced over the rounds; the last ones may still be out when the rounds
+                # end (they finish earlier than a full period each): let them finish, bounded.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(admin_load), timeout=o.period)
+                admin_load.cancel()
         end = prev
         calls1 = await sim.calls()
         self.result["churn"] = churn.counts
