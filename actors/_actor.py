@@ -8,7 +8,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar
 
 import anyio
 
@@ -17,9 +17,6 @@ from ._messages import Stop, coalesce_key
 from ._observer import NULL_OBSERVER, ActorObserver
 from ._supervision import Supervision, allow_restart
 from ._timers import _CANCELLED, Timer
-
-if TYPE_CHECKING:
-    from ._system import ActorSystem
 
 MsgT = TypeVar("MsgT")
 StateT = TypeVar("StateT")
@@ -31,6 +28,16 @@ _DEFAULT_SUPERVISION: Final = Supervision()
 
 class _Cancellable(Protocol):
     def cancel(self) -> None: ...
+
+
+class ActorHost(Protocol):
+    """What an actor needs from the registry that spawned it (``ActorSystem`` implements it).
+
+    A protocol, not an import of ``ActorSystem``: the kernel reads bottom-up (timers, actor, system)
+    with no module importing one above it.
+    """
+
+    def _deregister(self, actor: Actor[Any, Any]) -> None: ...
 
 
 class ActorStatus(enum.Enum):
@@ -96,19 +103,19 @@ class Actor(Generic[MsgT, StateT]):
         "_capacity",
         "_done",
         "_drain",
-        "_failures",
+        "_host",
         "_keys",
         "_loop",
         "_mailbox",
         "_name",
         "_observer",
         "_restart_count",
+        "_restart_streak",
         "_restart_times",
         "_state",
         "_state_timer",
         "_status",
         "_supervision",
-        "_system",
         "_timers",
         "_waiter",
     )
@@ -117,6 +124,15 @@ class Actor(Generic[MsgT, StateT]):
         super().__init_subclass__(**kwargs)
         if "kind" not in cls.__dict__:
             cls.kind = cls.__name__
+        # The kernel's private state must not be shadowed: a subclass slot (or attribute) named like
+        # one of ours would share its storage, and the kernel would read the subclass's numbers (a
+        # cluster actor's error counter once reset the restart backoff after every message).
+        clash = sorted(_KERNEL_NAMES.intersection(cls.__dict__))
+        if clash:
+            raise TypeError(
+                f"{cls.__name__} redefines {', '.join(clash)} of actors.Actor (kernel-private names); "
+                "rename it in the subclass"
+            )
 
     def __init__(self, state: StateT) -> None:
         self._state = state
@@ -131,7 +147,7 @@ class Actor(Generic[MsgT, StateT]):
         self._state_timer: Timer | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._system: ActorSystem | None = None
+        self._host: ActorHost | None = None
         self._observer: ActorObserver = NULL_OBSERVER
         self._supervision = _DEFAULT_SUPERVISION
         self._capacity = 0
@@ -140,7 +156,7 @@ class Actor(Generic[MsgT, StateT]):
         self._backoff_scope: anyio.CancelScope | None = None
         self._done: anyio.Event | None = None
         self._drain: bool | None = None  # None: no stop requested; else drain queued messages?
-        self._failures = 0
+        self._restart_streak = 0  # consecutive failures; reset by a message handled without an exception
         self._restart_count = 0
         self._restart_times: deque[float] | None = None
 
@@ -182,12 +198,6 @@ class Actor(Generic[MsgT, StateT]):
     def restart_count(self) -> int:
         """Restarts since spawn."""
         return self._restart_count
-
-    @property
-    def system(self) -> ActorSystem:
-        if self._system is None:
-            raise ActorNotRunning(self._name, self._status.value)
-        return self._system
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._name!r} {self._status.value} state={self._state!r}>"
@@ -293,6 +303,15 @@ class Actor(Generic[MsgT, StateT]):
         self._state_timer = timer
         return timer
 
+    def cancel_state_timeout(self) -> bool:
+        """Cancel the pending state timeout, if any; True if one was pending."""
+        timer, self._state_timer = self._state_timer, None
+        return timer is not None and timer.cancel()
+
+    @property
+    def state_timeout_pending(self) -> bool:
+        return self._state_timer is not None and self._state_timer.pending
+
     def _forget_timer(self, timer: Timer) -> None:
         if self._timers is not None:
             self._timers.discard(timer)
@@ -323,7 +342,7 @@ class Actor(Generic[MsgT, StateT]):
 
     def _bind(
         self,
-        system: ActorSystem,
+        host: ActorHost,
         name: str,
         *,
         loop: asyncio.AbstractEventLoop,
@@ -331,7 +350,7 @@ class Actor(Generic[MsgT, StateT]):
         supervision: Supervision,
         capacity: int,
     ) -> None:
-        self._system = system
+        self._host = host
         self._name = name
         self._loop = loop
         self._observer = observer
@@ -470,7 +489,7 @@ class Actor(Generic[MsgT, StateT]):
                     _settle(replies, error=ActorStopped(self._name, _STOPPING.value))
                 raise
             observer.message_handled(kind, type(message).__name__, "ok", perf_counter() - started)
-            self._failures = 0
+            self._restart_streak = 0
             if replies is not None:
                 _settle(replies, result)
 
@@ -478,7 +497,7 @@ class Actor(Generic[MsgT, StateT]):
         """Decide on a restart after ``failure``; wait out the backoff. False means give up."""
         loop = self._loop
         assert loop is not None
-        self._failures += 1
+        self._restart_streak += 1
         if self._restart_times is None:
             self._restart_times = deque()
         if not allow_restart(self._restart_times, loop.time(), self._supervision):
@@ -498,7 +517,7 @@ class Actor(Generic[MsgT, StateT]):
         with anyio.CancelScope() as backoff:
             self._backoff_scope = backoff
             try:
-                await anyio.sleep(self._supervision.backoff(self._failures))
+                await anyio.sleep(self._supervision.backoff(self._restart_streak))
             finally:
                 self._backoff_scope = None
         return self._drain is None
@@ -518,7 +537,7 @@ class Actor(Generic[MsgT, StateT]):
                 "actor_kind": self.kind,
                 "hook": where,
                 "message_type": message_type,
-                "consecutive_failures": self._failures + 1,
+                "consecutive_failures": self._restart_streak + 1,
             },
         )
 
@@ -538,8 +557,16 @@ class Actor(Generic[MsgT, StateT]):
         self._keys = None
         self._waiter = None
         self._canceller = None
-        if self._system is not None:
-            self._system._deregister(self)
+        if self._host is not None:
+            self._host._deregister(self)
         self._observer.actor_stopped(self.kind, self._name)
         if self._done is not None:
             self._done.set()
+
+
+_KERNEL_NAMES: Final = frozenset(
+    name
+    for name in (*Actor.__slots__, *vars(Actor))
+    if name.startswith("_") and not name.startswith("__") and name != "_abc_impl"
+)
+"""Private slots and methods of ``Actor`` that subclasses may not redefine (hooks are public names)."""

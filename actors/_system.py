@@ -1,4 +1,6 @@
-"""The actor system: owns the task group every actor task runs in, the name registry and stops."""
+"""The actor system: owns the task group every actor task runs in, the name registry and stops.
+
+The top of the kernel: it imports the actor module, never the reverse (actors see it as ``ActorHost``)."""
 
 from __future__ import annotations
 

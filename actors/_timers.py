@@ -8,10 +8,7 @@ it fired but before the handler took the message still prevents delivery.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Final
-
-if TYPE_CHECKING:
-    from ._actor import Actor
+from typing import Final, Protocol
 
 _ARMED: Final = 0  # waiting in the event loop
 _QUEUED: Final = 1  # fired, message in the mailbox
@@ -19,12 +16,23 @@ _DONE: Final = 2  # message handled, absorbed by a coalescing twin, or handed ov
 _CANCELLED: Final = 3
 
 
+class TimerOwner(Protocol):
+    """The actor side of a timer (``Actor`` implements it; the kernel's bottom layer needs no more)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def _forget_timer(self, timer: Timer) -> None: ...
+
+    def _deliver_timer(self, timer: Timer, message: object) -> None: ...
+
+
 class Timer:
     """A cancellable handle to a pending self-addressed message. Created by ``Actor.after``."""
 
     __slots__ = ("_actor", "_handle", "_message", "_state", "state_bound")
 
-    def __init__(self, actor: Actor[Any, Any], message: object, state_bound: bool) -> None:
+    def __init__(self, actor: TimerOwner, message: object, state_bound: bool) -> None:
         self._actor = actor
         self._message = message
         self._handle: asyncio.TimerHandle | None = None

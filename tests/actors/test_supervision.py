@@ -215,3 +215,52 @@ async def test_a_failing_actor_never_takes_the_system_down() -> None:
         assert len(await good.ask(History())) == 100
         await bad.ask(History())
         assert bad.restart_count == 100
+
+
+# --- the kernel's private state cannot be shadowed by a subclass (issue 17) ---------------------------
+
+
+@pytest.mark.parametrize("name", ["_restart_streak", "_status", "_mailbox", "_timers", "_finish"])
+def test_a_subclass_cannot_redefine_kernel_private_names(name: str) -> None:
+    # Today's defect: ClusterActor redeclared the kernel's failure counter in its __slots__, so the
+    # kernel reset the cluster's error count after every message and its backoff never grew.
+    with pytest.raises(TypeError, match=f"redefines {name} of actors.Actor"):
+        type("Shadowing", (Actor,), {"__slots__": (name,)})
+    with pytest.raises(TypeError, match=name):
+        type("ShadowingMethod", (Actor,), {name: lambda self: None})
+
+
+def test_subclass_slots_and_hooks_with_their_own_names_are_fine() -> None:
+    cls = type("Fine", (Actor,), {"__slots__": ("_errors", "cluster"), "handle": Actor.handle})
+    assert cls.kind == "Fine"
+
+
+class CountsItsOwnErrors(Actor[Boom | str, None]):
+    """Catches its expected errors itself (like the cluster actor) and keeps its own counter."""
+
+    __slots__ = ("errors",)
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.errors = 0
+
+    async def handle(self, message: Boom | str) -> Any:
+        if isinstance(message, Boom):
+            self.errors += 1  # handled: not a crash
+            return self.errors
+        raise RuntimeError(message)
+
+
+async def test_a_subclass_counter_is_independent_of_the_restart_streak() -> None:
+    policy = Supervision(backoff_base=0.001, backoff_max=1.0, max_restarts=None)
+    async with ActorSystem(supervision=policy) as system:
+        actor = system.spawn("own-counter", CountsItsOwnErrors())
+        for expected in range(1, 4):
+            assert await actor.ask(Boom()) == expected
+        assert actor._restart_streak == 0
+        for _ in range(3):
+            with pytest.raises(RuntimeError):
+                await actor.ask("crash")
+        assert actor.errors == 3  # crashes did not touch the subclass's counter
+        assert await actor.ask(Boom()) == 4
+        assert actor._restart_streak == 0  # a handled message resets the streak, only the streak

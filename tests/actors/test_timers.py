@@ -41,7 +41,12 @@ class Crash:
     pass
 
 
-Msg = Fire | Go | Arm | ArmStateTimeout | Crash | Tick | str
+@dataclass(frozen=True)
+class CancelStateTimeout:
+    pass
+
+
+Msg = Fire | Go | Arm | ArmStateTimeout | CancelStateTimeout | Crash | Tick | str
 
 
 class Clock(Actor[Msg, str]):
@@ -62,6 +67,8 @@ class Clock(Actor[Msg, str]):
                 self.timers[label] = self.after(delay, Fire(label), state_bound=state_bound)
             case ArmStateTimeout(delay, label):
                 self.timers[label] = self.state_timeout(delay, Fire(label))
+            case CancelStateTimeout():
+                return self.cancel_state_timeout()
             case Crash():
                 raise RuntimeError("crash")
         return None
@@ -148,6 +155,18 @@ async def test_state_timeout_is_single_and_replaced() -> None:
         await clock.ask(Go("other"))
         await anyio.sleep(0.03)
         assert clock.fired == ["second"]
+
+
+async def test_cancel_state_timeout() -> None:
+    async with ActorSystem() as system:
+        clock = system.spawn("c", Clock())
+        assert await clock.ask(CancelStateTimeout()) is False
+        await clock.ask(ArmStateTimeout(0.01, "x"))
+        assert clock.state_timeout_pending
+        assert await clock.ask(CancelStateTimeout()) is True
+        assert not clock.state_timeout_pending and clock.timers["x"].cancelled
+        await anyio.sleep(0.03)
+        assert clock.fired == []
 
 
 async def test_state_change_cancels_a_fired_but_unhandled_state_timer() -> None:
