@@ -142,6 +142,7 @@ class Prober:
         except BaseException:
             self._dns_slots.release()
             raise
+
         def free(_: object) -> None:
             with contextlib.suppress(RuntimeError):  # the loop may have closed meanwhile
                 loop.call_soon_threadsafe(self._dns_slots.release)

@@ -63,9 +63,7 @@ async def _decode_cluster(request: web.Request) -> Cluster:
     """One ``Cluster`` or ``EKSClusterConfig`` document from a JSON or YAML body."""
     kind = media_type(request)
     if kind and kind not in MANIFEST_TYPES:
-        raise ApiError(
-            415, f"unsupported media type {kind!r}; expected application/json or application/yaml"
-        )
+        raise ApiError(415, f"unsupported media type {kind!r}; expected application/json or application/yaml")
     body = await read_body(request)
     if not body.strip():
         raise ApiError(400, "request body is empty; expected a Cluster or EKSClusterConfig manifest")

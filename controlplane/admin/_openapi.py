@@ -90,9 +90,7 @@ def _cluster_body(description: str) -> dict[str, Any]:
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The document served at ``/openapi.json`` (computed once)."""
-    (_, components) = msgspec.json.schema_components(
-        _MODELS, schema_hook=_schema_hook, ref_template=_REF
-    )
+    (_, components) = msgspec.json.schema_components(_MODELS, schema_hook=_schema_hook, ref_template=_REF)
     name = [_path_param("name")]
     cred = [_path_param("namespace"), _path_param("name")]
     bad = _error("malformed body (JSON/YAML syntax) or bad query parameter")

@@ -180,9 +180,7 @@ class Cluster(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
     api_version: str = API_VERSION
     kind: str = KIND_CLUSTER
     metadata: Metadata = msgspec.field(default_factory=lambda: Metadata(name=""))
-    spec: ClusterSpec = msgspec.field(
-        default_factory=lambda: ClusterSpec(eks_config=EKSClusterConfigSpec())
-    )
+    spec: ClusterSpec = msgspec.field(default_factory=lambda: ClusterSpec(eks_config=EKSClusterConfigSpec()))
     status: ClusterStatus = msgspec.field(default_factory=ClusterStatus)
 
 

@@ -1,10 +1,12 @@
 """The cluster actor: one task, one mailbox and one state machine per managed cluster.
 
 Nothing else mutates a cluster's status, so a user's edit, a sync tick and an AWS poll of the same
-cluster never race. Each message runs one pass to completion; waits are self-addressed timers (one
-pending at a time), never sleeps. Expected failures (AWS, validation, downstream) become the failure
-message and a retry with the operator's work-queue backoff; anything else crashes the handler and the
-supervisor restarts the actor, which reloads its cluster from the store (let it crash).
+cluster never race. The actor's state is the cluster's phase; each pass looks up the phase's handler
+(``_phases.HANDLERS``), which returns the next phase and when to come back. The actor enters it with the
+kernel's ``transition`` and arms the kernel's ``state_timeout`` (so a pending poll dies with the phase
+it belonged to), never a sleep. Expected failures (AWS, validation, downstream) become the failure message
+and a retry with the operator's work-queue backoff; anything else crashes the handler and the supervisor
+restarts the actor, which reloads its cluster from the store (let it crash).
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from typing import Any
 
 import msgspec
 
-from actors import Actor, Stop, Timer
+from actors import Actor, Stop
 from controlplane.api import Cluster, Phase
-from controlplane.aws import AwsError
+from controlplane.aws import AccessDeniedError, AwsError, UpdateInProgressError
 from controlplane.downstream import DownstreamError
 from controlplane.metrics import (
     CLUSTERS_BY_PHASE,
@@ -30,33 +32,52 @@ from controlplane.metrics import (
 )
 from controlplane.sync import UpstreamBuildError
 
-from . import _conditions as cond
-from ._context import ClusterDeps, Pass, ReconcileError, Requeue
-from ._create import create, wait_for_creation
-from ._delete import delete
-from ._import import import_cluster
+from ._context import ClusterDeps, Next, Pass, ReconcileError, Requeue
 from ._messages import ClusterMessage, DeleteRequested, Reconcile, SpecChanged, SyncTick
 from ._observe import observe
+from ._phases import HANDLERS, after_failure, retry_delay
 from ._rancher import active_duties, phase_conditions
 from ._sync import refresh
-from ._update import check_and_update
 
 log = logging.getLogger("controlplane.cluster")
 
 EXPECTED_ERRORS = (ReconcileError, AwsError, DownstreamError, UpstreamBuildError)
-UPDATE_IN_PROGRESS_TEXT = "currently has update"
+
+
+def caused_by(error: BaseException, kinds: type[BaseException] | tuple[type[BaseException], ...]) -> bool:
+    """True if ``error`` or an error it was raised from (``raise ... from``) is one of ``kinds``."""
+    seen: BaseException | None = error
+    for _ in range(16):  # a chain is short; the bound guards against a cycle
+        if seen is None:
+            return False
+        if isinstance(seen, kinds):
+            return True
+        seen = seen.__cause__
+    return False
+
+
+def is_access_denied(error: BaseException) -> bool:
+    """AWS refused the credential, or the cluster's API answered 403 to our token."""
+    seen: BaseException | None = error
+    for _ in range(16):
+        if seen is None:
+            return False
+        if isinstance(seen, AccessDeniedError) or (isinstance(seen, DownstreamError) and seen.status == 403):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 class ClusterActor(Actor[ClusterMessage, Phase]):
     kind = "cluster"
-    __slots__ = ("_encoded", "_failures", "_timer", "cluster", "deps")
+    __slots__ = ("_encoded", "_errors", "cluster", "deps")
 
     def __init__(self, cluster: Cluster, deps: ClusterDeps) -> None:
         super().__init__(cluster.status.phase)
         self.cluster = cluster
         self.deps = deps
-        self._failures = 0
-        self._timer: Timer | None = None
+        self._errors = 0
+        """Consecutive failed passes, for the operator's work-queue backoff (reset by a good pass)."""
         # A hash of the last persisted status, not the bytes: 8 bytes per cluster instead of kilobytes.
         self._encoded = hash(msgspec.json.encode(cluster.status))
         CLUSTERS_BY_PHASE.labels(cluster.status.phase.value or "new").inc()
@@ -83,7 +104,6 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
 
     async def on_restart(self, error: Exception) -> None:
         # Timers died with the failure; the store is the truth to resume from.
-        self._timer = None
         await self._reload()
         self.tell(Reconcile())
 
@@ -102,11 +122,15 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
         return None
 
     async def _reload(self) -> None:
-        stored = await self.deps.store.get_cluster(self.name or self.cluster.metadata.name)
+        stored = await self.deps.store.get_cluster(self.name_of_cluster)
         if stored is None:
             return
         self.cluster.metadata = stored.metadata
         self.cluster.spec = stored.spec
+
+    @property
+    def name_of_cluster(self) -> str:
+        return self.cluster.metadata.name
 
     # --- one pass ---------------------------------------------------------------------------------
 
@@ -123,89 +147,80 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
 
     async def _reconcile(self) -> None:
         status = self.cluster.status
-        if self.cluster.metadata.deletion_timestamp and status.phase != Phase.DELETING:
-            status.phase = Phase.DELETING
+        if self.cluster.metadata.deletion_timestamp and self.state != Phase.DELETING:
             status.failure_message = ""
-        started_in = status.phase
+            self._enter(Next(Phase.DELETING, None))
+        phase = self.state
         began = time.perf_counter()
-        requeue: Requeue = None
         events: list[Any] = []
         try:
             p = await self._pass()
             events = p.events
-            if status.phase == Phase.DELETING:
-                requeue = await delete(p)
-                if requeue is None:
-                    await self._forget(p)
-                    return
-            else:
-                requeue = await self._phase_step(p)
-                # Rancher's active duties follow a complete update pass (never the one that just
-                # reached active: the node groups are created by the next one).
-                if status.phase == Phase.ACTIVE and p.converged:
-                    requeue = _sooner(requeue, await active_duties(p))
-                elif status.phase == Phase.ACTIVE:
-                    requeue = 0
-                else:
-                    phase_conditions(self.cluster)
-            self._failures = 0
+            step = await HANDLERS[phase](p)
+            if step.gone:
+                await self._forget(p)
+                return
+            self._enter(step)
+            step = await self._rancher_duties(p, step)
+            self._errors = 0
             status.failure_message = ""
         except EXPECTED_ERRORS as exc:
-            requeue = self._record_error(exc)
+            step = self._failed(exc)
         finally:
-            RECONCILE_SECONDS.labels(started_in.value or "new").observe(time.perf_counter() - began)
+            RECONCILE_SECONDS.labels(phase.value or "new").observe(time.perf_counter() - began)
         await self._finish_pass(events)
-        self._schedule(requeue)
+        self._arm(step.after)
 
-    async def _phase_step(self, p: Pass) -> Requeue:
-        phase = self.cluster.status.phase
-        if phase == Phase.NEW:
-            if not self.cluster.status.conditions:
-                cond.set_message(self.cluster.status, cond.WAITING, cond.MSG_WAITING_FOR_API)
-            return await create(p)
-        if phase == Phase.CREATING:
-            return await wait_for_creation(p)
-        if phase == Phase.IMPORTING:
-            return await import_cluster(p)
-        return await check_and_update(p)
-
-    def _record_error(self, exc: Exception) -> float:
-        """The operator's recordError: "currently has update" clears the message; a new failure while
-        active moves to updating. Returns the backoff before the retry."""
-        status = self.cluster.status
-        message = str(exc)
-        if UPDATE_IN_PROGRESS_TEXT in message:
-            message = ""
-        if status.failure_message != message:
-            if message and status.phase == Phase.ACTIVE:
-                status.phase = Phase.UPDATING
-            status.failure_message = message
-        if message:
-            RECONCILE_ERRORS.labels(status.phase.value or "new").inc()
-            self._log(logging.WARNING, "reconcile failed", phase=status.phase.value, error=message)
-        if status.phase != Phase.DELETING:
+    async def _rancher_duties(self, p: Pass, step: Next) -> Next:
+        """Rancher's side of the pass, after the operator's step (never on the pass that just reached
+        active: the node groups are created by the next one)."""
+        if step.phase == Phase.DELETING:
+            return step
+        if step.phase != Phase.ACTIVE:
+            self.cluster.status.failure_message = ""  # the operator's step succeeded
             phase_conditions(self.cluster)
-        self._failures += 1
-        lc = self.deps.lifecycle
-        if self._failures > lc.backoff_slow_after:
-            delay = lc.backoff_slow
+            return step
+        if not p.converged:
+            return Next(Phase.ACTIVE, 0)
+        return Next(Phase.ACTIVE, _sooner(step.after, await active_duties(p)))
+
+    def _failed(self, exc: Exception) -> Next:
+        """The operator's recordError: an update already in progress clears the message; a new failure
+        while active moves to updating. Returns the phase and the backoff before the retry."""
+        status = self.cluster.status
+        message = "" if caused_by(exc, UpdateInProgressError) else str(exc)
+        phase = after_failure(self.state, message, status.failure_message)
+        status.failure_message = message
+        self._enter(Next(phase, None))
+        if message:
+            RECONCILE_ERRORS.labels(phase.value or "new").inc()
+            self._log(logging.WARNING, "reconcile failed", phase=phase.value, error=message)
+        if phase != Phase.DELETING:
+            phase_conditions(self.cluster, access_denied=is_access_denied(exc))
+        self._errors += 1
+        return Next(phase, self.deps.scaled(retry_delay(self._errors, self.deps.lifecycle)))
+
+    def _enter(self, step: Next) -> None:
+        """Enter ``step.phase``: leaving a phase cancels its state timeout (the kernel's rule)."""
+        self.cluster.status.phase = step.phase
+        old = self.state
+        if step.phase != old:
+            CLUSTERS_BY_PHASE.labels(old.value or "new").dec()
+            CLUSTERS_BY_PHASE.labels(step.phase.value or "new").inc()
+            self._log(logging.INFO, "phase changed", old=old.value, new=step.phase.value)
+            self.transition(step.phase)
+
+    def _arm(self, after: Requeue) -> None:
+        """Come back in ``after`` seconds (the phase's single state timeout), or wait for a message."""
+        if after is None:
+            self.cancel_state_timeout()
         else:
-            delay = min(lc.backoff_max, lc.backoff_base * 2 ** (self._failures - 1))
-        return self.deps.scaled(delay)
+            self.state_timeout(max(after, 0.0), Reconcile())
 
     async def _finish_pass(self, events: list[Any]) -> None:
         for event in events:
             await self.deps.store.append_event(self.cluster.metadata.name, event)
-        self._set_phase_metric()
         await self._write(durable=False)
-
-    def _set_phase_metric(self) -> None:
-        phase = self.cluster.status.phase
-        if phase != self.state:
-            CLUSTERS_BY_PHASE.labels(self.state.value or "new").dec()
-            CLUSTERS_BY_PHASE.labels(phase.value or "new").inc()
-            self._log(logging.INFO, "phase changed", old=self.state.value, new=phase.value)
-            self.transition(phase)
 
     async def _write(self, *, durable: bool) -> None:
         """Persist the status if it changed (batched; ``durable`` waits for the commit)."""
@@ -216,13 +231,6 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
             return
         await self.deps.store.write_status(self.cluster.metadata.name, status, durable=durable)
         self._encoded = encoded
-
-    def _schedule(self, requeue: Requeue) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if requeue is not None:
-            self._timer = self.after(max(requeue, 0.0), Reconcile())
 
     async def _forget(self, p: Pass) -> None:
         """AWS is clean: drop the cluster, its token secret and its actor."""
@@ -236,6 +244,7 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
         self.deps.fleet.remove(name, eks.display_name, eks.region)
         CLUSTERS_BY_PHASE.labels(self.state.value or "new").dec()
         self._encoded = hash(msgspec.json.encode(self.cluster.status))  # nothing left to write on stop
+        self.cancel_state_timeout()
         self._log(logging.INFO, "cluster deleted")
         if self.deps.on_removed is not None:
             self.deps.on_removed(name)
@@ -266,7 +275,7 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
                 await self.deps.store.append_event(self.cluster.metadata.name, event)
             await self._write(durable=False)
             if push:
-                self._schedule(0.0)
+                self._arm(0.0)
         finally:
             if self.deps.on_refreshed is not None:
                 self.deps.on_refreshed(self.cluster.metadata.name, tick.round_id)
@@ -278,4 +287,3 @@ def _sooner(a: Requeue, b: Requeue) -> Requeue:
     if b is None:
         return a
     return min(a, b)
-

@@ -78,7 +78,6 @@ def set_message(status: ClusterStatus, ctype: str, message: str) -> bool:
 
 
 def credential_message(failure: str) -> str:
-    """Rancher shows a failure mentioning 403 as a credential problem."""
-    if "403" in failure:
-        return f"cannot access EKS, check cloud credential: {failure}"
-    return failure
+    """Rancher's wording of an access-denied failure (it spots one by "403" in the message; we know
+    the error's type, so a cluster or stack named "x403" is not taken for one)."""
+    return f"cannot access EKS, check cloud credential: {failure}" if failure else failure

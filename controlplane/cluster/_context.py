@@ -37,7 +37,20 @@ class ReconcileError(Exception):
 
 
 Requeue = float | None
-"""A pass's outcome: seconds until the next pass (0: at once), or None: wait for a message."""
+"""A step's outcome: seconds until the next pass (0: at once), or None: wait for a message."""
+
+
+class Next(msgspec.Struct, frozen=True, gc=False):
+    """What a phase handler decides: the phase to be in, and when to come back.
+
+    The actor enters ``phase`` (the kernel's ``transition``, which cancels the old phase's state
+    timeout) and arms the state timeout ``after`` seconds from now (``None``: wait for a message).
+    ``gone`` ends the cluster: AWS is clean after a delete, the actor forgets it and stops.
+    """
+
+    phase: Phase
+    after: Requeue
+    gone: bool = False
 
 
 class ClusterDeps(msgspec.Struct, frozen=False, kw_only=True):
@@ -116,8 +129,14 @@ class Pass:
     def requeue(self) -> float:
         return self.deps.scaled(self.lifecycle.requeue_interval)
 
-    def set_phase(self, phase: Phase) -> None:
-        self.status.phase = phase
+    @property
+    def phase(self) -> Phase:
+        """The phase this pass runs in (the handler returns the next one; it never sets it)."""
+        return self.status.phase
+
+    def stay(self, after: Requeue) -> Next:
+        """Remain in the current phase and come back ``after`` seconds from now."""
+        return Next(self.status.phase, after)
 
     async def persist(self) -> None:
         """Make the status durable now (before an AWS call whose result must not be lost)."""
@@ -205,4 +224,3 @@ class Pass:
             )
         await self.scope.delete_stack(stack_name)
         return False
-

@@ -13,7 +13,7 @@ from controlplane.api import Phase, validate_create
 from controlplane.aws import AwsError, NotFoundError, ResourceInUseError, Template, render
 
 from . import _plan
-from ._context import Pass, ReconcileError, Requeue
+from ._context import Next, Pass, ReconcileError
 
 
 async def _duplicate_checks(p: Pass) -> None:
@@ -43,19 +43,19 @@ async def _duplicate_checks(p: Pass) -> None:
         )
 
 
-async def create(p: Pass) -> Requeue:
+async def create(p: Pass) -> Next:
+    """Phase ``""``: validate, check for duplicates, then networking, service role and CreateCluster."""
     problems = validate_create(p.cluster)
     if problems:
         raise ReconcileError(problems[0].message)
     await _duplicate_checks(p)
     if p.spec.imported:
-        p.set_phase(Phase.IMPORTING)
-        return 0
+        return Next(Phase.IMPORTING, 0)
     if not await _networking(p):
-        return p.stack_poll()
+        return p.stay(p.stack_poll())
     role_arn = await _service_role(p)
     if role_arn is None:
-        return p.stack_poll()
+        return p.stay(p.stack_poll())
     return await _create_cluster(p, role_arn)
 
 
@@ -123,7 +123,7 @@ async def _service_role(p: Pass) -> str | None:
     return arn
 
 
-async def _create_cluster(p: Pass, role_arn: str) -> Requeue:
+async def _create_cluster(p: Pass, role_arn: str) -> Next:
     if not p.status.create_request_token:
         p.status.create_request_token = str(uuid.uuid4())
         await p.persist()  # the intent survives a crash right after CreateCluster
@@ -159,12 +159,11 @@ async def _create_cluster(p: Pass, role_arn: str) -> Requeue:
         p.event("Adopted", f"EKS cluster {name} created by an earlier attempt adopted")
     except AwsError as exc:
         raise ReconcileError(f"error creating cluster: {exc}") from exc
-    p.set_phase(Phase.CREATING)
     p.status.failure_message = ""
-    return p.stack_poll()
+    return Next(Phase.CREATING, p.stack_poll())
 
 
-async def wait_for_creation(p: Pass) -> Requeue:
+async def wait_for_creation(p: Pass) -> Next:
     """waitForCreationComplete: ACTIVE moves on; FAILED is an error; anything else polls."""
     try:
         cluster = await p.scope.describe_cluster(p.display)
@@ -179,10 +178,9 @@ async def wait_for_creation(p: Pass) -> Requeue:
         )
     if state == "ACTIVE":
         record_endpoint(p, cluster)
-        p.set_phase(Phase.ACTIVE)
         p.event("Active", "EKS cluster is active")
-        return 0
-    return p.wait()
+        return Next(Phase.ACTIVE, 0)
+    return p.stay(p.wait())
 
 
 def record_endpoint(p: Pass, cluster: dict[str, object]) -> None:

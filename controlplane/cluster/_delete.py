@@ -11,14 +11,23 @@ from __future__ import annotations
 
 import contextlib
 
+from controlplane.api import Phase
 from controlplane.aws import NotFoundError
 
 from . import _plan
-from ._context import Pass, Requeue
+from ._context import Next, Pass, Requeue
+
+GONE = Next(Phase.DELETING, None, gone=True)
 
 
-async def delete(p: Pass) -> Requeue:
-    """None once AWS is clean (the actor then drops the cluster); otherwise poll again."""
+async def delete(p: Pass) -> Next:
+    """Phase ``deleting``: ``GONE`` once AWS is clean (the actor then drops the cluster), else poll."""
+    after = await _remove_everything(p)
+    return GONE if after is None else p.stay(after)
+
+
+async def _remove_everything(p: Pass) -> Requeue:
+    """None once AWS is clean; otherwise seconds until the next poll."""
     if p.spec.imported:
         return None
     name = p.display

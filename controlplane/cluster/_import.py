@@ -6,11 +6,11 @@ from controlplane.api import Phase
 from controlplane.aws import AwsError
 
 from . import _plan
-from ._context import Pass, ReconcileError, Requeue
+from ._context import Next, Pass, ReconcileError
 from ._create import record_endpoint
 
 
-async def import_cluster(p: Pass) -> Requeue:
+async def import_cluster(p: Pass) -> Next:
     try:
         cluster = await p.scope.describe_cluster(p.display)
     except AwsError as exc:
@@ -26,6 +26,5 @@ async def import_cluster(p: Pass) -> Requeue:
     vpc = cluster.get("resourcesVpcConfig") or {}
     p.status.eks_status.subnets = list(vpc.get("subnetIds") or [])
     p.status.eks_status.security_groups = list(vpc.get("securityGroupIds") or [])
-    p.set_phase(Phase.ACTIVE)
     p.event("Imported", f"EKS cluster {p.display} imported")
-    return 0
+    return Next(Phase.ACTIVE, 0)

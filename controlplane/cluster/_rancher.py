@@ -18,10 +18,13 @@ from ._context import Pass, ReconcileError, Requeue
 TOKEN_SECRET_PREFIX = "cluster-serviceaccounttoken-"
 
 
-def phase_conditions(cluster: Cluster) -> None:
-    """The condition part of every pass (and of a failed one), for phases other than ``active``."""
+def phase_conditions(cluster: Cluster, *, access_denied: bool = False) -> None:
+    """The condition part of every pass (and of a failed one), for phases other than ``active``.
+
+    ``access_denied``: the failure was AWS (or the cluster's API) refusing our credential, which
+    Rancher shows as a credential problem."""
     st = cluster.status
-    failure = cond.credential_message(st.failure_message)
+    failure = cond.credential_message(st.failure_message) if access_denied else st.failure_message
     imported = cluster.spec.eks_config.imported
     if st.phase == Phase.UPDATING:
         cond.set_condition(st, cond.PROVISIONED, "True", "")

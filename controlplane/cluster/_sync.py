@@ -118,4 +118,3 @@ async def refresh(p: Pass, obs: Observation | None, error: Exception | None) -> 
         # Everything the spec says is what AWS has (adopted or already there): it is applied.
         p.status.applied_spec = merged.spec
     return push
-

@@ -16,7 +16,7 @@ from controlplane.api import EKSClusterConfigSpec, Phase, SyncPolicy
 from controlplane.aws import AwsError, ResourceInUseError
 
 from . import _addon, _nodegroups, _plan
-from ._context import Pass, ReconcileError, Requeue
+from ._context import Next, Pass, ReconcileError, Requeue
 from ._create import record_endpoint
 from ._observe import Observation, observe
 from ._sync import adopt_before_push, store_upstream
@@ -70,11 +70,6 @@ def _strict_version(value: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
-def _enter_updating(p: Pass) -> None:
-    if p.status.phase != Phase.UPDATING:
-        p.set_phase(Phase.UPDATING)
-
-
 async def _updates_in_progress(p: Pass) -> bool:
     """GetClusterUpdates: any cluster-level update not yet seen finished. Bookkeeping stays bounded:
     IDs that ListUpdates no longer returns are dropped, and at most N are kept."""
@@ -111,50 +106,43 @@ def _managed_versions_from_aws(obs: Observation) -> dict[str, str]:
     return out
 
 
-async def check_and_update(p: Pass) -> Requeue:
-    started_in = p.status.phase
+async def check_and_update(p: Pass) -> Next:
+    """Phases ``active`` and ``updating``: gates, then at most one change; ``active`` once converged."""
     problem = runtime_validation(p)
     if problem:
-        _enter_updating(p)
-        raise ReconcileError(problem)
+        raise ReconcileError(problem)  # the failure moves an active cluster to updating
     cluster = await p.scope.describe_cluster(p.display)
     record_endpoint(p, cluster)
     if cluster.get("status") == "UPDATING" or await _updates_in_progress(p):
-        if p.status.phase != Phase.UPDATING:
-            _enter_updating(p)
-            return 0
-        return p.wait()
+        # Entering updating is a pass of its own (at once); staying there polls.
+        return Next(Phase.UPDATING, p.wait() if p.phase == Phase.UPDATING else 0)
     obs = await observe(p, cluster=cluster)
     store_upstream(p, obs)
     if any(ng.get("status") in BUSY_NODEGROUP_STATES for ng in obs.nodegroups):
-        _enter_updating(p)
-        return p.wait()
+        return Next(Phase.UPDATING, p.wait())
     # AWS is the truth for which managed version each node group runs (covers a crash after create).
     if obs.managed_lt_id:
         p.status.eks_status.managed_launch_template_versions = _managed_versions_from_aws(obs)
-    if p.status.phase == Phase.ACTIVE and p.status.template_versions_to_delete:
+    if p.phase == Phase.ACTIVE and p.status.template_versions_to_delete:
         await _nodegroups.delete_versions(p, p.status.template_versions_to_delete)
         p.status.template_versions_to_delete = []
-        return 0
+        return Next(Phase.ACTIVE, 0)
     if p.cluster.spec.sync_policy == SyncPolicy.OBSERVE:
-        p.set_phase(Phase.ACTIVE)
         p.converged = True
-        return None
+        return Next(Phase.ACTIVE, None)
     desired = await adopt_before_push(p, obs)
     if desired is None:
-        return 0  # the spec changed under us; the next pass uses the new one
+        return p.stay(0)  # the spec changed under us; the next pass uses the new one
     outcome: Requeue = await _push(p, desired, obs)
     if outcome is not _DONE:
         # Something is in flight (a mutation, a node group, a stack): not converged yet.
-        _enter_updating(p)
-        return outcome
-    if Phase.UPDATING in (started_in, p.status.phase):
+        return Next(Phase.UPDATING, outcome)
+    if p.phase == Phase.UPDATING:
         await _nodegroups.collect_orphan_versions(p, obs)
-    p.set_phase(Phase.ACTIVE)
     p.converged = True
     # Replaced launch-template versions are deleted by the next pass, in active (the operator's rule:
     # only once the rolling update that replaced them has finished).
-    return 0 if p.status.template_versions_to_delete else None
+    return Next(Phase.ACTIVE, 0 if p.status.template_versions_to_delete else None)
 
 
 _DONE: Any = object()
@@ -169,7 +157,6 @@ async def _push(p: Pass, desired: EKSClusterConfigSpec, obs: Observation) -> Any
     mutation = _plan.next_cluster_mutation(desired, upstream)
     if mutation is not None:
         await _apply_cluster_mutation(p, mutation, str(obs.cluster.get("arn") or ""))
-        _enter_updating(p)
         return 0
     if desired.node_groups is not None:
         outcome = await _push_nodegroups(p, desired, upstream, obs)
@@ -207,7 +194,7 @@ async def _apply_cluster_mutation(p: Pass, m: _plan.ClusterMutation, arn: str) -
                         f"error updating cluster tags: error untagging cluster []: {exc}"
                     ) from exc
     except ResourceInUseError:
-        raise  # "currently has update": the failure message is cleared and the pass retried
+        raise  # as is: an UpdateInProgressError clears the failure message and the pass is retried
     except AwsError as exc:
         outer, inner = _MUTATION_ERRORS[m.kind]
         raise ReconcileError(f"{outer}: error updating cluster [{p.who}] {inner}: {exc}") from exc
@@ -240,7 +227,6 @@ async def _push_nodegroups(
             await _nodegroups.delete(p, name, raw.get(name))
             changed = True
     if changed:
-        _enter_updating(p)
         await p.persist()
         return 0
     updated = False
@@ -248,7 +234,5 @@ async def _push_nodegroups(
         want = desired_ngs[name]
         updated = await _nodegroups.update(p, want, have, desired, upstream, raw[name]) or updated
     if updated:
-        _enter_updating(p)
         return 0
     return _DONE
-

@@ -7,9 +7,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controlplane.api import ClusterStatus, EKSClusterConfigSpec, NodeGroup
+from controlplane.api import (
+    Cluster,
+    ClusterSpec,
+    ClusterStatus,
+    EKSClusterConfigSpec,
+    Metadata,
+    NodeGroup,
+    Phase,
+)
+from controlplane.aws import AccessDeniedError
+from controlplane.cluster import ReconcileError, _plan
 from controlplane.cluster import _conditions as cond
-from controlplane.cluster import _plan
+from controlplane.cluster._actor import is_access_denied
+from controlplane.cluster._rancher import phase_conditions
+from controlplane.downstream import DownstreamError
 
 keys = st.text("abcdef", min_size=1, max_size=3)
 tags = st.dictionaries(keys, st.text("xyz", max_size=2), max_size=5)
@@ -158,7 +170,40 @@ def test_conditions_guard_and_messages() -> None:
     first = status.conditions[0].last_transition_time
     assert cond.set_condition(status, cond.PROVISIONED, "False", "other") is True
     assert status.conditions[0].last_transition_time == first  # same status: no transition
-    assert cond.credential_message("AccessDenied: 403 Forbidden") == (
-        "cannot access EKS, check cloud credential: AccessDenied: 403 Forbidden"
+    assert cond.credential_message("AccessDenied: Forbidden") == (
+        "cannot access EKS, check cloud credential: AccessDenied: Forbidden"
     )
-    assert cond.credential_message("plain") == "plain"
+    assert cond.credential_message("") == ""
+
+
+def test_access_denied_is_told_by_the_error_type_not_by_403_in_the_text() -> None:
+    # Rancher spots "403" in the message; a cluster named "x403" must not read as a credential problem.
+    cluster = _cluster_in(Phase.UPDATING, "error updating cluster [x403 (id: c)] kubernetes version: boom")
+    phase_conditions(cluster)
+    assert cond.get(cluster.status, cond.UPDATED) == (
+        "False",
+        "error updating cluster [x403 (id: c)] kubernetes version: boom",
+    )
+    cluster = _cluster_in(Phase.NEW, "error listing clusters: AccessDeniedException: not authorized")
+    phase_conditions(cluster, access_denied=True)
+    assert cond.get(cluster.status, cond.PROVISIONED) == (
+        "False",
+        "cannot access EKS, check cloud credential: error listing clusters: AccessDeniedException: "
+        "not authorized",
+    )
+    denied = AccessDeniedError("AccessDeniedException: not authorized", code="AccessDeniedException")
+    assert is_access_denied(ReconcileError("wrapped")) is False
+    try:
+        raise ReconcileError("error listing clusters") from denied
+    except ReconcileError as exc:
+        assert is_access_denied(exc)
+    assert is_access_denied(DownstreamError("forbidden", kind="api", status=403))
+    assert not is_access_denied(DownstreamError("unauthorized", kind="api", status=401))
+    assert not is_access_denied(ReconcileError("error: 403 in a name"))
+
+
+def _cluster_in(phase: Phase, failure: str) -> Cluster:
+    cluster = Cluster(metadata=Metadata(name="c"), spec=ClusterSpec(eks_config=EKSClusterConfigSpec()))
+    cluster.status.phase = phase
+    cluster.status.failure_message = failure
+    return cluster
