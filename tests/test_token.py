@@ -1,3 +1,7 @@
+"""Tokens minted by the control plane (``controlplane.token``), checked by the simulator's own verifier
+(``controlplane.sim._iam_auth``): two independent implementations of aws-iam-authenticator's format.
+"""
+
 from __future__ import annotations
 
 import base64
@@ -10,14 +14,8 @@ from aiobotocore.credentials import AioCredentials
 from botocore.credentials import Credentials, ReadOnlyCredentials
 
 from controlplane.metrics import REGISTRY
-from controlplane.token import (
-    TOKEN_PREFIX,
-    TokenMinter,
-    TokenRejected,
-    mint_token,
-    sts_host,
-    verify_token,
-)
+from controlplane.sim._iam_auth import TokenRejected, verify_token
+from controlplane.token import TOKEN_PREFIX, TokenMinter, mint_token, sts_host
 
 CREDS = ReadOnlyCredentials("AKIDTEST", "secret", None)
 

@@ -15,6 +15,7 @@ Endpoints: ``AwsSettings.endpoint_urls[service]``, then ``AwsSettings.endpoint_u
 from ._adapter import AwsAdapter, AwsScope, CallerIdentity
 from ._cfn import stack_failure_reason, stack_outputs
 from ._clients import AdapterClosedError
+from ._credential_cache import CachedCredentialLookup, CredentialSource, credential_spec
 from ._credentials import (
     ACCESS_KEY_FIELD,
     EXTERNAL_ID_FIELD,
@@ -87,10 +88,12 @@ __all__ = [
     "AwsError",
     "AwsScope",
     "AwsSettings",
+    "CachedCredentialLookup",
     "CallerIdentity",
     "ClientRequestError",
     "CredentialError",
     "CredentialLookup",
+    "CredentialSource",
     "FailedVersionDeletion",
     "Limiter",
     "NotFoundError",
@@ -106,6 +109,7 @@ __all__ = [
     "actions_for",
     "classify",
     "classify_code",
+    "credential_spec",
     "dns_suffix",
     "iam_policy",
     "oidc_provider_path",

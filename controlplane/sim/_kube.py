@@ -2,7 +2,7 @@
 
 Each public cluster is served under a path prefix, ``https://127.0.0.1:PORT/k8s/<name>``, with its
 own small in-memory object store. The API checks EKS bearer tokens (aws-iam-authenticator format)
-with :func:`controlplane.token.verify_token` and serves the objects Rancher's service-account-token
+with its own verifier (``_iam_auth``) and serves the objects Rancher's service-account-token
 procedure touches (namespaces, service accounts, secrets, cluster roles and bindings) in Kubernetes'
 JSON shapes, with ``Status`` objects for errors. A token controller fills
 ``kubernetes.io/service-account-token`` secrets a few milliseconds after they are created, so the
@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from controlplane.token import TOKEN_PREFIX, TokenRejected, verify_token
+from ._iam_auth import TOKEN_PREFIX, TokenRejected, verify_token
 
 __all__ = ["EndpointAccess", "KubeFleet", "Pki", "generate_pki"]
 

@@ -46,7 +46,7 @@ class World:
         data = manifest if isinstance(manifest, str) else msgspec.json.encode(manifest)
         cluster = decode_cluster(data)
         stored = await self.svc.store.create_cluster(cluster)
-        await self.svc.start_cluster(stored.metadata.name)
+        await self.svc.fleet.start(stored.metadata.name)
         return stored
 
     async def get(self, name: str) -> Cluster:
@@ -86,7 +86,7 @@ class World:
             ClusterSpec(eks_config=eks, sync_policy=current.spec.sync_policy),
             expected_resource_version=current.metadata.resource_version,
         )
-        await self.svc.start_cluster(name)
+        await self.svc.fleet.start(name)
 
     async def sim_cluster(self, name: str) -> dict[str, Any]:
         """The simulator's view of one cluster (``GET /_sim/state``)."""

@@ -35,7 +35,7 @@ async def test_import_with_null_fields_never_modifies_anything(world: World) -> 
     assert upstream is not None and upstream.tags == {"owner": "console"}
     assert [g.nodegroup_name for g in upstream.node_groups or []] == ["workers"]
     # A refresh adopts nothing into null fields and pushes nothing.
-    world.svc.tell("imp1", SyncTick())
+    world.svc.fleet.tell("imp1", SyncTick())
     await world.wait_for("imp1", lambda c: bool(c.status.last_sync_time), what="refreshed")
     after = await world.get("imp1")
     assert after.spec.eks_config.tags is None and after.spec.eks_config.node_groups is None
@@ -49,7 +49,7 @@ async def test_delete_imported_cluster_leaves_aws_untouched(world: World) -> Non
     await world.apply(imported("imp2"))
     await world.wait_for("imp2", converged, what="imported")
     await world.svc.store.mark_deleting("imp2")
-    world.svc.tell("imp2", DeleteRequested())
+    world.svc.fleet.tell("imp2", DeleteRequested())
     await world.wait_gone("imp2")
     state = await world.state()
     assert [c["name"] for c in state["clusters"]] == ["imp2"]
@@ -61,7 +61,7 @@ async def test_delete_created_cluster_leaves_nothing_behind(world: World) -> Non
     cluster = await world.wait_for("del1", converged, timeout=60, what="converged")
     assert cluster.status.service_account_token_secret
     await world.svc.store.mark_deleting("del1")
-    world.svc.tell("del1", DeleteRequested())
+    world.svc.fleet.tell("del1", DeleteRequested())
     await world.wait_for("del1", lambda c: c.status.phase == Phase.DELETING, what="deleting")
     await world.wait_gone("del1", timeout=60)
     state = await world.state()
@@ -79,6 +79,6 @@ async def test_delete_after_failed_create_removes_partial_stacks(world: World) -
     state = await world.state()
     assert [s["name"] for s in state["stacks"]] == ["del2-eks-vpc"]
     await world.svc.store.mark_deleting("del2")
-    world.svc.tell("del2", DeleteRequested())
+    world.svc.fleet.tell("del2", DeleteRequested())
     await world.wait_gone("del2", timeout=60)
     assert (await world.state())["stacks"] == []

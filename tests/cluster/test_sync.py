@@ -8,7 +8,6 @@ import pytest
 from controlplane.api import SyncPolicy
 from controlplane.cluster import SyncTick
 from controlplane.metrics import REGISTRY
-from controlplane.service import Controller
 
 from .conftest import World, converged, mutating
 from .manifests import created, imported, nodegroup
@@ -17,7 +16,9 @@ pytestmark = pytest.mark.anyio
 
 
 async def tick_and_settle(world: World, name: str) -> None:
-    await world.svc.system.get(name).ask(SyncTick(), timeout=30)  # returns once the tick was handled
+    actor = world.svc.fleet.actor(name)
+    assert actor is not None
+    await actor.ask(SyncTick(), timeout=30)  # returns once the tick was handled
     await world.wait_for(name, converged, timeout=60, what="converged")
 
 
@@ -149,7 +150,7 @@ async def test_scheduler_refreshes_every_cluster_and_skips_busy_ones(world: Worl
     lag_before = sample("controlplane_sync_tick_lag_seconds_count")
     skipped_before = sample("controlplane_sync_ticks_total", outcome="skipped_busy")
     rounds_before = sample("controlplane_sync_round_seconds_count")
-    await Controller(world.svc).setting_changed("eks-refresh-cron", "@every 1s")  # no restart needed
+    await world.svc.fleet.setting_changed("eks-refresh-cron", "@every 1s")  # no restart needed
     first = await world.wait_for("tick", lambda c: bool(c.status.last_sync_time), what="first tick")
     with anyio.fail_after(10):
         while sample("controlplane_sync_round_seconds_count") < rounds_before + 2:

@@ -1,0 +1,97 @@
+"""Any valid cluster name works, including the names of system actors (issue 17).
+
+Today's defect: cluster actors and the scheduler shared one name registry, so a cluster called
+``scheduler`` had its messages delivered to the scheduler (which raised), and after a restart the service
+refused to start (``DuplicateActor``). Driven through the admin API, as a user would, across a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import anyio
+import pytest
+
+from controlplane.api import Credential, Phase
+from controlplane.metrics import REGISTRY
+from controlplane.service import Service
+from controlplane.sim import SimSettings, Simulator
+
+from .conftest import FAST, service_settings
+from .manifests import imported
+
+pytestmark = pytest.mark.anyio
+
+NAMES = ["scheduler", "system", "cluster"]
+
+
+@pytest.fixture
+async def sim(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Simulator]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDDEFAULT")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "default-secret")
+    async with Simulator(SimSettings(time_scale=FAST)) as simulator:
+        yield simulator
+
+
+async def _api(svc: Service, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {svc.token}"}
+    async with (
+        aiohttp.ClientSession(headers=headers) as http,
+        http.request(method, f"{svc.url}{path}", json=body) as resp,
+    ):
+        return resp.status, await resp.json()
+
+
+async def _wait_synced(svc: Service, name: str) -> dict[str, Any]:
+    with anyio.fail_after(30):
+        while True:
+            status, body = await _api(svc, "GET", f"/v1/clusters/{name}")
+            assert status == 200, body
+            st = body.get("status") or {}
+            if st.get("phase") == Phase.ACTIVE.value and st.get("lastSyncTime"):
+                return body  # type: ignore[no-any-return]
+            await anyio.sleep(0.02)
+
+
+async def test_system_actor_names_work_as_cluster_names(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    settings = service_settings(tmp_path, sim.url)
+    async with aiohttp.ClientSession() as http:
+        for name in NAMES:
+            async with http.post(f"{sim.url}/_sim/clusters", json={"name": name, "region": "us-west-2"}) as r:
+                assert r.status == 201
+    async with Service(settings) as svc:
+        await svc.store.put_credential(
+            Credential(namespace="default", name="test", access_key="AKIDTEST", secret_key="test-secret")
+        )
+        for name in NAMES:
+            status, body = await _api(svc, "POST", "/v1/clusters", imported(name))
+            assert status == 201, body
+        for name in NAMES:
+            status, body = await _api(svc, "POST", f"/v1/clusters/{name}/sync")
+            assert status == 202, body
+            await _wait_synced(svc, name)
+        # The scheduler itself still takes its messages.
+        status, body = await _api(svc, "PUT", "/v1/settings/eks-refresh-cron", {"value": "@every 2h"})
+        assert status == 200, body
+        refreshed = _refreshed()
+    # A restart starts every actor (it used to fail with DuplicateActor), and its initial round (spread
+    # over 0 s here) refreshes the clusters named like system actors too.
+    async with Service(settings) as svc:
+        status, body = await _api(svc, "GET", "/readyz")
+        assert status == 200, body
+        assert sorted(svc.fleet.names()) == sorted(NAMES)
+        with anyio.fail_after(30):
+            while _refreshed() < refreshed + len(NAMES):
+                await anyio.sleep(0.02)
+        for name in NAMES:
+            status, body = await _api(svc, "POST", f"/v1/clusters/{name}/sync")
+            assert status == 202, body
+
+
+def _refreshed() -> float:
+    return REGISTRY.get_sample_value("controlplane_sync_ticks_total", {"outcome": "refreshed"}) or 0.0
