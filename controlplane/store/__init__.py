@@ -4,18 +4,27 @@
 embedded default backend.
 """
 
-from ._errors import AlreadyExists, Conflict, NotFound, StoreClosed, StoreError
+from ._errors import AlreadyExists, ChangesExpired, Conflict, Fenced, NotFound, StoreClosed, StoreError
 from ._protocol import Store
+from ._records import Change, ChangeKind, Fence, Lease, ReplicaRecord, shard_of
 from ._settings import StoreSettings
 from ._sqlite import SQLiteStore
 
 __all__ = [
     "AlreadyExists",
+    "Change",
+    "ChangeKind",
+    "ChangesExpired",
     "Conflict",
+    "Fence",
+    "Fenced",
+    "Lease",
     "NotFound",
+    "ReplicaRecord",
     "SQLiteStore",
     "Store",
     "StoreClosed",
     "StoreError",
     "StoreSettings",
+    "shard_of",
 ]

@@ -29,3 +29,17 @@ class Conflict(StoreError):
         self.name = name
         self.expected = expected
         self.current = current
+
+
+class Fenced(StoreError):
+    """A fenced write was refused: its lease is no longer held at that epoch (or has expired)."""
+
+
+class ChangesExpired(StoreError):
+    """The change feed no longer holds changes after the requested sequence (they were trimmed):
+    the follower must re-list, as a Kubernetes client does on ``410 Gone``."""
+
+    def __init__(self, after: int, oldest: int) -> None:
+        super().__init__(f"changes after {after} were trimmed; the oldest kept follows {oldest}")
+        self.after = after
+        self.oldest = oldest

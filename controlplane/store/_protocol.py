@@ -14,14 +14,27 @@ Semantics that hold for every backend:
   once the status is committed (and synced to stable storage): write durably before acting on it.
 - A status written for a cluster that does not exist (or no longer exists) is dropped at flush time.
 - Names of clusters, settings and secrets are opaque strings; lists are ordered by name.
+- Change feed: every write that matters to another process (create, spec/metadata, mark deleting, delete,
+  a committed status, a sync request, a setting, a credential) appends a ``Change`` in the same
+  transaction. Sequence numbers grow strictly; changes older than ``change_retention`` are trimmed, and
+  asking for changes after a trimmed one raises ``ChangesExpired`` (re-list, like Kubernetes' 410).
+- Fences: a write given a ``Fence`` lands only if, in the same transaction, the fence's lease is still
+  held at its epoch and unexpired; otherwise ``Fenced`` (status writes refused by a fence are dropped,
+  and a durable writer waiting for one gets ``Fenced``). API writes carry no fence.
+- Leases: ``acquire_leases`` takes free, expired or own shards (a new owner bumps the epoch);
+  ``renew_leases`` extends leases still held at the given epochs; ``release_leases`` frees them at once.
+  Lease and heartbeat times are the store's clock, in seconds since the epoch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from types import TracebackType
 from typing import Protocol, Self
 
 from controlplane.api import Cluster, ClusterSpec, ClusterStatus, Credential, Event, Phase
+
+from ._records import Change, Fence, Lease, ReplicaRecord
 
 
 class Store(Protocol):
@@ -58,6 +71,14 @@ class Store(Protocol):
         """The names of every cluster, ordered."""
         ...
 
+    async def list_clusters_in_shards(self, shards: Collection[int]) -> list[Cluster]:
+        """Every cluster whose shard is in ``shards``, ordered by name (a replica's own clusters)."""
+        ...
+
+    async def find_identity(self, display_name: str, region: str) -> dict[str, str]:
+        """Clusters with this EKS name and region: ``{cluster name: amazonCredentialSecret}``."""
+        ...
+
     async def update_spec(
         self,
         name: str,
@@ -65,11 +86,13 @@ class Store(Protocol):
         *,
         expected_resource_version: str | None,
         labels: dict[str, str] | None = None,
+        annotations: dict[str, str] | None = None,
+        fence: Fence | None = None,
     ) -> Cluster:
-        """Replace the spec (and the labels unless ``None``) if the resourceVersion is still
-        ``expected_resource_version`` (``None``: unconditionally). Bumps resourceVersion, and generation
-        when the spec changed; a write that changes nothing is a no-op returning the current object.
-        ``NotFound``, ``Conflict``."""
+        """Replace the spec (and the labels and annotations unless ``None``) if the resourceVersion is
+        still ``expected_resource_version`` (``None``: unconditionally). Bumps resourceVersion, and
+        generation when the spec changed; a write that changes nothing is a no-op returning the current
+        object. ``NotFound``, ``Conflict``, ``Fenced``."""
         ...
 
     async def mark_deleting(self, name: str) -> Cluster:
@@ -77,21 +100,24 @@ class Store(Protocol):
         resourceVersion. ``NotFound``."""
         ...
 
-    async def write_status(self, name: str, status: ClusterStatus, *, durable: bool = False) -> None:
+    async def write_status(
+        self, name: str, status: ClusterStatus, *, durable: bool = False, fence: Fence | None = None
+    ) -> None:
         """Record the cluster's status. Coalesced and batched; ``durable=True`` waits for the commit
-        (raising ``StoreError`` if that batch failed). May wait when too many writes are pending."""
+        (raising ``StoreError`` if that batch failed, ``Fenced`` if its fence no longer held). May wait
+        when too many writes are pending."""
         ...
 
     async def flush(self) -> None:
         """Commit every status written before this call."""
         ...
 
-    async def delete_cluster(self, name: str) -> bool:
+    async def delete_cluster(self, name: str, *, fence: Fence | None = None) -> bool:
         """Remove the cluster, its events and its pending status; ``False`` if it did not exist."""
         ...
 
     # --- events -------------------------------------------------------------------------------------
-    async def append_event(self, name: str, event: Event) -> None:
+    async def append_event(self, name: str, event: Event, *, fence: Fence | None = None) -> None:
         """Append to the cluster's bounded event log (the oldest beyond the bound are dropped).
         ``NotFound`` if the cluster does not exist."""
         ...
@@ -123,10 +149,50 @@ class Store(Protocol):
     async def list_settings(self) -> dict[str, str]: ...
 
     # --- opaque secrets (e.g. a cluster's service-account token), kept apart from cluster rows ----------
-    async def put_secret(self, name: str, data: dict[str, str]) -> None: ...
+    async def put_secret(self, name: str, data: dict[str, str], *, fence: Fence | None = None) -> None: ...
 
     async def get_secret(self, name: str) -> dict[str, str] | None: ...
 
-    async def delete_secret(self, name: str) -> bool:
+    async def delete_secret(self, name: str, *, fence: Fence | None = None) -> bool:
         """``False`` if it did not exist."""
+        ...
+
+    # --- the change feed ----------------------------------------------------------------------------
+    async def request_sync(self, name: str) -> None:
+        """Ask the cluster's owner for an immediate refresh (a ``sync`` change). ``NotFound``."""
+        ...
+
+    async def head(self) -> int:
+        """The newest change's sequence number (0 for an empty feed)."""
+        ...
+
+    async def changes_since(self, after: int, *, limit: int = 1000) -> list[Change]:
+        """Up to ``limit`` changes with ``seq > after``, oldest first. ``ChangesExpired`` if trimmed."""
+        ...
+
+    async def wait_for_change(self, after: int) -> int:
+        """Return the head once it is past ``after`` (bound the wait with a cancel scope)."""
+        ...
+
+    # --- replicas and shard leases --------------------------------------------------------------------
+    async def heartbeat(self, replica_id: str, address: str, *, started: float) -> float:
+        """Record that the replica is alive; returns the store's clock."""
+        ...
+
+    async def list_replicas(self) -> list[ReplicaRecord]: ...
+
+    async def remove_replica(self, replica_id: str) -> None: ...
+
+    async def list_leases(self) -> list[Lease]: ...
+
+    async def acquire_leases(self, owner: str, shards: Collection[int], duration: float) -> list[Lease]:
+        """Take the free, expired or own shards among ``shards``; returns the leases now held."""
+        ...
+
+    async def renew_leases(self, owner: str, held: Mapping[int, int], duration: float) -> list[Lease]:
+        """Extend the leases still held at the given epochs (shard -> epoch); returns the renewed ones."""
+        ...
+
+    async def release_leases(self, owner: str, shards: Collection[int]) -> None:
+        """Free the shards at once (graceful hand-over); their epochs are kept."""
         ...

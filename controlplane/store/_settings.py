@@ -32,6 +32,13 @@ class StoreSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     Durable status writes always fsync (they commit with ``FULL``), and that fsync covers every commit
     before them. ``full`` fsyncs every commit."""
 
+    change_retention: float = 600.0
+    """Seconds the change feed keeps a change; a follower (a replica, a watch) further behind re-lists."""
+
+    feed_poll_interval: float = 0.05
+    """Seconds between looks at the change feed for changes made by other processes (SQLite has no
+    notifications across processes; PostgreSQL's LISTEN/NOTIFY wakes followers sooner)."""
+
     def __post_init__(self) -> None:
         if self.flush_interval <= 0:
             raise ValueError("flush_interval must be positive")
@@ -43,3 +50,5 @@ class StoreSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             raise ValueError("events_per_cluster must be at least 1")
         if self.busy_timeout < 0:
             raise ValueError("busy_timeout must not be negative")
+        if self.change_retention <= 0 or self.feed_poll_interval <= 0:
+            raise ValueError("change_retention and feed_poll_interval must be positive")

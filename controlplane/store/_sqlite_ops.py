@@ -14,7 +14,9 @@ import msgspec
 
 from controlplane.api import Cluster, ClusterSpec, ClusterStatus, Credential, Event, Metadata
 
+from . import _sqlite_feed as feed
 from ._errors import AlreadyExists, Conflict, NotFound
+from ._records import ChangeKind, Fence, shard_of
 from ._sqlite_conn import transaction
 
 ENCODE = msgspec.json.Encoder().encode
@@ -34,6 +36,9 @@ _Row = tuple[str, int, int, bytes, bytes, bytes, int]
 _UPDATE_STATUS = (
     "UPDATE cluster_status SET status = ?, phase = ?, status_seq = ? WHERE name = ? AND status_seq < ?"
 )
+_UPDATE_STATUS_FENCED = f"{_UPDATE_STATUS} AND {feed.FENCE_HOLDS}"
+StatusRow = tuple[bytes, str, int, str, Fence | None]
+"""One pending status: (status JSON, phase, sequence number, cluster name, fence or None)."""
 _BULK_DECODE = 256  # rows; see _collection_paused
 
 
@@ -74,6 +79,14 @@ def list_clusters(
         return [_decode(row) for row in rows]
 
 
+def list_clusters_in_shards(conn: sqlite3.Connection, shards: list[int]) -> list[tuple[Cluster, int]]:
+    rows = conn.execute(
+        f"{_SELECT} WHERE c.shard IN (SELECT value FROM json_each(?)) ORDER BY c.name", (ENCODE(shards),)
+    ).fetchall()
+    with _collection_paused(len(rows) >= _BULK_DECODE):
+        return [_decode(row) for row in rows]
+
+
 @contextmanager
 def _collection_paused(pause: bool) -> Iterator[None]:
     """Pause CPython's cyclic GC while decoding many clusters.
@@ -93,19 +106,26 @@ def _collection_paused(pause: bool) -> Iterator[None]:
         gc.enable()
 
 
-def insert_cluster(conn: sqlite3.Connection, cluster: Cluster, seq: int) -> None:
+def _identity(spec: ClusterSpec) -> tuple[str, str, str]:
+    eks = spec.eks_config
+    return eks.display_name or "", eks.region or "", eks.amazon_credential_secret or ""
+
+
+def insert_cluster(conn: sqlite3.Connection, cluster: Cluster, seq: int, shards: int) -> None:
     metadata = cluster.metadata
     with transaction(conn):
         try:
             conn.execute(
-                "INSERT INTO clusters (name, resource_version, generation, metadata, spec) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO clusters (name, resource_version, generation, metadata, spec, shard,"
+                " display_name, region, credential) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     metadata.name,
                     int(metadata.resource_version),
                     metadata.generation,
                     ENCODE(metadata),
                     ENCODE(cluster.spec),
+                    shard_of(metadata.name, shards),
+                    *_identity(cluster.spec),
                 ),
             )
         except sqlite3.IntegrityError as exc:
@@ -114,27 +134,44 @@ def insert_cluster(conn: sqlite3.Connection, cluster: Cluster, seq: int) -> None
             "INSERT INTO cluster_status (name, phase, status, status_seq) VALUES (?, ?, ?, ?)",
             (metadata.name, cluster.status.phase.value, ENCODE(cluster.status), seq),
         )
+        feed.append_change(conn, ChangeKind.CREATED, metadata.name, feed.now())
 
 
 def _write_metadata(conn: sqlite3.Connection, row: _Row, metadata: Metadata, spec_json: bytes) -> _Row:
     name, _, _, _, _, status_json, status_seq = row
     resource_version = int(metadata.resource_version)
     metadata_json = ENCODE(metadata)
+    display_name, region, credential = _identity(_SPEC.decode(spec_json))
     conn.execute(
-        "UPDATE clusters SET resource_version = ?, generation = ?, metadata = ?, spec = ? WHERE name = ?",
-        (resource_version, metadata.generation, metadata_json, spec_json, name),
+        "UPDATE clusters SET resource_version = ?, generation = ?, metadata = ?, spec = ?,"
+        " display_name = ?, region = ?, credential = ? WHERE name = ?",
+        (
+            resource_version,
+            metadata.generation,
+            metadata_json,
+            spec_json,
+            display_name,
+            region,
+            credential,
+            name,
+        ),
     )
+    feed.append_change(conn, ChangeKind.UPDATED, name, feed.now())
     return name, resource_version, metadata.generation, metadata_json, spec_json, status_json, status_seq
 
 
 def update_spec(
     conn: sqlite3.Connection,
+    *,
     name: str,
     spec_json: bytes,
     labels: dict[str, str] | None,
+    annotations: dict[str, str] | None,
     expected: str | None,
+    fence: Fence | None,
 ) -> tuple[Cluster, int]:
     with transaction(conn):
+        feed.check_fence(conn, fence, feed.now())
         row = _select_one(conn, name)
         if row is None:
             raise NotFound(f"cluster {name!r} not found")
@@ -145,11 +182,14 @@ def update_spec(
         # Compare decoded structs, not bytes: the same spec can encode differently (dict key order).
         spec_changed = _SPEC.decode(row[4]) != _SPEC.decode(spec_json)
         labels_changed = labels is not None and labels != metadata.labels
-        if spec_changed or labels_changed:
+        annotations_changed = annotations is not None and annotations != metadata.annotations
+        if spec_changed or labels_changed or annotations_changed:
             metadata.resource_version = str(row[1] + 1)
             metadata.generation = row[2] + 1 if spec_changed else row[2]
             if labels is not None:
                 metadata.labels = dict(labels)
+            if annotations is not None:
+                metadata.annotations = dict(annotations)
             row = _write_metadata(conn, row, metadata, spec_json if spec_changed else row[4])
     return _decode(row)
 
@@ -168,30 +208,55 @@ def mark_deleting(conn: sqlite3.Connection, name: str, now: str) -> tuple[Cluste
     return _decode(row)
 
 
-def delete_cluster(conn: sqlite3.Connection, name: str) -> bool:
+def delete_cluster(conn: sqlite3.Connection, name: str, fence: Fence | None) -> bool:
     with transaction(conn):
+        at = feed.now()
+        feed.check_fence(conn, fence, at)
         deleted = conn.execute("DELETE FROM clusters WHERE name = ?", (name,)).rowcount
         conn.execute("DELETE FROM cluster_status WHERE name = ?", (name,))
         conn.execute("DELETE FROM events WHERE cluster = ?", (name,))
+        if deleted:
+            feed.append_change(conn, ChangeKind.DELETED, name, at)
     return deleted > 0
 
 
-def write_statuses(
-    conn: sqlite3.Connection, rows: list[tuple[bytes, str, int, str, int]], fsync: bool
-) -> None:
+def write_statuses(conn: sqlite3.Connection, rows: list[StatusRow], fsync: bool) -> list[str]:
+    """Commit the statuses in one transaction, each only if its row is older and its fence (if any)
+    still holds; append a ``status`` change per row written. Returns the names refused by a fence."""
     if fsync:
         # FULL makes this commit fsync the WAL (and with it every earlier commit); back to NORMAL after.
         conn.execute("PRAGMA synchronous=FULL")
+    fenced: list[str] = []
     try:
         with transaction(conn):
-            conn.executemany(_UPDATE_STATUS, rows)
+            at = feed.now()
+            written: list[str] = []
+            for data, phase, seq, name, fence in rows:
+                if fence is None:
+                    changed = conn.execute(_UPDATE_STATUS, (data, phase, seq, name, seq)).rowcount
+                else:
+                    args = (data, phase, seq, name, seq, *feed.fence_args(fence, at))
+                    changed = conn.execute(_UPDATE_STATUS_FENCED, args).rowcount
+                    if (
+                        not changed
+                        and conn.execute(f"SELECT {feed.FENCE_HOLDS}", feed.fence_args(fence, at)).fetchone()[
+                            0
+                        ]
+                        != 1
+                    ):
+                        fenced.append(name)
+                if changed:
+                    written.append(name)
+            feed.append_changes(conn, ChangeKind.STATUS, written, at)
     finally:
         if fsync:
             conn.execute("PRAGMA synchronous=NORMAL")
+    return fenced
 
 
-def append_event(conn: sqlite3.Connection, name: str, data: bytes, keep: int) -> None:
+def append_event(conn: sqlite3.Connection, name: str, data: bytes, keep: int, fence: Fence | None) -> None:
     with transaction(conn):
+        feed.check_fence(conn, fence, feed.now())
         if conn.execute("SELECT 1 FROM clusters WHERE name = ?", (name,)).fetchone() is None:
             raise NotFound(f"cluster {name!r} not found")
         conn.execute("INSERT INTO events (cluster, data) VALUES (?, ?)", (name, data))
@@ -223,6 +288,7 @@ def put_credential(conn: sqlite3.Connection, cred: Credential, now: str) -> Cred
             "ON CONFLICT (namespace, name) DO UPDATE SET data = excluded.data",
             (cred.namespace, cred.name, ENCODE(stored)),
         )
+        feed.append_change(conn, ChangeKind.CREDENTIAL, f"{cred.namespace}:{cred.name}", feed.now())
     return stored
 
 
@@ -239,7 +305,10 @@ def list_credentials(conn: sqlite3.Connection) -> list[Credential]:
 
 
 def delete_credential(conn: sqlite3.Connection, namespace: str, name: str) -> bool:
-    cursor = conn.execute("DELETE FROM credentials WHERE namespace = ? AND name = ?", (namespace, name))
+    with transaction(conn):
+        cursor = conn.execute("DELETE FROM credentials WHERE namespace = ? AND name = ?", (namespace, name))
+        if cursor.rowcount:
+            feed.append_change(conn, ChangeKind.CREDENTIAL, f"{namespace}:{name}", feed.now())
     return cursor.rowcount > 0
 
 
@@ -249,23 +318,27 @@ def get_setting(conn: sqlite3.Connection, name: str) -> str | None:
 
 
 def put_setting(conn: sqlite3.Connection, name: str, value: str) -> None:
-    conn.execute(
-        "INSERT INTO settings (name, value) VALUES (?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        (name, value),
-    )
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO settings (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (name, value),
+        )
+        feed.append_change(conn, ChangeKind.SETTING, name, feed.now())
 
 
 def list_settings(conn: sqlite3.Connection) -> dict[str, str]:
     return {str(n): str(v) for n, v in conn.execute("SELECT name, value FROM settings ORDER BY name")}
 
 
-def put_secret(conn: sqlite3.Connection, name: str, data: bytes) -> None:
-    conn.execute(
-        "INSERT INTO secrets (name, data) VALUES (?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET data = excluded.data",
-        (name, data),
-    )
+def put_secret(conn: sqlite3.Connection, name: str, data: bytes, fence: Fence | None) -> None:
+    with transaction(conn):
+        feed.check_fence(conn, fence, feed.now())
+        conn.execute(
+            "INSERT INTO secrets (name, data) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET data = excluded.data",
+            (name, data),
+        )
 
 
 def get_secret(conn: sqlite3.Connection, name: str) -> dict[str, str] | None:
@@ -273,8 +346,10 @@ def get_secret(conn: sqlite3.Connection, name: str) -> dict[str, str] | None:
     return None if row is None else _SECRET.decode(row[0])
 
 
-def delete_secret(conn: sqlite3.Connection, name: str) -> bool:
-    return conn.execute("DELETE FROM secrets WHERE name = ?", (name,)).rowcount > 0
+def delete_secret(conn: sqlite3.Connection, name: str, fence: Fence | None) -> bool:
+    with transaction(conn):
+        feed.check_fence(conn, fence, feed.now())
+        return conn.execute("DELETE FROM secrets WHERE name = ?", (name,)).rowcount > 0
 
 
 def max_status_seq(conn: sqlite3.Connection) -> int:
@@ -283,3 +358,18 @@ def max_status_seq(conn: sqlite3.Connection) -> int:
 
 def list_cluster_names(conn: sqlite3.Connection) -> list[str]:
     return [str(row[0]) for row in conn.execute("SELECT name FROM clusters ORDER BY name")]
+
+
+def request_sync(conn: sqlite3.Connection, name: str) -> None:
+    with transaction(conn):
+        if conn.execute("SELECT 1 FROM clusters WHERE name = ?", (name,)).fetchone() is None:
+            raise NotFound(f"cluster {name!r} not found")
+        feed.append_change(conn, ChangeKind.SYNC, name, feed.now())
+
+
+def find_identity(conn: sqlite3.Connection, display_name: str, region: str) -> dict[str, str]:
+    rows = conn.execute(
+        "SELECT name, credential FROM clusters WHERE display_name = ? AND region = ? ORDER BY name",
+        (display_name, region),
+    ).fetchall()
+    return {str(n): str(c) for n, c in rows}

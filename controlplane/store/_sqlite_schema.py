@@ -55,7 +55,49 @@ def _v2_status_seq_and_secrets(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE secrets (name TEXT PRIMARY KEY, data BLOB NOT NULL)")
 
 
-MIGRATIONS: Sequence[Migration] = (_v1_initial, _v2_status_seq_and_secrets)
+def _v3_replicas_and_change_feed(conn: sqlite3.Connection) -> None:
+    # What replicas need to find clusters without decoding them: the shard (filled at open, from the
+    # configured shard count) and the EKS identity of the duplicate-name check.
+    conn.execute("ALTER TABLE clusters ADD COLUMN shard INTEGER NOT NULL DEFAULT -1")
+    conn.execute("ALTER TABLE clusters ADD COLUMN display_name TEXT NOT NULL DEFAULT ''")
+    conn.execute("ALTER TABLE clusters ADD COLUMN region TEXT NOT NULL DEFAULT ''")
+    conn.execute("ALTER TABLE clusters ADD COLUMN credential TEXT NOT NULL DEFAULT ''")
+    conn.execute(
+        "UPDATE clusters SET"
+        " display_name = COALESCE(json_extract(spec, '$.eksConfig.displayName'), ''),"
+        " region = COALESCE(json_extract(spec, '$.eksConfig.region'), ''),"
+        " credential = COALESCE(json_extract(spec, '$.eksConfig.amazonCredentialSecret'), '')"
+    )
+    conn.execute("CREATE INDEX clusters_shard ON clusters (shard, name)")
+    conn.execute("CREATE INDEX clusters_identity ON clusters (display_name, region)")
+    # AUTOINCREMENT: a sequence number is never reused, even after the newest rows were trimmed.
+    conn.execute(
+        "CREATE TABLE changes ("
+        " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " kind TEXT NOT NULL,"
+        " name TEXT NOT NULL,"
+        " at REAL NOT NULL)"
+    )
+    conn.execute("CREATE INDEX changes_at ON changes (at)")
+    conn.execute(
+        "CREATE TABLE replicas ("
+        " id TEXT PRIMARY KEY,"
+        " address TEXT NOT NULL,"
+        " started REAL NOT NULL,"
+        " heartbeat REAL NOT NULL)"
+    )
+    conn.execute(
+        "CREATE TABLE leases ("
+        " shard INTEGER PRIMARY KEY,"
+        " owner TEXT NOT NULL,"
+        " epoch INTEGER NOT NULL,"
+        " renewed REAL NOT NULL,"
+        " expires REAL NOT NULL)"
+    )
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+MIGRATIONS: Sequence[Migration] = (_v1_initial, _v2_status_seq_and_secrets, _v3_replicas_and_change_feed)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -7,7 +7,7 @@ import msgspec
 import pytest
 
 from controlplane.api import ClusterSpec, ClusterStatus, Metadata, Phase
-from controlplane.store import SQLiteStore, StoreError, _sqlite_schema
+from controlplane.store import SQLiteStore, StoreError, _sqlite_schema, shard_of
 from controlplane.store._sqlite_schema import SCHEMA_VERSION, migrate, schema_version
 
 from ._helpers import raw_status, spec, status
@@ -62,10 +62,15 @@ async def test_migrates_v1_data(tmp_path: Path) -> None:
             "old", ClusterSpec(eks_config=spec("1.30").eks_config), expected_resource_version="4"
         )
         assert (updated.metadata.resource_version, updated.metadata.generation) == ("5", 3)
+        # What v3 added: the EKS identity and the shard of migrated rows are filled in.
+        assert await store.find_identity("prod", "us-east-1") == {"old": "cattle-global-data:aws"}
+        shard = shard_of("old", store.shards)
+        assert [c.metadata.name for c in await store.list_clusters_in_shards([shard])] == ["old"]
+        assert await store.list_clusters_in_shards([(shard + 1) % store.shards]) == []
     assert raw_status(db, "old") == status(Phase.UPDATING, "v2")
     conn = sqlite3.connect(db)
     try:
-        assert schema_version(conn) == SCHEMA_VERSION == 2
+        assert schema_version(conn) == SCHEMA_VERSION == 3
     finally:
         conn.close()
 
