@@ -1,13 +1,4 @@
-"""The ``controlplane`` command: run the service, the simulator or a load test, and drive the admin API.
-
-Client commands find the server in ``--server``, ``$CONTROLPLANE_SERVER`` or ``http://127.0.0.1:8080``, and
-the bearer token in ``--token``, ``$CONTROLPLANE_TOKEN`` or the token file the service wrote
-(``<data-dir>/admin-token``, data dir from ``--data-dir``, ``$CONTROLPLANE_DATA_DIR`` or ``./data``).
-Every error exits non-zero with the server's message on stderr.
-
-Heavy modules (aiohttp, aiobotocore, the service, the simulator) are imported inside the commands that need
-them, so client commands start fast.
-"""
+"""Argument parsing and dispatch: ``main`` builds the parser and runs the chosen command."""
 
 from __future__ import annotations
 
@@ -644,6 +635,3 @@ def main(argv: list[str] | None = None) -> int:
         # `controlplane get | head`: the reader went away; not an error worth a traceback.
         return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
