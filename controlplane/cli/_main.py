@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,100 +17,7 @@ import msgspec
 
 from controlplane.api import ClusterStatus, ManifestError, decode_manifests, encode_yaml
 
-DEFAULT_SERVER = "http://127.0.0.1:8080"
-TOKEN_FILE = "admin-token"
-_TIMEOUT = 30.0
-
-
-class CliError(Exception):
-    """A failure to report on stderr (exit code 1); the message is shown as is."""
-
-
-# --- HTTP client ---------------------------------------------------------------------------------------
-
-
-class ApiClient:
-    """A minimal blocking client of the admin API (urllib: nothing to start, nothing to close)."""
-
-    def __init__(self, server: str, token: str, timeout: float = _TIMEOUT) -> None:
-        self.server = server.rstrip("/")
-        self._token = token
-        self.timeout = timeout
-
-    def __repr__(self) -> str:
-        return f"ApiClient(server={self.server!r})"
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: bytes | None = None,
-        content_type: str = "application/json",
-        *,
-        allow_404: bool = False,
-    ) -> Any:
-        """The decoded JSON answer (``None`` for an empty one, or for 404 when ``allow_404``)."""
-        request = urllib.request.Request(self.server + path, data=body, method=method)
-        request.add_header("Authorization", f"Bearer {self._token}")
-        request.add_header("Accept", "application/json")
-        if body is not None:
-            request.add_header("Content-Type", content_type)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                data = response.read()
-        except urllib.error.HTTPError as exc:
-            data = exc.read()
-            if exc.code == 404 and allow_404:
-                return None
-            raise CliError(_server_message(exc.code, data)) from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise CliError(f"cannot reach the control plane at {self.server}: {reason}") from None
-        if not data:
-            return None
-        try:
-            return json.loads(data)
-        except ValueError:
-            raise CliError(f"{self.server} did not answer with JSON; is it the control plane?") from None
-
-
-def _server_message(status: int, data: bytes) -> str:
-    try:
-        body = json.loads(data)
-    except ValueError:
-        body = None
-    if not isinstance(body, dict) or "error" not in body:
-        text = data.decode(errors="replace").strip()[:200]
-        return f"server answered {status}" + (f": {text}" if text else "")
-    lines = [f"error ({status}): {body['error']}"]
-    for err in body.get("errors") or []:
-        lines.append(f"  {err.get('path', '')}: [{err.get('rule', '')}] {err.get('message', '')}")
-    return "\n".join(lines)
-
-
-def _client(args: argparse.Namespace) -> ApiClient:
-    server = args.server or os.environ.get("CONTROLPLANE_SERVER") or DEFAULT_SERVER
-    if "://" not in server:
-        server = "http://" + server
-    token = args.token or os.environ.get("CONTROLPLANE_TOKEN") or os.environ.get("CONTROLPLANE_ADMIN_TOKEN")
-    if not token:
-        data_dir = Path(args.data_dir or os.environ.get("CONTROLPLANE_DATA_DIR") or "./data")
-        path = data_dir / TOKEN_FILE
-        try:
-            token = path.read_text().strip()
-        except OSError as exc:
-            raise CliError(
-                f"no admin token: pass --token, set CONTROLPLANE_TOKEN, or point --data-dir at the "
-                f"service's data directory ({path}: {exc.strerror})"
-            ) from None
-        if not token:
-            raise CliError(f"admin token file {path} is empty")
-    return ApiClient(server, token, timeout=args.request_timeout)
-
-
-def _quote(name: str) -> str:
-    return urllib.parse.quote(name, safe="")
-
+from ._client import ApiClient, CliError, client_from_args, connection_options, positive, quote
 
 # --- output helpers ------------------------------------------------------------------------------------
 
@@ -226,7 +130,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         raise CliError(f"{args.filename}: {exc}") from None
     if not clusters:
         raise CliError(f"{args.filename}: no manifest found")
-    client = _client(args)
+    client = client_from_args(args)
     failed = 0
     for cluster in clusters:
         name = cluster.metadata.name or cluster.spec.eks_config.display_name
@@ -239,7 +143,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def _apply_one(client: ApiClient, cluster: Any, name: str) -> str:
-    existing = client.call("GET", f"/v1/clusters/{_quote(name)}", allow_404=True)
+    existing = client.call("GET", f"/v1/clusters/{quote(name)}", allow_404=True)
     if existing is None:
         client.call("POST", "/v1/clusters", msgspec.json.encode(cluster))
         return f"cluster/{name} created"
@@ -252,16 +156,16 @@ def _apply_one(client: ApiClient, cluster: Any, name: str) -> str:
         cluster.metadata, name=name, resource_version=existing["metadata"].get("resourceVersion", "")
     )
     body = msgspec.json.encode(msgspec.structs.replace(cluster, metadata=metadata))
-    client.call("PUT", f"/v1/clusters/{_quote(name)}", body)
+    client.call("PUT", f"/v1/clusters/{quote(name)}", body)
     return f"cluster/{name} configured"
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    client = _client(args)
+    client = client_from_args(args)
     if args.name:
         if args.phase is not None:
             raise CliError("--phase filters a list; it cannot be combined with NAME")
-        cluster = client.call("GET", f"/v1/clusters/{_quote(args.name)}")
+        cluster = client.call("GET", f"/v1/clusters/{quote(args.name)}")
         items = [cluster]
         obj: Any = cluster
     else:
@@ -286,8 +190,8 @@ def _indent(obj: Any, prefix: str = "  ") -> str:
 
 
 def cmd_describe(args: argparse.Namespace) -> int:
-    client = _client(args)
-    name = _quote(args.name)
+    client = client_from_args(args)
+    name = quote(args.name)
     cluster = client.call("GET", f"/v1/clusters/{name}")
     events = client.call("GET", f"/v1/clusters/{name}/events?limit={args.events}")["items"]
     meta = cluster["metadata"]
@@ -348,8 +252,8 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    client = _client(args)
-    path = f"/v1/clusters/{_quote(args.name)}"
+    client = client_from_args(args)
+    path = f"/v1/clusters/{quote(args.name)}"
     client.call("DELETE", path)
     print(f"cluster/{args.name} deletion requested")
     if not args.wait:
@@ -364,7 +268,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    _client(args).call("POST", f"/v1/clusters/{_quote(args.name)}/sync")
+    client_from_args(args).call("POST", f"/v1/clusters/{quote(args.name)}/sync")
     print(f"cluster/{args.name} sync queued")
     return 0
 
@@ -396,8 +300,8 @@ def cmd_credentials_set(args: argparse.Namespace) -> int:
     ):
         if value is not None:
             body[key] = value
-    client = _client(args)
-    path = f"/v1/credentials/{_quote(namespace)}/{_quote(name)}"
+    client = client_from_args(args)
+    path = f"/v1/credentials/{quote(namespace)}/{quote(name)}"
     existed = client.call("GET", path, allow_404=True) is not None
     client.call("PUT", path, json.dumps(body).encode())
     print(f"credential/{namespace}/{name} {'configured' if existed else 'created'}")
@@ -405,7 +309,7 @@ def cmd_credentials_set(args: argparse.Namespace) -> int:
 
 
 def cmd_credentials_list(args: argparse.Namespace) -> int:
-    items = _client(args).call("GET", "/v1/credentials")["items"]
+    items = client_from_args(args).call("GET", "/v1/credentials")["items"]
     if args.output != "table":
         _dump({"items": items}, args.output)
     elif not items:
@@ -430,15 +334,15 @@ def cmd_credentials_list(args: argparse.Namespace) -> int:
 
 def cmd_credentials_delete(args: argparse.Namespace) -> int:
     namespace, name = _credential_ref(args.ref)
-    _client(args).call("DELETE", f"/v1/credentials/{_quote(namespace)}/{_quote(name)}")
+    client_from_args(args).call("DELETE", f"/v1/credentials/{quote(namespace)}/{quote(name)}")
     print(f"credential/{namespace}/{name} deleted")
     return 0
 
 
 def cmd_settings_get(args: argparse.Namespace) -> int:
-    client = _client(args)
+    client = client_from_args(args)
     if args.name:
-        print(client.call("GET", f"/v1/settings/{_quote(args.name)}")["value"])
+        print(client.call("GET", f"/v1/settings/{quote(args.name)}")["value"])
         return 0
     items = client.call("GET", "/v1/settings")["items"]
     _print_table(["NAME", "VALUE"], [[k, v] for k, v in sorted(items.items())])
@@ -447,7 +351,7 @@ def cmd_settings_get(args: argparse.Namespace) -> int:
 
 def cmd_settings_set(args: argparse.Namespace) -> int:
     body = json.dumps({"value": args.value}).encode()
-    answer = _client(args).call("PUT", f"/v1/settings/{_quote(args.name)}", body)
+    answer = client_from_args(args).call("PUT", f"/v1/settings/{quote(args.name)}", body)
     print(f"setting/{answer['name']} set to {answer['value']!r}")
     return 0
 
@@ -510,32 +414,13 @@ _PASSTHROUGH: dict[str, tuple[Callable[[list[str]], int], str]] = {
 # --- argument parsing ----------------------------------------------------------------------------------
 
 
-def _positive(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
-    return number
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="controlplane", description="An asyncio control plane for fleets of Amazon EKS clusters."
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    conn = argparse.ArgumentParser(add_help=False)
-    group = conn.add_argument_group("connection")
-    group.add_argument("--server", help=f"admin API URL (env CONTROLPLANE_SERVER; default {DEFAULT_SERVER})")
-    group.add_argument("--token", help="admin bearer token (env CONTROLPLANE_TOKEN; default: the token file)")
-    group.add_argument(
-        "--data-dir", help="service data directory holding admin-token (env CONTROLPLANE_DATA_DIR; ./data)"
-    )
-    group.add_argument(
-        "--request-timeout", type=_positive, default=_TIMEOUT, help="seconds per request (%(default)s)"
-    )
+    conn = connection_options()
 
     serve = sub.add_parser("serve", help="run the control plane service")
     serve.add_argument("--config", help="TOML config file (default: config/controlplane.toml if present)")
@@ -567,8 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
     delete = sub.add_parser("delete", parents=[conn], help="delete a cluster and its AWS resources")
     delete.add_argument("name")
     delete.add_argument("--wait", action="store_true", help="wait until the cluster is gone")
-    delete.add_argument("--timeout", type=_positive, default=1800.0, help="seconds to --wait (%(default)s)")
-    delete.add_argument("--poll-interval", type=_positive, default=1.0, help=argparse.SUPPRESS)
+    delete.add_argument("--timeout", type=positive, default=1800.0, help="seconds to --wait (%(default)s)")
+    delete.add_argument("--poll-interval", type=positive, default=1.0, help=argparse.SUPPRESS)
     delete.set_defaults(func=cmd_delete)
 
     sync = sub.add_parser("sync", parents=[conn], help="refresh a cluster from AWS now")
@@ -634,4 +519,3 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # `controlplane get | head`: the reader went away; not an error worth a traceback.
         return 0
-
