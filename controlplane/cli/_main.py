@@ -8,52 +8,16 @@ import json
 import sys
 import time
 import urllib.parse
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from controlplane.api import ClusterStatus, ManifestError, decode_manifests, encode_yaml
+from controlplane.api import ClusterStatus, ManifestError, decode_manifests
 
 from ._client import ApiClient, CliError, client_from_args, connection_options, positive, quote
-
-# --- output helpers ------------------------------------------------------------------------------------
-
-
-def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-    for row in (headers, *rows):
-        print("   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-
-
-def _dump(obj: Any, output: str) -> None:
-    if output == "json":
-        print(json.dumps(obj, indent=2))
-    else:
-        print(encode_yaml(obj).rstrip())
-
-
-def _age(timestamp: str, now: datetime | None = None) -> str:
-    """``2m ago``-style age of an RFC 3339 timestamp (``-`` when absent or unreadable)."""
-    if not timestamp:
-        return "-"
-    try:
-        then = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    except ValueError:
-        return timestamp
-    if then.tzinfo is None:
-        then = then.replace(tzinfo=UTC)
-    seconds = int(((now or datetime.now(UTC)) - then).total_seconds())
-    if seconds < 0:
-        return "just now"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{seconds}s ago"
+from ._output import age, dump, indent, print_table
 
 
 def _phase(cluster: dict[str, Any]) -> str:
@@ -105,7 +69,7 @@ def _cluster_row(cluster: dict[str, Any]) -> list[str]:
         _phase(cluster),
         _version(cluster),
         _node_groups(cluster),
-        _age(status.get("lastSyncTime", "")),
+        age(status.get("lastSyncTime", "")),
         _message(cluster) or "-",
     ]
 
@@ -173,20 +137,15 @@ def cmd_get(args: argparse.Namespace) -> int:
         obj = client.call("GET", f"/v1/clusters{query}")
         items = obj["items"]
     if args.output != "table":
-        _dump(obj, args.output)
+        dump(obj, args.output)
     elif not items:
         print("No clusters found.", file=sys.stderr)
     else:
-        _print_table(
+        print_table(
             ["NAME", "PHASE", "VERSION", "NODEGROUPS", "LAST SYNC", "MESSAGE"],
             [_cluster_row(c) for c in items],
         )
     return 0
-
-
-def _indent(obj: Any, prefix: str = "  ") -> str:
-    text = encode_yaml(obj).rstrip()
-    return "\n".join(prefix + line for line in text.splitlines())
 
 
 def cmd_describe(args: argparse.Namespace) -> int:
@@ -209,7 +168,7 @@ def cmd_describe(args: argparse.Namespace) -> int:
         ("Phase", _phase(cluster)),
         ("Failure", status.get("failureMessage") or "-"),
         ("Sync policy", spec.get("syncPolicy", "three-way")),
-        ("Last sync", f"{status.get('lastSyncTime') or '-'} ({_age(status.get('lastSyncTime', ''))})"),
+        ("Last sync", f"{status.get('lastSyncTime') or '-'} ({age(status.get('lastSyncTime', ''))})"),
         ("API endpoint", status.get("apiEndpoint") or "-"),
         ("VPC", eks_status.get("virtualNetwork") or "-"),
         ("Subnets", ", ".join(eks_status.get("subnets") or []) or "-"),
@@ -221,17 +180,17 @@ def cmd_describe(args: argparse.Namespace) -> int:
     for key, value in fields:
         print(f"{key + ':':<{width}}{value}")
     print("Spec (eksConfig; absent fields are unmanaged):")
-    print(_indent(spec.get("eksConfig") or {}))
+    print(indent(spec.get("eksConfig") or {}))
     print("Conditions:")
     conditions = status.get("conditions") or []
     if conditions:
-        _print_table(
+        print_table(
             ["  TYPE", "STATUS", "LAST UPDATE", "REASON", "MESSAGE"],
             [
                 [
                     "  " + c.get("type", ""),
                     c.get("status", "Unknown"),
-                    _age(c.get("lastUpdateTime", "")),
+                    age(c.get("lastUpdateTime", "")),
                     c.get("reason") or "-",
                     c.get("message") or "-",
                 ]
@@ -242,9 +201,9 @@ def cmd_describe(args: argparse.Namespace) -> int:
         print("  <none>")
     print("Events:")
     if events:
-        _print_table(
+        print_table(
             ["  AGE", "TYPE", "REASON", "MESSAGE"],
-            [["  " + _age(e["time"]), e["type"], e["reason"], e["message"]] for e in events],
+            [["  " + age(e["time"]), e["type"], e["reason"], e["message"]] for e in events],
         )
     else:
         print("  <none>")
@@ -311,11 +270,11 @@ def cmd_credentials_set(args: argparse.Namespace) -> int:
 def cmd_credentials_list(args: argparse.Namespace) -> int:
     items = client_from_args(args).call("GET", "/v1/credentials")["items"]
     if args.output != "table":
-        _dump({"items": items}, args.output)
+        dump({"items": items}, args.output)
     elif not items:
         print("No credentials found.", file=sys.stderr)
     else:
-        _print_table(
+        print_table(
             ["NAMESPACE", "NAME", "ACCESS KEY ID", "SESSION TOKEN", "ROLE ARN", "UPDATED"],
             [
                 [
@@ -345,7 +304,7 @@ def cmd_settings_get(args: argparse.Namespace) -> int:
         print(client.call("GET", f"/v1/settings/{quote(args.name)}")["value"])
         return 0
     items = client.call("GET", "/v1/settings")["items"]
-    _print_table(["NAME", "VALUE"], [[k, v] for k, v in sorted(items.items())])
+    print_table(["NAME", "VALUE"], [[k, v] for k, v in sorted(items.items())])
     return 0
 
 

@@ -1,0 +1,52 @@
+"""The output layer: tables, JSON and YAML documents, and the human-readable bits (ages) in them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from controlplane.api import encode_yaml
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Left-aligned columns, each as wide as its widest cell, three spaces apart."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    for row in (headers, *rows):
+        print("   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def dump(obj: Any, output: str) -> None:
+    """``obj`` as an indented JSON document (``output == "json"``) or as YAML."""
+    if output == "json":
+        print(json.dumps(obj, indent=2))
+    else:
+        print(encode_yaml(obj).rstrip())
+
+
+def age(timestamp: str, now: datetime | None = None) -> str:
+    """``2m ago``-style age of an RFC 3339 timestamp (``-`` when absent; unreadable text is shown as is)."""
+    if not timestamp:
+        return "-"
+    try:
+        then = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return timestamp
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=UTC)
+    seconds = int(((now or datetime.now(UTC)) - then).total_seconds())
+    if seconds < 0:
+        return "just now"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
+
+def indent(obj: Any, prefix: str = "  ") -> str:
+    """``obj`` as YAML, every line indented (a block inside ``describe``)."""
+    text = encode_yaml(obj).rstrip()
+    return "\n".join(prefix + line for line in text.splitlines())
