@@ -17,7 +17,7 @@ import msgspec
 from controlplane.api import ClusterStatus, ManifestError, decode_manifests
 
 from ._client import ApiClient, CliError, client_from_args, connection_options, positive, quote
-from ._output import age, dump, indent, print_table
+from ._output import Table, add_output_option, age, indent, print_table, show_list
 
 
 def _phase(cluster: dict[str, Any]) -> str:
@@ -72,6 +72,13 @@ def _cluster_row(cluster: dict[str, Any]) -> list[str]:
         age(status.get("lastSyncTime", "")),
         _message(cluster) or "-",
     ]
+
+
+CLUSTER_TABLE = Table(
+    ("NAME", "PHASE", "VERSION", "NODEGROUPS", "LAST SYNC", "MESSAGE"),
+    _cluster_row,
+    empty="No clusters found.",
+)
 
 
 # --- cluster commands ----------------------------------------------------------------------------------
@@ -136,15 +143,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         query = "" if args.phase is None else "?" + urllib.parse.urlencode({"phase": args.phase})
         obj = client.call("GET", f"/v1/clusters{query}")
         items = obj["items"]
-    if args.output != "table":
-        dump(obj, args.output)
-    elif not items:
-        print("No clusters found.", file=sys.stderr)
-    else:
-        print_table(
-            ["NAME", "PHASE", "VERSION", "NODEGROUPS", "LAST SYNC", "MESSAGE"],
-            [_cluster_row(c) for c in items],
-        )
+    show_list(args.output, obj, items, CLUSTER_TABLE)
     return 0
 
 
@@ -267,27 +266,27 @@ def cmd_credentials_set(args: argparse.Namespace) -> int:
     return 0
 
 
+def _credential_row(credential: dict[str, Any]) -> list[str]:
+    return [
+        credential["namespace"],
+        credential["name"],
+        credential["accessKeyId"],
+        "yes" if credential.get("hasSessionToken") else "no",
+        credential.get("roleArn") or "-",
+        credential.get("updated") or "-",
+    ]
+
+
+CREDENTIAL_TABLE = Table(
+    ("NAMESPACE", "NAME", "ACCESS KEY ID", "SESSION TOKEN", "ROLE ARN", "UPDATED"),
+    _credential_row,
+    empty="No credentials found.",
+)
+
+
 def cmd_credentials_list(args: argparse.Namespace) -> int:
     items = client_from_args(args).call("GET", "/v1/credentials")["items"]
-    if args.output != "table":
-        dump({"items": items}, args.output)
-    elif not items:
-        print("No credentials found.", file=sys.stderr)
-    else:
-        print_table(
-            ["NAMESPACE", "NAME", "ACCESS KEY ID", "SESSION TOKEN", "ROLE ARN", "UPDATED"],
-            [
-                [
-                    c["namespace"],
-                    c["name"],
-                    c["accessKeyId"],
-                    "yes" if c.get("hasSessionToken") else "no",
-                    c.get("roleArn") or "-",
-                    c.get("updated") or "-",
-                ]
-                for c in items
-            ],
-        )
+    show_list(args.output, {"items": items}, items, CREDENTIAL_TABLE)
     return 0
 
 
@@ -399,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     get = sub.add_parser("get", parents=[conn], help="list clusters, or show one")
     get.add_argument("name", nargs="?", help="cluster name")
-    get.add_argument("-o", "--output", choices=["table", "json", "yaml"], default="table")
+    add_output_option(get)
     get.add_argument("--phase", help="only clusters in this phase (new is the empty string)")
     get.set_defaults(func=cmd_get)
 
@@ -433,7 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
     cset.add_argument("--external-id")
     cset.set_defaults(func=cmd_credentials_set)
     clist = creds.add_parser("list", parents=[conn], help="list credentials (never their secrets)")
-    clist.add_argument("-o", "--output", choices=["table", "json", "yaml"], default="table")
+    add_output_option(clist)
     clist.set_defaults(func=cmd_credentials_list)
     cdel = creds.add_parser("delete", parents=[conn], help="delete a credential")
     cdel.add_argument("ref", metavar="NAMESPACE/NAME")

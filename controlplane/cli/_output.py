@@ -1,13 +1,52 @@
-"""The output layer: tables, JSON and YAML documents, and the human-readable bits (ages) in them."""
+"""The output layer: tables, JSON and YAML documents, and the human-readable bits (ages) in them.
+
+A command that lists objects declares its table once, as a ``Table`` (titles and a row function over one
+API object), and hands what the API answered to ``show_list``. The declaration knows nothing of how the
+list arrived, so other ways of showing the same objects (a streamed ``--watch``: a row or a JSON line per
+change; a ``get`` that follows pages) reuse each command's ``Table`` as it is.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from controlplane.api import encode_yaml
+
+FORMATS = ("table", "json", "yaml")
+"""The values of ``-o/--output``."""
+
+
+def add_output_option(parser: argparse.ArgumentParser) -> None:
+    """``-o/--output``, for the commands that print API objects."""
+    parser.add_argument("-o", "--output", choices=FORMATS, default="table")
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """How a list of API objects prints as a table: one row per object."""
+
+    headers: tuple[str, ...]
+    """The column titles."""
+    row: Callable[[Any], list[str]]
+    """One object's cells, in the order of ``headers``."""
+    empty: str
+    """Said on stderr instead of an empty table (stdout stays empty, for scripts)."""
+
+
+def show_list(output: str, document: Any, items: Sequence[Any], table: Table) -> None:
+    """A list the API answered: the whole ``document`` as JSON/YAML, or its ``items`` as ``table``."""
+    if output != "table":
+        dump(document, output)
+    elif not items:
+        print(table.empty, file=sys.stderr)
+    else:
+        print_table(table.headers, [table.row(item) for item in items])
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
