@@ -8,29 +8,8 @@ import json
 import sys
 from collections.abc import Callable
 
-from . import _clusters, _credentials
-from ._client import CliError, client_from_args, connection_options, quote
-from ._output import print_table
-
-# --- credentials and settings --------------------------------------------------------------------------
-
-
-def cmd_settings_get(args: argparse.Namespace) -> int:
-    client = client_from_args(args)
-    if args.name:
-        print(client.call("GET", f"/v1/settings/{quote(args.name)}")["value"])
-        return 0
-    items = client.call("GET", "/v1/settings")["items"]
-    print_table(["NAME", "VALUE"], [[k, v] for k, v in sorted(items.items())])
-    return 0
-
-
-def cmd_settings_set(args: argparse.Namespace) -> int:
-    body = json.dumps({"value": args.value}).encode()
-    answer = client_from_args(args).call("PUT", f"/v1/settings/{quote(args.name)}", body)
-    print(f"setting/{answer['name']} set to {answer['value']!r}")
-    return 0
-
+from . import _clusters, _credentials, _settings
+from ._client import CliError, connection_options
 
 _IAM_PURPOSES = (
     ("generated-vpc", "the control plane creates VPCs (CloudFormation stacks)"),
@@ -111,17 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser(name, help=help_text, add_help=False)
     _clusters.add_commands(sub, conn)
     _credentials.add_commands(sub, conn)
-
-    settings = sub.add_parser("settings", help="read or change runtime settings").add_subparsers(
-        dest="action", metavar="ACTION", required=True
-    )
-    sget = settings.add_parser("get", parents=[conn], help="show every setting, or one value")
-    sget.add_argument("name", nargs="?")
-    sget.set_defaults(func=cmd_settings_get)
-    sset = settings.add_parser("set", parents=[conn], help="change a setting (e.g. eks-refresh-cron)")
-    sset.add_argument("name")
-    sset.add_argument("value")
-    sset.set_defaults(func=cmd_settings_set)
+    _settings.add_commands(sub, conn)
 
     iam = sub.add_parser(
         "iam-policy",
