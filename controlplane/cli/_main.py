@@ -4,33 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
 from collections.abc import Callable
 
-from . import _clusters, _credentials, _settings
+from . import _clusters, _credentials, _iam, _settings
 from ._client import CliError, connection_options
-
-_IAM_PURPOSES = (
-    ("generated-vpc", "the control plane creates VPCs (CloudFormation stacks)"),
-    ("generated-service-role", "the control plane creates EKS service roles"),
-    ("generated-node-role", "the control plane creates node group roles"),
-    ("ebs-csi", "clusters enable the EBS CSI driver add-on"),
-    ("ipv6", "clusters use the IPv6 family"),
-    ("assume-role", "the stored keys assume a role (put this on the keys' identity)"),
-)
-
-
-def cmd_iam_policy(args: argparse.Namespace) -> int:
-    from controlplane.aws import DEFAULT_PURPOSES, iam_policy  # noqa: PLC0415 - aiobotocore is slow
-
-    purposes = {"core"}
-    if args.all:
-        purposes.update(DEFAULT_PURPOSES)
-    purposes.update(p for p, _ in _IAM_PURPOSES if getattr(args, p.replace("-", "_")))
-    print(json.dumps(iam_policy(purposes), indent=2))
-    return 0
-
 
 # --- service, simulator, load test ---------------------------------------------------------------------
 
@@ -91,16 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     _clusters.add_commands(sub, conn)
     _credentials.add_commands(sub, conn)
     _settings.add_commands(sub, conn)
+    _iam.add_commands(sub, conn)
 
-    iam = sub.add_parser(
-        "iam-policy",
-        help="print the minimum IAM policy the control plane needs",
-        description="The core actions, plus those of each selected purpose. No server needed.",
-    )
-    for purpose, help_text in _IAM_PURPOSES:
-        iam.add_argument(f"--{purpose}", action="store_true", help=help_text)
-    iam.add_argument("--all", action="store_true", help="every purpose except assume-role")
-    iam.set_defaults(func=cmd_iam_policy)
     return parser
 
 
