@@ -286,6 +286,23 @@ async def test_iam_policy_needs_no_server(capsys: pytest.CaptureFixture[str]) ->
     assert {"ec2:CreateVpc", "cloudformation:CreateStack", "iam:CreateRole", "eks:CreateAddon"} <= actions
 
 
+async def test_serve_exit_codes(tmp_path: Path) -> None:
+    """A bad setting exits 2 and names it; a taken listen address exits 1 and names the address."""
+    code, _, err = await cli(None, "serve", "--listen", "nohost", "--data-dir", str(tmp_path))
+    assert code == 2
+    assert "controlplane: invalid setting admin.listen" in err
+    with anyio.fail_after(5):
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    async with listener:
+        listen = f"127.0.0.1:{listener.extra(anyio.abc.SocketAttribute.local_port)}"
+        code, out, err = await cli(None, "serve", "--listen", listen, "--data-dir", str(tmp_path))
+    assert code == 1
+    assert out == ""
+    assert err.rstrip().splitlines()[-1].startswith("controlplane: ")
+    assert err.rstrip().endswith(f"({listen})")
+    assert "Traceback" not in err
+
+
 async def test_usage_errors_exit_2() -> None:
     code, _, err = await cli(None, "get", "-o", "xml")
     assert code == 2
