@@ -6,9 +6,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from ._client import CliError
+
+DEFAULT_CONFIG = Path("config/controlplane.toml")
+"""The config file ``serve`` reads when ``--config`` is not given, if it exists (relative to the working
+directory, as the systemd unit and the README run it)."""
 
 
 def add_commands(
@@ -29,9 +36,49 @@ def add_commands(
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from controlplane.service import serve_from_args  # noqa: PLC0415 - lazy: fast start
+    """Settings from the config file, the environment and the flags, checked before anything starts
+    (exit code 2 names the bad setting); then the service runs until SIGTERM/SIGINT."""
+    # Lazy: the service, aiobotocore and the store are slow to import, and only serve needs them.
+    import asyncio  # noqa: PLC0415
 
-    return serve_from_args(args)
+    import msgspec  # noqa: PLC0415
+
+    from controlplane.aws import AwsSettings  # noqa: PLC0415
+    from controlplane.config import ConfigError, load_settings  # noqa: PLC0415
+    from controlplane.logs import configure_logging  # noqa: PLC0415
+    from controlplane.schedule import parse_refresh_cron  # noqa: PLC0415
+    from controlplane.service import serve  # noqa: PLC0415
+    from controlplane.store import StoreSettings  # noqa: PLC0415
+
+    config = args.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
+    try:
+        settings = load_settings(config, overrides=_overrides(args))
+        msgspec.convert(settings.aws, AwsSettings)
+        msgspec.convert(settings.store, StoreSettings)
+        parse_refresh_cron(settings.sync.refresh_cron)
+    except (ConfigError, msgspec.ValidationError, ValueError) as exc:
+        print(f"controlplane: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.service.log_level, settings.service.log_format)
+    try:
+        return asyncio.run(serve(settings, sim=args.sim))
+    except OSError as exc:
+        # Typically the listen address is taken; a traceback would bury the one line that matters.
+        raise CliError(f"{exc.strerror or exc} ({settings.admin.listen})") from None
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The settings the flags given override, by config section (flags beat the file and the env)."""
+    overrides: dict[str, dict[str, Any]] = {}
+    if args.listen:
+        overrides.setdefault("admin", {})["listen"] = args.listen
+    if args.data_dir:
+        overrides.setdefault("service", {})["data_dir"] = args.data_dir
+    if args.log_level:
+        overrides.setdefault("service", {})["log_level"] = args.log_level
+    if args.aws_endpoint:
+        overrides.setdefault("aws", {})["endpoint_url"] = args.aws_endpoint
+    return overrides
 
 
 def _run_sim(argv: list[str]) -> int:
