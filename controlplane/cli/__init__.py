@@ -7,6 +7,11 @@ Every error exits non-zero with the server's message on stderr.
 
 Heavy modules (aiohttp, aiobotocore, the service, the simulator) are imported inside the commands that need
 them, so client commands start fast.
+
+Layout: ``_main`` builds the parser and dispatches; one module per command group adds its commands
+(``_serve``: serve, sim, load; ``_clusters``: apply, get, describe, delete, sync; ``_credentials``;
+``_settings``; ``_iam``); ``_client`` is the admin API client and its connection options; ``_output`` is
+the one place that prints tables, JSON and YAML.
 """
 
 from ._main import main
