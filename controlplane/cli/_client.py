@@ -12,6 +12,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from ._args import positive
+
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 TOKEN_FILE = "admin-token"
 REQUEST_TIMEOUT = 30.0
@@ -122,14 +124,3 @@ def connection_options() -> argparse.ArgumentParser:
         "--request-timeout", type=positive, default=REQUEST_TIMEOUT, help="seconds per request (%(default)s)"
     )
     return conn
-
-
-def positive(value: str) -> float:
-    """An argparse type: a number of seconds greater than zero."""
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
-    return number

@@ -13,13 +13,12 @@ import msgspec
 
 from controlplane.api import ClusterStatus, ManifestError, decode_manifests
 
-from ._client import ApiClient, CliError, client_from_args, positive, quote
+from ._args import Subcommands, positive
+from ._client import ApiClient, CliError, client_from_args, quote
 from ._output import Table, add_output_option, age, indent, print_table, show_list
 
 
-def add_commands(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], conn: argparse.ArgumentParser
-) -> None:
+def add_commands(sub: Subcommands, conn: argparse.ArgumentParser) -> None:
     """The cluster commands, as subcommands of ``sub``; ``conn`` holds the connection options."""
     apply = sub.add_parser("apply", parents=[conn], help="create or update clusters from manifests")
     apply.add_argument("-f", "--filename", required=True, help="YAML/JSON file (several documents) or -")

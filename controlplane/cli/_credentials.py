@@ -11,17 +11,14 @@ import json
 import sys
 from typing import Any
 
+from ._args import Subcommands, action_group
 from ._client import CliError, client_from_args, quote
 from ._output import Table, add_output_option, show_list
 
 
-def add_commands(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], conn: argparse.ArgumentParser
-) -> None:
+def add_commands(sub: Subcommands, conn: argparse.ArgumentParser) -> None:
     """``credentials ACTION``, as a subcommand of ``sub``; ``conn`` holds the connection options."""
-    creds = sub.add_parser("credentials", help="manage AWS credentials").add_subparsers(
-        dest="action", metavar="ACTION", required=True
-    )
+    creds = action_group(sub, "credentials", "manage AWS credentials")
     cset = creds.add_parser("set", parents=[conn], help="create or replace a credential")
     cset.add_argument("ref", metavar="NAMESPACE/NAME")
     cset.add_argument("--access-key", required=True)

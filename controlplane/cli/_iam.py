@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ._args import Subcommands
+
 PURPOSES = (
     ("generated-vpc", "the control plane creates VPCs (CloudFormation stacks)"),
     ("generated-service-role", "the control plane creates EKS service roles"),
@@ -16,9 +18,7 @@ PURPOSES = (
 """Each optional purpose: its flag (``--NAME``) and what it is for."""
 
 
-def add_commands(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], conn: argparse.ArgumentParser
-) -> None:
+def add_commands(sub: Subcommands, conn: argparse.ArgumentParser) -> None:
     """``iam-policy``, as a subcommand of ``sub`` (it talks to no server, so ``conn`` is not used)."""
     iam = sub.add_parser(
         "iam-policy",

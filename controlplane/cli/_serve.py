@@ -11,16 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ._args import Subcommands
 from ._client import CliError
 
 DEFAULT_CONFIG = Path("config/controlplane.toml")
-"""The config file ``serve`` reads when ``--config`` is not given, if it exists (relative to the working
-directory, as the systemd unit and the README run it)."""
+"""The config file ``serve`` reads when ``--config`` is not given, if it exists: relative to the working
+directory, so a checkout's shipped config."""
 
 
-def add_commands(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], conn: argparse.ArgumentParser
-) -> None:
+def add_commands(sub: Subcommands, conn: argparse.ArgumentParser) -> None:
     """``serve``, and the names of the pass-through commands for the help (``conn`` is not used)."""
     serve = sub.add_parser("serve", help="run the control plane service")
     serve.add_argument("--config", help="TOML config file (default: config/controlplane.toml if present)")

@@ -5,17 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from ._args import Subcommands, action_group
 from ._client import client_from_args, quote
 from ._output import print_table
 
 
-def add_commands(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], conn: argparse.ArgumentParser
-) -> None:
+def add_commands(sub: Subcommands, conn: argparse.ArgumentParser) -> None:
     """``settings ACTION``, as a subcommand of ``sub``; ``conn`` holds the connection options."""
-    settings = sub.add_parser("settings", help="read or change runtime settings").add_subparsers(
-        dest="action", metavar="ACTION", required=True
-    )
+    settings = action_group(sub, "settings", "read or change runtime settings")
     sget = settings.add_parser("get", parents=[conn], help="show every setting, or one value")
     sget.add_argument("name", nargs="?")
     sget.set_defaults(func=cmd_settings_get)
