@@ -3,7 +3,6 @@ them, and shuts them down in order on SIGTERM/SIGINT. The only module that knows
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
@@ -23,17 +22,9 @@ from controlplane._observer import MetricsObserver
 from controlplane.admin import admin_token, build_admin_app
 from controlplane.aws import AwsAdapter, AwsSettings, CachedCredentialLookup
 from controlplane.cluster import ClusterDeps
-from controlplane.config import (
-    ConfigError,
-    LifecycleSettings,
-    Settings,
-    SyncSettings,
-    load_settings,
-    parse_listen,
-)
+from controlplane.config import LifecycleSettings, Settings, SyncSettings, parse_listen
 from controlplane.downstream import DownstreamSettings, generate_service_account_token
 from controlplane.fleet import SCHEDULER, Fleet
-from controlplane.logs import configure_logging
 from controlplane.probe import Prober, ProbeSettings
 from controlplane.schedule import parse_refresh_cron
 from controlplane.scheduler import REFRESH_CRON_SETTING, RoundTracker, SchedulerActor
@@ -45,7 +36,6 @@ log = logging.getLogger("controlplane.service")
 CREDENTIAL_CACHE_SECONDS = 10.0
 """How long a credential read from the store is reused (a rotated key is in use within this time)."""
 CREDENTIAL_CACHE_SIZE = 4096
-DEFAULT_CONFIG = Path("config/controlplane.toml")
 DEMO_REFRESH_CRON = "@every 30s"
 """``serve --sim`` refreshes every 30 s, so console changes (``PATCH /_sim/clusters``) show quickly."""
 
@@ -243,32 +233,3 @@ async def serve(settings: Settings, *, sim: bool = False, stop: asyncio.Event | 
         log.info("shutting down")
     log.info("stopped")
     return 0
-
-
-def serve_from_args(args: argparse.Namespace) -> int:
-    """``controlplane serve``: settings from the config file, the environment and the flags."""
-    overrides: dict[str, dict[str, Any]] = {}
-    if getattr(args, "listen", None):
-        overrides.setdefault("admin", {})["listen"] = args.listen
-    if getattr(args, "data_dir", None):
-        overrides.setdefault("service", {})["data_dir"] = args.data_dir
-    if getattr(args, "log_level", None):
-        overrides.setdefault("service", {})["log_level"] = args.log_level
-    if getattr(args, "aws_endpoint", None):
-        overrides.setdefault("aws", {})["endpoint_url"] = args.aws_endpoint
-    config = getattr(args, "config", None) or (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
-    try:
-        settings = load_settings(config, overrides=overrides)
-        msgspec.convert(settings.aws, AwsSettings)
-        msgspec.convert(settings.store, StoreSettings)
-        parse_refresh_cron(settings.sync.refresh_cron)
-    except (ConfigError, msgspec.ValidationError, ValueError) as exc:
-        print(f"controlplane: {exc}", file=sys.stderr)
-        return 2
-    configure_logging(settings.service.log_level, settings.service.log_format)
-    try:
-        return asyncio.run(serve(settings, sim=bool(getattr(args, "sim", False))))
-    except OSError as exc:
-        # Typically the listen address is taken; a traceback would bury the one line that matters.
-        print(f"controlplane: {exc.strerror or exc} ({settings.admin.listen})", file=sys.stderr)
-        return 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 import tomllib
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from controlplane.aws import AwsSettings
 from controlplane.aws._settings import SERVICES, ServiceLimits
+from controlplane.cli import main
 from controlplane.config import (
     AdminSettings,
     ConfigError,
@@ -23,7 +23,6 @@ from controlplane.config import (
     SyncSettings,
     load_settings,
 )
-from controlplane.service import serve_from_args
 from controlplane.store import StoreSettings
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "controlplane.toml"
@@ -201,12 +200,6 @@ def test_unreadable_or_invalid_file_is_named(tmp_path: Path) -> None:
         load_settings(broken, env={})
 
 
-def _serve_args(config: Path) -> argparse.Namespace:
-    return argparse.Namespace(
-        config=str(config), listen=None, data_dir=None, log_level=None, aws_endpoint=None, sim=False
-    )
-
-
 @pytest.mark.parametrize(
     ("text", "named"),
     [
@@ -221,7 +214,7 @@ def test_serve_refuses_bad_aws_or_store_settings(
 ) -> None:
     path = tmp_path / "c.toml"
     path.write_text(text)
-    assert serve_from_args(_serve_args(path)) == 2
+    assert main(["serve", "--config", str(path)]) == 2
     assert named in capsys.readouterr().err
 
 

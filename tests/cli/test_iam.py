@@ -1,0 +1,28 @@
+"""``iam-policy``: the policy for the purposes chosen, without a server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from controlplane.cli import main
+
+from ._support import cli
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_iam_policy_needs_no_server(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = await cli(None, "iam-policy")
+    assert code == 0, err
+    policy = json.loads(out)
+    assert policy["Version"] == "2012-10-17"
+    actions = {a for s in policy["Statement"] for a in s["Action"]}
+    assert {"eks:CreateCluster", "eks:DescribeCluster", "iam:PassRole"} <= actions
+    assert "ec2:CreateVpc" not in actions
+    capsys.readouterr()
+    assert main(["iam-policy", "--generated-vpc", "--generated-service-role", "--ebs-csi"]) == 0
+    out = capsys.readouterr().out
+    actions = {a for s in json.loads(out)["Statement"] for a in s["Action"]}
+    assert {"ec2:CreateVpc", "cloudformation:CreateStack", "iam:CreateRole", "eks:CreateAddon"} <= actions
