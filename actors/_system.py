@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Any, Self, TypeVar, overload
 
@@ -190,6 +190,16 @@ class ActorSystem:
         if self._status is SystemStatus.NEW or self._status is SystemStatus.CLOSED:
             raise SystemStateError(f"stop {name!r}", self._status.value)
         await self._stop_group([self.get(name)], drain, grace)
+
+    async def stop_many(
+        self, names: Iterable[str], *, drain: bool = False, grace: float | None = None
+    ) -> None:
+        """Stop the named actors (unknown or already stopped names are skipped) concurrently, within one
+        deadline; see ``stop_all`` for the rule."""
+        if self._status is SystemStatus.NEW or self._status is SystemStatus.CLOSED:
+            raise SystemStateError("stop actors", self._status.value)
+        actors = [actor for name in names if (actor := self._actors.get(name)) is not None]
+        await self._stop_group(actors, drain, grace)
 
     async def stop_all(self, *, drain: bool = False, grace: float | None = None) -> None:
         """Stop every live actor, concurrently, within one deadline.

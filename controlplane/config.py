@@ -77,6 +77,23 @@ class SyncSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     """At start, every cluster is refreshed once, spread over this many seconds (or the period if shorter)."""
 
 
+class ReplicaSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    id: str = ""
+    """This replica's id. Empty: the id kept in ``<data_dir>/replica-id`` (created as the hostname plus a
+    random suffix), or a fresh one when another running process holds that file."""
+    shards: int = 256
+    """Shards the fleet is cut into (a stable hash of the cluster name); every replica must agree."""
+    lease_duration: float = 15.0
+    """Seconds a shard lease lasts after its last renewal; then another replica may take the shard."""
+    renew_deadline: float = 10.0
+    """Seconds after its last successful renewal by which a replica stops a shard's actors if it could
+    not renew (before the lease can expire anywhere else). Must be < lease_duration."""
+    retry_period: float = 2.0
+    """Seconds between heartbeats, lease renewals and balancing rounds. Must be < renew_deadline."""
+    lease_margin: float = 1.0
+    """Seconds of lease validity an actor must have left before a mutating AWS call."""
+
+
 class SimSettingsSection(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     time_scale: float = 1.0
     """For ``serve --sim``: multiplies the simulator's lifecycle durations (1 = demo speed)."""
@@ -90,6 +107,7 @@ class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     lifecycle: LifecycleSettings = LifecycleSettings()
     sync: SyncSettings = SyncSettings()
     sim: SimSettingsSection = SimSettingsSection()
+    replica: ReplicaSettings = ReplicaSettings()
     aws: dict[str, Any] = msgspec.field(default_factory=dict)
     """Passed to the AWS adapter's settings struct (see ``[aws]`` in config/controlplane.toml)."""
     store: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -100,7 +118,7 @@ class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
         return seconds * self.service.time_scale
 
 
-_SECTIONS = ("service", "admin", "lifecycle", "sync", "sim")
+_SECTIONS = ("service", "admin", "lifecycle", "sync", "sim", "replica")
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
@@ -153,7 +171,20 @@ def load_settings(
     if not 0 < settings.service.time_scale < math.inf:
         raise ConfigError("invalid setting: service.time_scale must be > 0 and finite")
     _check_listen(settings.admin.listen)
+    _check_replica(settings.replica)
     return settings
+
+
+def _check_replica(r: ReplicaSettings) -> None:
+    if r.shards < 1:
+        raise ConfigError("invalid setting replica.shards: must be >= 1")
+    if not 0 < r.retry_period < r.renew_deadline < r.lease_duration < math.inf:
+        raise ConfigError(
+            "invalid setting replica: need 0 < retry_period < renew_deadline < lease_duration "
+            f"(got {r.retry_period}, {r.renew_deadline}, {r.lease_duration})"
+        )
+    if not 0 <= r.lease_margin < r.renew_deadline:
+        raise ConfigError("invalid setting replica.lease_margin: must be >= 0 and < renew_deadline")
 
 
 def parse_listen(value: str) -> tuple[str, int]:

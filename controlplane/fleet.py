@@ -1,9 +1,13 @@
-"""The fleet registry: the cluster actors this process runs, the namespace of actor names, and the
-routing of messages (API notifications, sync ticks, settings) to the right actor.
+"""The fleet registry: the cluster actors this process runs, by shard, and the routing of the store's
+change feed (spec writes, deletes, sync requests, settings, credentials) to them.
 
 Actor names are namespaced: a cluster's actor is ``cluster/<name>`` and a system actor (the scheduler)
 ``system/<name>``, so any valid cluster name works, ``scheduler`` included. Nothing outside this module
 builds an actor name.
+
+A cluster runs here only while this replica holds the lease of its shard (``start_shard`` /
+``stop_shard``, driven by ``replicas.Membership``). Its actor's writes carry that lease's fence, and its
+mutating AWS calls are guarded by the lease's validity.
 """
 
 from __future__ import annotations
@@ -15,15 +19,18 @@ from typing import Any, Final
 
 from actors import Actor, ActorError, ActorSystem
 from controlplane.api import Cluster
-from controlplane.cluster import ClusterActor, ClusterDeps, DeleteRequested, SpecChanged, SyncTick
+from controlplane.cluster import ClusterActor, ClusterDeps, SpecChanged, SyncTick
 from controlplane.scheduler import REFRESH_CRON_SETTING, SettingChanged
-from controlplane.store import Store
+from controlplane.store import Change, ChangeKind, Fence, Store, shard_of
 
 log = logging.getLogger("controlplane.fleet")
 
 CLUSTER_NAMESPACE: Final = "cluster/"
 SYSTEM_NAMESPACE: Final = "system/"
 SCHEDULER: Final = "scheduler"
+
+ShardCheck = Callable[[int], None]
+"""Raises ``Fenced`` unless this replica may still act for the shard (``Membership.check``)."""
 
 
 def cluster_actor_name(cluster: str) -> str:
@@ -35,35 +42,83 @@ def system_actor_name(name: str) -> str:
 
 
 class Fleet:
-    """Spawns, finds and messages the actors of one process. Implements the admin API's
-    ``ClusterController``: it is told about every change after the change is persisted."""
+    """Spawns, finds, messages and stops the actors of one process; follows the change feed for them."""
 
-    def __init__(self, system: ActorSystem, store: Store, deps: ClusterDeps) -> None:
+    def __init__(
+        self,
+        system: ActorSystem,
+        store: Store,
+        deps: ClusterDeps,
+        *,
+        shards: int,
+        check: ShardCheck | None = None,
+        on_credential_changed: Callable[[str, str], None] | None = None,
+    ) -> None:
         self._system = system
         self._store = store
         self._deps = deps
-        self._ready: Callable[[], bool] = lambda: False
+        self._shard_count = shards
+        self._check = check
+        self._on_credential_changed = on_credential_changed
+        self._fences: dict[int, Fence] = {}
+        self._members: dict[int, set[str]] = {}
+
+    # --- shards (driven by membership) --------------------------------------------------------------
+    async def start_shard(self, shard: int, fence: Fence) -> None:
+        """Run every cluster of ``shard`` under ``fence`` (clusters created meanwhile arrive by the feed)."""
+        self._fences[shard] = fence
+        self._members.setdefault(shard, set())
+        for cluster in await self._store.list_clusters_in_shards([shard]):
+            if self._fences.get(shard) is fence:  # not stopped while listing
+                self.spawn(cluster)
+
+    async def stop_shard(self, shard: int) -> None:
+        """Stop the shard's actors (each finishes its message in hand), then commit every status they
+        wrote, so that the lease can be released right after with nothing of theirs still pending."""
+        self._fences.pop(shard, None)
+        names = self._members.pop(shard, set())
+        await self._system.stop_many([cluster_actor_name(n) for n in names])
+        if names:
+            await self._store.flush()
+
+    def owns(self, name: str) -> bool:
+        return shard_of(name, self._shard_count) in self._fences
+
+    def running_shards(self) -> list[int]:
+        return sorted(self._fences)
 
     # --- clusters -----------------------------------------------------------------------------------
-    async def start_all(self) -> int:
-        """Spawn an actor for every stored cluster; returns how many run."""
-        for cluster in await self._store.list_clusters():
-            self.spawn(cluster)
-        return len(self)
-
-    def spawn(self, cluster: Cluster) -> ClusterActor:
-        return self._system.spawn(
-            cluster_actor_name(cluster.metadata.name), ClusterActor(cluster, self._deps)
-        )
+    def spawn(self, cluster: Cluster) -> ClusterActor | None:
+        """Start the cluster's actor if its shard is held here and it is not running yet."""
+        name = cluster.metadata.name
+        shard = shard_of(name, self._shard_count)
+        fence = self._fences.get(shard)
+        if fence is None:
+            return None
+        existing = self.actor(name)
+        if existing is not None:
+            return existing
+        check = self._check
+        guard = None if check is None else (lambda: check(shard))
+        actor = ClusterActor(cluster, self._deps, fence=fence, guard=guard)
+        self._system.spawn(cluster_actor_name(name), actor)
+        self._members[shard].add(name)
+        return actor
 
     async def start(self, name: str) -> None:
-        """Make sure the cluster's actor runs and has the stored spec (a new or changed cluster)."""
+        """Make sure the cluster's actor runs here (if its shard does) and has the stored spec."""
         if name in self:
             self.tell(name, SpecChanged())
+            return
+        if not self.owns(name):
             return
         cluster = await self._store.get_cluster(name)
         if cluster is not None:
             self.spawn(cluster)
+
+    def forget(self, name: str) -> None:
+        """The cluster left the store (its actor deleted it and stops)."""
+        self._members.get(shard_of(name, self._shard_count), set()).discard(name)
 
     def tell(self, name: str, message: Any) -> bool:
         """Deliver to the cluster's actor; False (logged) when it is not running or its mailbox is full."""
@@ -96,7 +151,7 @@ class Fleet:
         return isinstance(name, str) and cluster_actor_name(name) in self._system
 
     def __len__(self) -> int:
-        return sum(1 for n in self._system.names() if n.startswith(CLUSTER_NAMESPACE))
+        return sum(len(members) for members in self._members.values())
 
     # --- system actors ------------------------------------------------------------------------------
     def spawn_system(self, name: str, actor: Actor[Any, Any]) -> None:
@@ -106,28 +161,43 @@ class Fleet:
         actor_name = system_actor_name(name)
         return self._system.get(actor_name) if actor_name in self._system else None
 
-    # --- the admin API's ClusterController ----------------------------------------------------------
-    def set_ready(self, ready: Callable[[], bool]) -> None:
-        self._ready = ready
+    # --- the change feed ----------------------------------------------------------------------------
+    async def route(self, change: Change) -> None:
+        """Act on one change committed by any replica (``replicas.follow`` calls this in feed order)."""
+        kind, name = change.kind, change.name
+        if kind in (ChangeKind.CREATED, ChangeKind.UPDATED):
+            await self.start(name)  # a delete request is an update: the actor reloads and sees it
+        elif kind is ChangeKind.SYNC:
+            if name in self:
+                self.tell(name, SyncTick(planned=asyncio.get_running_loop().time()))
+        elif kind is ChangeKind.DELETED:
+            self.forget(name)
+        elif kind is ChangeKind.SETTING:
+            await self._setting_changed(name)
+        elif kind is ChangeKind.CREDENTIAL and self._on_credential_changed is not None:
+            namespace, _, cred = name.partition(":")
+            self._on_credential_changed(namespace, cred)
 
-    def ready(self) -> bool:
-        return self._ready()
+    async def resync(self) -> None:
+        """The feed was trimmed past our cursor: re-read every held shard and the settings."""
+        for shard, fence in list(self._fences.items()):
+            stored = {c.metadata.name: c for c in await self._store.list_clusters_in_shards([shard])}
+            if self._fences.get(shard) is not fence:
+                continue
+            for name in list(self._members.get(shard, ())):
+                if name not in stored:
+                    await self._system.stop_many([cluster_actor_name(name)])
+                    self.forget(name)
+                else:
+                    self.tell(name, SpecChanged())
+            for cluster in stored.values():
+                self.spawn(cluster)
+        await self._setting_changed(REFRESH_CRON_SETTING)
 
-    async def cluster_created(self, name: str) -> None:
-        await self.start(name)
-
-    async def cluster_spec_changed(self, name: str) -> None:
-        self.tell(name, SpecChanged())
-
-    async def cluster_delete_requested(self, name: str) -> None:
-        self.tell(name, DeleteRequested())
-
-    async def sync_now(self, name: str) -> None:
-        if name not in self:
-            raise KeyError(name)
-        self.tell(name, SyncTick(planned=asyncio.get_running_loop().time()))
-
-    async def setting_changed(self, name: str, value: str) -> None:
+    async def _setting_changed(self, name: str) -> None:
         scheduler = self.system_actor(SCHEDULER)
-        if name == REFRESH_CRON_SETTING and scheduler is not None:
+        if name != REFRESH_CRON_SETTING or scheduler is None:
+            return
+        value = await self._store.get_setting(name)
+        if value is not None:
             scheduler.tell(SettingChanged(value))

@@ -242,3 +242,41 @@ ADMIN_REQUEST_SECONDS = Histogram(
     buckets=_FAST,
     registry=REGISTRY,
 )
+
+# --- replicas -----------------------------------------------------------------------------------
+SHARDS_OWNED = Gauge(
+    "controlplane_shards_owned",
+    "Shards whose lease this replica holds (and whose actors it runs).",
+    registry=REGISTRY,
+)
+LEASE_RENEWALS = Counter(
+    "controlplane_lease_renewals_total",
+    "Shard lease renewals by outcome: renewed, lost (taken or released elsewhere), deadline_passed "
+    "(could not renew within renew_deadline; the shard's actors were stopped).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+SHARD_HANDOFFS = Counter(
+    "controlplane_shard_handoffs_total",
+    "Shards this replica gave up, by reason: rebalance (graceful hand-over), lost, deadline, leaving.",
+    ["reason"],
+    registry=REGISTRY,
+)
+REPLICA_FAILOVER_SECONDS = Histogram(
+    "controlplane_replica_failover_seconds",
+    "Shards taken over from a replica that stopped renewing: seconds from the lease's expiry until this "
+    "replica's actors for the shard ran.",
+    buckets=(0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 15.0, 20.0, 30.0, 60.0, 120.0),
+    registry=REGISTRY,
+)
+FEED_LAG_SECONDS = Histogram(
+    "controlplane_feed_lag_seconds",
+    "Seconds from a change's commit (any replica) until this replica routed it to its actors.",
+    buckets=_FAST,
+    registry=REGISTRY,
+)
+FEED_RESYNCS = Counter(
+    "controlplane_feed_resyncs_total",
+    "Times this replica fell behind the change feed's retention and re-listed its shards.",
+    registry=REGISTRY,
+)

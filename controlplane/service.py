@@ -10,9 +10,11 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import anyio
 import msgspec
 from aiohttp import web
 
@@ -26,6 +28,7 @@ from controlplane.config import LifecycleSettings, Settings, SyncSettings, parse
 from controlplane.downstream import DownstreamSettings, generate_service_account_token
 from controlplane.fleet import SCHEDULER, Fleet
 from controlplane.probe import Prober, ProbeSettings
+from controlplane.replicas import Membership, follow, resolve_identity
 from controlplane.schedule import parse_refresh_cron
 from controlplane.scheduler import REFRESH_CRON_SETTING, RoundTracker, SchedulerActor
 from controlplane.store import SQLiteStore, Store, StoreSettings
@@ -40,8 +43,27 @@ DEMO_REFRESH_CRON = "@every 30s"
 """``serve --sim`` refreshes every 30 s, so console changes (``PATCH /_sim/clusters``) show quickly."""
 
 
+class _ReplicaView:
+    """What the admin API shows of this replica (``admin.ReplicaView``)."""
+
+    def __init__(self, service: Service) -> None:
+        self._service = service
+
+    def ready(self) -> bool:
+        svc = self._service
+        return svc.ready and svc.membership.joined
+
+    @property
+    def replica_id(self) -> str:
+        return self._service.membership.id
+
+    @property
+    def lease_duration(self) -> float:
+        return self._service.settings.replica.lease_duration
+
+
 class Service:
-    """The running control plane. Use ``async with Service(settings) as svc``."""
+    """The running control plane: one replica. Use ``async with Service(settings) as svc``."""
 
     def __init__(self, settings: Settings, *, store: Store | None = None) -> None:
         self.settings = settings
@@ -57,6 +79,7 @@ class Service:
         self.store: Store
         self.deps: ClusterDeps
         self.fleet: Fleet
+        self.membership: Membership
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
@@ -74,17 +97,20 @@ class Service:
 
     async def _open(self) -> None:
         s = self.settings
+        stack = self._stack
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        identity = resolve_identity(s.replica.id, self.data_dir)
+        stack.callback(identity.close)
         store = self._store or SQLiteStore(
-            self.data_dir / "controlplane.db", msgspec.convert(s.store, StoreSettings)
+            self.data_dir / "controlplane.db",
+            msgspec.convert(s.store, StoreSettings),
+            shards=s.replica.shards,
         )
-        self.store = await self._stack.enter_async_context(store)
+        self.store = await stack.enter_async_context(store)
         credentials = CachedCredentialLookup(
             self.store.get_credential, ttl=CREDENTIAL_CACHE_SECONDS, size=CREDENTIAL_CACHE_SIZE
         )
-        aws = await self._stack.enter_async_context(
-            AwsAdapter(msgspec.convert(s.aws, AwsSettings), credentials)
-        )
+        aws = await stack.enter_async_context(AwsAdapter(msgspec.convert(s.aws, AwsSettings), credentials))
         downstream = DownstreamSettings()
 
         async def service_account_token(endpoint: str, ca: str, token: Any, cluster: str) -> str:
@@ -94,17 +120,17 @@ class Service:
 
         ts = s.service.time_scale
         prober = Prober(_probe_settings(ts))
-        self._stack.callback(prober.close)
+        stack.callback(prober.close)
         self.deps = ClusterDeps(
             store=self.store,
             aws=aws,
             prober=prober,
             minter=TokenMinter(),
             lifecycle=s.lifecycle,
+            replica=identity.id,
             time_scale=ts,
             service_account_token=service_account_token,
             on_refreshed=self.tracker.refreshed,
-            on_removed=_removed,
         )
         self.system = ActorSystem(
             supervision=Supervision(
@@ -113,14 +139,42 @@ class Service:
             observer=MetricsObserver(),
             stop_timeout=s.service.shutdown_timeout,
         )
-        await self._stack.enter_async_context(self.system)
-        self.fleet = Fleet(self.system, self.store, self.deps)
-        self.fleet.set_ready(lambda: self.ready)
-        # LIFO: the admin site stops accepting first, then actors stop, then the store flushes and closes.
-        log.info("clusters started", extra={"clusters": await self.fleet.start_all()})
-        await self._start_scheduler()
+        await stack.enter_async_context(self.system)
+        self.fleet = Fleet(
+            self.system,
+            self.store,
+            self.deps,
+            shards=s.replica.shards,
+            check=self._check_lease,
+            on_credential_changed=credentials.invalidate,
+        )
+        self.deps.on_removed = self.fleet.forget
+        # LIFO: the admin site stops accepting first, then the background loops stop, then the replica
+        # leaves (its actors stop and flush, its leases are released), then the store closes.
         await self._start_admin()
+        self.membership = Membership(
+            self.store, s.replica, replica_id=identity.id, address=self.url, host=self.fleet
+        )
+        stack.push_async_callback(self.membership.leave)
+        cursor = await self.store.head()  # before join lists its shards: no change slips between
+        await self.membership.join()
+        log.info(
+            "replica joined",
+            extra={
+                "replica": identity.id,
+                "shards": len(self.membership.shards()),
+                "clusters": len(self.fleet),
+            },
+        )
+        await self._start_scheduler()
+        background = await stack.enter_async_context(anyio.create_task_group())
+        stack.callback(background.cancel_scope.cancel)
+        background.start_soon(self.membership.run)
+        background.start_soon(partial(follow, self.store, self.fleet, after=cursor))
         self.ready = True
+
+    def _check_lease(self, shard: int) -> None:
+        self.membership.check(shard)
 
     async def _start_scheduler(self) -> None:
         s = self.settings
@@ -141,7 +195,7 @@ class Service:
         self.token, self.token_path = admin_token(s.admin, self.data_dir)
         app = build_admin_app(
             store=self.store,
-            controller=self.fleet,
+            replica=_ReplicaView(self),
             settings=s.admin,
             token=self.token,
             registry=metrics.REGISTRY,
@@ -157,10 +211,6 @@ class Service:
         sockets = getattr(site._server, "sockets", None) or []
         bound = sockets[0].getsockname()[1] if sockets else port
         self.url = f"http://{host}:{bound}"
-
-
-def _removed(name: str) -> None:
-    log.info("cluster removed", extra={"cluster": name})
 
 
 @contextlib.asynccontextmanager

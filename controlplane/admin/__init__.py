@@ -10,18 +10,18 @@ Contract highlights (see ``/openapi.json`` for the full document):
   like ``spec.eksConfig.nodeGroups[0].minSize``). Bad JSON/YAML syntax is 400; a wrong type or an unknown
   field is 422 naming the field.
 - ``PUT`` replaces the spec (labels only when the body carries some); ``PATCH`` is an RFC 7386 merge patch
-  of ``spec`` and ``metadata.labels`` (null unsets: the field becomes unmanaged). Annotations are set at
-  create time only (the store's ``update_spec`` does not write them).
+  of ``spec`` and ``metadata.labels`` (null unsets: the field becomes unmanaged).
   Both honour ``metadata.resourceVersion`` when given (409 on mismatch); without it a concurrent write is
   retried on a fresh read. Both refuse (409) a cluster being deleted.
 - ``DELETE /v1/credentials/...`` is refused (409) while any cluster references the credential.
-- Every write is persisted before it is acknowledged, and the controller is told after that (a failing
-  notification is logged, not turned into an error: the write stands).
-- ``POST /v1/clusters/{name}/sync`` is 503 while the cluster has no running actor yet.
+- Every write is persisted before it is acknowledged; the store's change feed carries it to the replica
+  that owns the cluster (any replica accepts any write).
+- ``POST /v1/clusters/{name}/sync`` records a sync request (202); the owning replica refreshes at once.
+- ``GET /v1/replicas`` lists the replicas sharing the fleet, their shards and cluster counts.
 """
 
 from ._app import build_admin_app
-from ._controller import ClusterController
+from ._controller import ReplicaView
 from ._token import TOKEN_FILE, AdminTokenError, admin_token
 
-__all__ = ["TOKEN_FILE", "AdminTokenError", "ClusterController", "admin_token", "build_admin_app"]
+__all__ = ["TOKEN_FILE", "AdminTokenError", "ReplicaView", "admin_token", "build_admin_app"]

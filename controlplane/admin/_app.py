@@ -16,10 +16,10 @@ from prometheus_client import CollectorRegistry
 from .. import metrics
 from ..config import AdminSettings, SyncSettings
 from ..store import Store
-from . import _clusters, _credentials, _settings_api
-from ._controller import ClusterController
+from . import _clusters, _credentials, _replicas, _settings_api
+from ._controller import ReplicaView
 from ._http import MAX_BODY_BYTES, ApiError, error_response, json_response
-from ._keys import CONTROLLER, LOGGER, REGISTRY, SETTING_DEFAULTS, SETTINGS, STORE, TOKEN
+from ._keys import LOGGER, REGISTRY, REPLICA, SETTING_DEFAULTS, SETTINGS, STORE, TOKEN
 from ._openapi import openapi_document
 
 _UNMATCHED = "unmatched"
@@ -99,7 +99,7 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 async def _readyz(request: web.Request) -> web.Response:
-    if request.app[CONTROLLER].ready():
+    if request.app[REPLICA].ready():
         return json_response({"status": "ready"})
     return json_response({"status": "not ready"}, status=503)
 
@@ -118,14 +118,14 @@ async def _openapi(request: web.Request) -> web.Response:
 def build_admin_app(
     *,
     store: Store,
-    controller: ClusterController,
+    replica: ReplicaView,
     settings: AdminSettings,
     token: str,
     registry: CollectorRegistry,
     logger: logging.Logger,
     setting_defaults: Mapping[str, str] | None = None,
 ) -> web.Application:
-    """The admin API application; the caller runs it (``web.AppRunner``) and owns store and controller.
+    """The admin API application; the caller runs it (``web.AppRunner``) and owns store and replica.
 
     ``setting_defaults`` are the values ``GET /v1/settings`` shows for settings never written through the
     API (by default ``eks-refresh-cron`` = ``SyncSettings().refresh_cron``; pass the configured one).
@@ -137,7 +137,7 @@ def build_admin_app(
         client_max_size=settings.max_body_bytes,
     )
     app[STORE] = store
-    app[CONTROLLER] = controller
+    app[REPLICA] = replica
     app[SETTINGS] = settings
     app[TOKEN] = token
     app[REGISTRY] = registry
@@ -165,6 +165,7 @@ def build_admin_app(
     r.add_get("/v1/credentials/{namespace}/{name}", _credentials.get_credential)
     r.add_put("/v1/credentials/{namespace}/{name}", _credentials.put_credential)
     r.add_delete("/v1/credentials/{namespace}/{name}", _credentials.delete_credential)
+    r.add_get("/v1/replicas", _replicas.list_replicas)
     r.add_get("/v1/settings", _settings_api.list_settings)
     r.add_get("/v1/settings/{name}", _settings_api.get_setting)
     r.add_put("/v1/settings/{name}", _settings_api.put_setting)

@@ -34,8 +34,7 @@ from ._http import (
     shape_error,
     unprocessable,
 )
-from ._keys import CONTROLLER, STORE
-from ._notify import notify
+from ._keys import STORE
 from ._patch import merge_patch
 
 MAX_EVENTS = 1000
@@ -134,7 +133,6 @@ async def create_cluster(request: web.Request) -> web.Response:
         stored = await request.app[STORE].create_cluster(cluster)
     except AlreadyExists:
         raise ApiError(409, f"cluster {name!r} already exists") from None
-    await notify(request, "cluster_created", name, request.app[CONTROLLER].cluster_created(name))
     return json_response(stored, status=201)
 
 
@@ -169,6 +167,9 @@ async def _update(
                 new.spec,
                 expected_resource_version=old.metadata.resource_version,
                 labels=new.metadata.labels if new.metadata.labels != old.metadata.labels else None,
+                annotations=(
+                    new.metadata.annotations if new.metadata.annotations != old.metadata.annotations else None
+                ),
             )
         except Conflict:
             if precondition:
@@ -176,10 +177,6 @@ async def _update(
             continue
         except NotFound:
             raise ApiError(404, f"cluster {name!r} not found") from None
-        if stored.spec != old.spec:
-            # Labels are bookkeeping for users; only a spec change is news for the cluster's actor.
-            controller = request.app[CONTROLLER]
-            await notify(request, "cluster_spec_changed", name, controller.cluster_spec_changed(name))
         return json_response(stored)
     raise ApiError(409, f"cluster {name!r} kept changing while it was being updated; retry")
 
@@ -273,19 +270,15 @@ async def delete_cluster(request: web.Request) -> web.Response:
         cluster = await store.mark_deleting(name)
     except NotFound:
         raise ApiError(404, f"cluster {name!r} not found") from None
-    await notify(
-        request, "cluster_delete_requested", name, request.app[CONTROLLER].cluster_delete_requested(name)
-    )
     return json_response(cluster, status=202)
 
 
 async def sync_cluster(request: web.Request) -> web.Response:
     name = request.match_info["name"]
-    await _existing(request, name)
     try:
-        await request.app[CONTROLLER].sync_now(name)
-    except KeyError:
-        raise ApiError(503, f"cluster {name!r} is not running yet; retry shortly") from None
+        await request.app[STORE].request_sync(name)
+    except NotFound:
+        raise ApiError(404, f"cluster {name!r} not found") from None
     return json_response(SyncAccepted(name=name), status=202)
 
 

@@ -1,25 +1,30 @@
-"""What the admin API needs from the rest of the service: a small protocol, implemented by service.py."""
+"""What the admin API needs from the rest of the service: a small protocol, implemented by service.py.
+
+Nothing else: every write goes to the store, whose change feed carries it to the replica that owns the
+cluster (``controlplane.replicas``), so one replica or ten behave the same.
+"""
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from ..store import Lease, ReplicaRecord
 
-class ClusterController(Protocol):
-    """Told about every persisted change, after it is persisted; never asked to persist anything."""
+
+class ReplicaView(Protocol):
+    """This replica, as the API shows it."""
 
     def ready(self) -> bool:
-        """True once the store is open and every persisted cluster is running in its actor."""
+        """True once the replica has joined and every shard it owns has its actors running."""
         ...
 
-    async def cluster_created(self, name: str) -> None: ...
+    @property
+    def replica_id(self) -> str: ...
 
-    async def cluster_spec_changed(self, name: str) -> None: ...
-
-    async def cluster_delete_requested(self, name: str) -> None: ...
-
-    async def sync_now(self, name: str) -> None:
-        """Queue an immediate refresh; raises ``KeyError`` when no actor runs for ``name``."""
+    @property
+    def lease_duration(self) -> float:
+        """A replica whose heartbeat is older than this is shown as not alive."""
         ...
 
-    async def setting_changed(self, name: str, value: str) -> None: ...
+
+__all__ = ["Lease", "ReplicaRecord", "ReplicaView"]

@@ -10,10 +10,10 @@ from prometheus_client import CollectorRegistry
 
 from ..config import AdminSettings
 from ..store import Store
-from ._controller import ClusterController
+from ._controller import ReplicaView
 
 STORE = web.AppKey[Store]("store")
-CONTROLLER = web.AppKey[ClusterController]("controller")
+REPLICA = web.AppKey[ReplicaView]("replica")
 SETTINGS = web.AppKey("settings", AdminSettings)
 TOKEN = web.AppKey("token", str)
 REGISTRY = web.AppKey("registry", CollectorRegistry)

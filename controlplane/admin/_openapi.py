@@ -11,6 +11,7 @@ from ..api import Cluster, CredentialInfo, RancherManifest
 from ._clusters import ClusterList, EventList, SyncAccepted
 from ._credentials import CredentialBody, CredentialList
 from ._http import ErrorBody
+from ._replicas import ReplicaList
 from ._settings_api import SettingBody, SettingList, SettingValue
 
 _REF = "#/components/schemas/{name}"
@@ -27,6 +28,7 @@ _MODELS: tuple[Any, ...] = (
     SettingList,
     ErrorBody,
     RancherManifest,
+    ReplicaList,
 )
 _CLUSTER_TYPES = ("application/json", "application/yaml", "application/x-yaml", "text/yaml")
 
@@ -180,7 +182,6 @@ def openapi_document() -> dict[str, Any]:
                 {
                     "202": _json("SyncAccepted", "queued"),
                     "404": missing,
-                    "503": _error("cluster not running yet"),
                 },
                 params=name,
             )
@@ -228,6 +229,12 @@ def openapi_document() -> dict[str, Any]:
                 },
                 params=cred,
             ),
+        },
+        "/v1/replicas": {
+            "get": _op(
+                "The replicas sharing the fleet: heartbeats, shards and cluster counts",
+                {"200": _json("ReplicaList", "replicas")},
+            )
         },
         "/v1/settings": {"get": _op("All settings", {"200": _json("SettingList", "settings")})},
         "/v1/settings/{name}": {

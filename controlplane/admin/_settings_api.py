@@ -10,8 +10,7 @@ from aiohttp import web
 from ..api import known_settings, validate_setting
 from ..schedule import validate_refresh_cron
 from ._http import ApiError, FieldErrorBody, decode_json, json_response, unprocessable
-from ._keys import CONTROLLER, SETTING_DEFAULTS, STORE
-from ._notify import notify
+from ._keys import SETTING_DEFAULTS, STORE
 
 REFRESH_CRON = "eks-refresh-cron"
 
@@ -77,5 +76,4 @@ async def put_setting(request: web.Request) -> web.Response:
     if errors:
         raise unprocessable(errors)
     await request.app[STORE].put_setting(name, body.value)
-    await notify(request, "setting_changed", name, request.app[CONTROLLER].setting_changed(name, body.value))
     return json_response(SettingValue(name=name, value=body.value))

@@ -172,6 +172,8 @@ class ClusterStatus(msgspec.Struct, omit_defaults=True, rename="camel"):
     """The IAM OIDC provider we created for the EBS CSI addon (delete removes it); empty if reused."""
     sync_conflicts: list[str] = msgspec.field(default_factory=list)
     """Fields changed both locally and upstream at the last three-way merge (local value kept)."""
+    replica: str = ""
+    """The replica whose actor wrote this status (the shard's lease holder at the time)."""
 
 
 class Cluster(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):

@@ -12,7 +12,7 @@ Endpoints: ``AwsSettings.endpoint_urls[service]``, then ``AwsSettings.endpoint_u
 ``AWS_ENDPOINT_URL`` environment variables, then AWS.
 """
 
-from ._adapter import AwsAdapter, AwsScope, CallerIdentity
+from ._adapter import AwsAdapter, AwsScope, CallerIdentity, Guard
 from ._cfn import stack_failure_reason, stack_outputs
 from ._clients import AdapterClosedError
 from ._credential_cache import CachedCredentialLookup, CredentialSource, credential_spec
@@ -95,6 +95,7 @@ __all__ = [
     "CredentialLookup",
     "CredentialSource",
     "FailedVersionDeletion",
+    "Guard",
     "Limiter",
     "NotFoundError",
     "Operation",

@@ -51,6 +51,9 @@ from ._limits import Clock, Limiter, Sleep
 from ._operations import OPERATIONS, Operation
 from ._settings import AwsSettings
 
+Guard = Callable[[], None]
+"""Runs before each mutating call; raising prevents the call (see ``AwsAdapter.scope``)."""
+
 _GET_CALLER_IDENTITY = OPERATIONS[("sts", "GetCallerIdentity")]
 _ASSUME_ROLE = OPERATIONS[("sts", "AssumeRole")]
 _OUTCOMES = (
@@ -202,18 +205,23 @@ class AwsAdapter:
             raise AdapterClosedError(f"the AWS adapter is {self._state}")
 
     # --- scopes -------------------------------------------------------------------------------------
-    async def scope(self, credential_reference: str, region: str) -> AwsScope:
-        """An ``AwsScope`` for ``amazonCredentialSecret`` (``ns:name``; empty: default chain)."""
+    async def scope(self, credential_reference: str, region: str, *, guard: Guard | None = None) -> AwsScope:
+        """An ``AwsScope`` for ``amazonCredentialSecret`` (``ns:name``; empty: default chain).
+
+        ``guard`` runs before every mutating call and may raise to prevent it (a replica checks that it
+        still holds the cluster's lease); reads are never guarded."""
         self._check_open()
         spec = await resolve_credential_reference(credential_reference, self._lookup)
-        return self.scope_for(spec, region)
+        return self.scope_for(spec, region, guard=guard)
 
-    def scope_for(self, credentials: AwsCredentialSpec | None, region: str) -> AwsScope:
+    def scope_for(
+        self, credentials: AwsCredentialSpec | None, region: str, *, guard: Guard | None = None
+    ) -> AwsScope:
         """An ``AwsScope`` for explicit credentials (None: the default chain)."""
         self._check_open()
         if not region:
             raise ValueError("an AWS scope needs a region")
-        return AwsScope(self, self._identity(credentials), region)
+        return AwsScope(self, self._identity(credentials), region, guard)
 
     def _identity(self, spec: AwsCredentialSpec | None) -> _Identity:
         key = spec.identity if spec is not None else DEFAULT_IDENTITY
@@ -456,12 +464,15 @@ async def _aclosing(iterator: Any) -> AsyncIterator[Any]:
 class AwsScope(EksCalls, Ec2Calls, CfnCalls, IamCalls):
     """AWS calls with one credential identity in one region. Cheap: create one per use."""
 
-    __slots__ = ("_adapter", "_ident", "region")
+    __slots__ = ("_adapter", "_guard", "_ident", "region")
 
-    def __init__(self, adapter: AwsAdapter, ident: _Identity, region: str) -> None:
+    def __init__(
+        self, adapter: AwsAdapter, ident: _Identity, region: str, guard: Guard | None = None
+    ) -> None:
         self._adapter = adapter
         self._ident = ident
         self.region = region
+        self._guard = guard
 
     @property
     def identity(self) -> str:
@@ -488,6 +499,8 @@ class AwsScope(EksCalls, Ec2Calls, CfnCalls, IamCalls):
         op = OPERATIONS.get((service, operation))
         if op is None:
             raise LookupError(f"{service}:{operation} is not registered in OPERATIONS")
+        if op.mutating and self._guard is not None:
+            self._guard()
         return await self._adapter.call(self._ident, self.region, op, request)  # type: ignore[no-any-return]
 
     async def _paginate(

@@ -56,5 +56,9 @@ class CachedCredentialLookup:
             self._entries.popitem(last=False)
         return spec
 
+    def invalidate(self, namespace: str, name: str) -> None:
+        """Forget one entry (the credential was written or deleted): the next lookup reads the store."""
+        self._entries.pop((namespace, name), None)
+
     def __len__(self) -> int:
         return len(self._entries)

@@ -31,7 +31,7 @@ _STACK_PURPOSES = frozenset({"generated-vpc", "generated-service-role", "generat
 class Operation:
     """One AWS API operation: its service, name, client method, IAM actions and purposes."""
 
-    __slots__ = ("actions", "method", "name", "paginated", "purposes", "service")
+    __slots__ = ("actions", "method", "mutating", "name", "paginated", "purposes", "service")
 
     def __init__(
         self,
@@ -51,6 +51,8 @@ class Operation:
         """IAM actions the call requires; the first is the operation's own action."""
         self.purposes = frozenset(purposes)
         self.paginated = paginated
+        self.mutating = service != "sts" and not name.startswith(("Describe", "List", "Get"))
+        """Changes something in AWS (every call but reads and STS): guarded by the caller's lease."""
         unknown = self.purposes - set(PURPOSES)
         if unknown:
             raise ValueError(f"unknown purposes {sorted(unknown)} for {service}:{name}")

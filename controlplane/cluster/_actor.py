@@ -12,6 +12,7 @@ restarts the actor, which reloads its cluster from the store (let it crash).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -20,7 +21,7 @@ import msgspec
 
 from actors import Actor, Stop
 from controlplane.api import Cluster, Phase
-from controlplane.aws import AccessDeniedError, AwsError, UpdateInProgressError
+from controlplane.aws import AccessDeniedError, AwsError, Guard, UpdateInProgressError
 from controlplane.downstream import DownstreamError
 from controlplane.metrics import (
     CLUSTERS_BY_PHASE,
@@ -30,6 +31,7 @@ from controlplane.metrics import (
     SYNC_TICKS,
     TICK_LAG_SECONDS,
 )
+from controlplane.store import Fence, Fenced
 from controlplane.sync import UpstreamBuildError
 
 from ._context import ClusterDeps, Next, Pass, ReconcileError, Requeue
@@ -69,20 +71,27 @@ def is_access_denied(error: BaseException) -> bool:
 
 
 class ClusterActor(Actor[ClusterMessage, Phase]):
-    kind = "cluster"
-    __slots__ = ("_encoded", "_errors", "cluster", "deps")
+    """One cluster's actor. ``fence`` is the lease its writes are made under (``None``: unfenced, for
+    embedding without replicas); ``guard`` runs before every mutating AWS call and raises ``Fenced``
+    when the lease is no longer valid for long enough. Either one failing stops the actor: another
+    replica owns the cluster now."""
 
-    def __init__(self, cluster: Cluster, deps: ClusterDeps) -> None:
+    kind = "cluster"
+    __slots__ = ("_encoded", "_errors", "_guard", "cluster", "deps", "fence")
+
+    def __init__(
+        self, cluster: Cluster, deps: ClusterDeps, *, fence: Fence | None = None, guard: Guard | None = None
+    ) -> None:
         super().__init__(cluster.status.phase)
         self.cluster = cluster
         self.deps = deps
+        self.fence = fence
+        self._guard = guard
         self._errors = 0
         """Consecutive failed passes, for the operator's work-queue backoff (reset by a good pass)."""
         # A hash of the last persisted status, not the bytes: 8 bytes per cluster instead of kilobytes.
         self._encoded = hash(msgspec.json.encode(cluster.status))
         CLUSTERS_BY_PHASE.labels(cluster.status.phase.value or "new").inc()
-        eks = cluster.spec.eks_config
-        deps.fleet.add(cluster.metadata.name, eks.display_name, eks.region, eks.amazon_credential_secret)
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -108,17 +117,26 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
         self.tell(Reconcile())
 
     async def on_stop(self) -> None:
-        await self._write(durable=True)
+        CLUSTERS_BY_PHASE.labels(self.state.value or "new").dec()
+        with contextlib.suppress(Fenced):  # the lease is gone: the new owner writes the status now
+            await self._write(durable=True)
 
     # --- messages ---------------------------------------------------------------------------------
 
     async def handle(self, message: ClusterMessage) -> Any:
-        if isinstance(message, SyncTick):
-            await self._sync(message)
-            return None
-        if isinstance(message, SpecChanged | DeleteRequested):
-            await self._reload()
-        await self._reconcile()
+        try:
+            if isinstance(message, SyncTick):
+                await self._sync(message)
+                return None
+            if isinstance(message, SpecChanged | DeleteRequested):
+                await self._reload()
+            await self._reconcile()
+        except Fenced as exc:
+            # Another replica owns the cluster now (or this one could not renew in time): do nothing
+            # more, not even a retry; the replica stops this actor, and the new owner carries on.
+            self._log(logging.WARNING, "lease lost; stopping", error=str(exc))
+            self.cancel_state_timeout()
+            self.tell(Stop())
         return None
 
     async def _reload(self) -> None:
@@ -139,8 +157,8 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
 
     async def _pass(self) -> Pass:
         spec = self.cluster.spec.eks_config
-        scope = await self.deps.aws.scope(spec.amazon_credential_secret, spec.region)
-        return Pass(self.cluster, scope, self.deps, self._persist)
+        scope = await self.deps.aws.scope(spec.amazon_credential_secret, spec.region, guard=self._guard)
+        return Pass(self.cluster, scope, self.deps, self._persist, self.fence)
 
     async def _persist(self, durable: bool) -> None:
         await self._write(durable=durable)
@@ -219,30 +237,32 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
 
     async def _finish_pass(self, events: list[Any]) -> None:
         for event in events:
-            await self.deps.store.append_event(self.cluster.metadata.name, event)
+            await self.deps.store.append_event(self.cluster.metadata.name, event, fence=self.fence)
         await self._write(durable=False)
 
     async def _write(self, *, durable: bool) -> None:
         """Persist the status if it changed (batched; ``durable`` waits for the commit)."""
         status = self.cluster.status
         status.observed_generation = self.cluster.metadata.generation
+        status.replica = self.deps.replica
         encoded = hash(msgspec.json.encode(status))
         if encoded == self._encoded:
             return
-        await self.deps.store.write_status(self.cluster.metadata.name, status, durable=durable)
+        await self.deps.store.write_status(
+            self.cluster.metadata.name, status, durable=durable, fence=self.fence
+        )
         self._encoded = encoded
 
     async def _forget(self, p: Pass) -> None:
         """AWS is clean: drop the cluster, its token secret and its actor."""
         name = self.cluster.metadata.name
+        store, fence = self.deps.store, self.fence
         for event in p.events:
-            await self.deps.store.append_event(name, event)
+            await store.append_event(name, event, fence=fence)
         if self.cluster.status.service_account_token_secret:
-            await self.deps.store.delete_secret(f"{name}/{self.cluster.status.service_account_token_secret}")
-        await self.deps.store.delete_cluster(name)
-        eks = self.cluster.spec.eks_config
-        self.deps.fleet.remove(name, eks.display_name, eks.region)
-        CLUSTERS_BY_PHASE.labels(self.state.value or "new").dec()
+            secret = f"{name}/{self.cluster.status.service_account_token_secret}"
+            await store.delete_secret(secret, fence=fence)
+        await store.delete_cluster(name, fence=fence)
         self._encoded = hash(msgspec.json.encode(self.cluster.status))  # nothing left to write on stop
         self.cancel_state_timeout()
         self._log(logging.INFO, "cluster deleted")
@@ -272,7 +292,7 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
             push = await refresh(p, obs, error)
             SYNC_TICKS.labels("error" if error else "refreshed").inc()
             for event in p.events:
-                await self.deps.store.append_event(self.cluster.metadata.name, event)
+                await self.deps.store.append_event(self.cluster.metadata.name, event, fence=self.fence)
             await self._write(durable=False)
             if push:
                 self._arm(0.0)

@@ -23,12 +23,11 @@ from controlplane.aws import (
 from controlplane.config import LifecycleSettings
 
 from ._conditions import now_rfc3339
-from ._fleet import FleetIndex
 
 if TYPE_CHECKING:
     from controlplane.aws import AwsAdapter
     from controlplane.probe import Prober
-    from controlplane.store import Store
+    from controlplane.store import Fence, Store
     from controlplane.token import TokenMinter
 
 
@@ -61,8 +60,8 @@ class ClusterDeps(msgspec.Struct, frozen=False, kw_only=True):
     prober: Prober
     minter: TokenMinter
     lifecycle: LifecycleSettings
-    fleet: FleetIndex = msgspec.field(default_factory=FleetIndex)
-    """Every cluster by (displayName, region), for the duplicate-name check."""
+    replica: str = ""
+    """This replica's id, recorded in every status the actors write (``status.replica``)."""
     time_scale: float = 1.0
     service_account_token: Callable[[str, str, Callable[[], Awaitable[str]], str], Awaitable[str]] | None = (
         None
@@ -86,11 +85,14 @@ class Pass:
         scope: AwsScope,
         deps: ClusterDeps,
         persist: Callable[[bool], Awaitable[None]],
+        fence: Fence | None = None,
     ) -> None:
         self.cluster = cluster
         self.scope = scope
         self.deps = deps
         self._persist = persist
+        self.fence = fence
+        """The lease every store write of this pass is made under (see ``ClusterActor``)."""
         self.events: list[Event] = []
         self.converged = False
         """Set by an update pass that found nothing left to change (Rancher's complete active pass)."""

@@ -17,8 +17,10 @@ from ._context import Next, Pass, ReconcileError
 
 
 async def _duplicate_checks(p: Pass) -> None:
-    """validateCreate part A (our fleet, through the in-memory index) and B.1 (EKS, every page)."""
-    for credential in p.deps.fleet.others(p.name, p.display, p.spec.region).values():
+    """validateCreate part A (our fleet, through the store's identity index) and B.1 (EKS, every page)."""
+    others = await p.deps.store.find_identity(p.display, p.spec.region)
+    others.pop(p.name, None)
+    for credential in others.values():
         same = credential == p.spec.amazon_credential_secret
         if not same:
             try:

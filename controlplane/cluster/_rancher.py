@@ -121,7 +121,7 @@ async def _service_account_token(p: Pass) -> Requeue:
     if not token:
         raise ReconcileError("failed to create or update service account token secret, secret can't be empty")
     secret_name = st.service_account_token_secret or f"{TOKEN_SECRET_PREFIX}{secrets.token_hex(3)}"
-    await p.deps.store.put_secret(f"{p.name}/{secret_name}", {"credential": token})
+    await p.deps.store.put_secret(f"{p.name}/{secret_name}", {"credential": token}, fence=p.fence)
     st.service_account_token_secret = secret_name
     p.event("ServiceAccountToken", f"service account token stored in secret {secret_name}")
     return None

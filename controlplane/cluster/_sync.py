@@ -36,6 +36,7 @@ async def _write_spec(p: Pass, spec: EKSClusterConfigSpec) -> bool:
             p.name,
             msgspec.structs.replace(p.cluster.spec, eks_config=spec),
             expected_resource_version=p.cluster.metadata.resource_version,
+            fence=p.fence,
         )
     except StoreConflict:
         return False

@@ -49,7 +49,6 @@ _STS_HOST_RE: Final = re.compile(
 )
 
 
-
 class TokenRejected(Exception):
     """The token fails a verifier rule. ``reason`` never contains the token or a secret."""
 

@@ -75,6 +75,10 @@ class Store(Protocol):
         """Every cluster whose shard is in ``shards``, ordered by name (a replica's own clusters)."""
         ...
 
+    async def count_clusters_by_shard(self) -> dict[int, int]:
+        """``{shard: number of clusters}`` for every shard that has any."""
+        ...
+
     async def find_identity(self, display_name: str, region: str) -> dict[str, str]:
         """Clusters with this EKS name and region: ``{cluster name: amazonCredentialSecret}``."""
         ...

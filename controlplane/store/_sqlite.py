@@ -272,6 +272,9 @@ class SQLiteStore:
         )
         return [self._overlay(cluster, seq, overlay.get(cluster.metadata.name)) for cluster, seq in rows]
 
+    async def count_clusters_by_shard(self) -> dict[int, int]:
+        return await self._read("count_clusters_by_shard", partial(feed.count_clusters_by_shard))
+
     async def find_identity(self, display_name: str, region: str) -> dict[str, str]:
         return await self._read(
             "find_identity", partial(ops.find_identity, display_name=display_name, region=region)

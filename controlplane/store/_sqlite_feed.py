@@ -117,6 +117,10 @@ def assign_shards(conn: sqlite3.Connection, shards: int) -> int:
     return len(names)
 
 
+def count_clusters_by_shard(conn: sqlite3.Connection) -> dict[int, int]:
+    return {int(s): int(n) for s, n in conn.execute("SELECT shard, COUNT(*) FROM clusters GROUP BY shard")}
+
+
 # --- replicas -------------------------------------------------------------------------------------------
 def heartbeat(conn: sqlite3.Connection, replica_id: str, address: str, started: float) -> float:
     at = now()

@@ -256,3 +256,13 @@ async def test_ten_thousand_actors_spawn_and_stop_quickly() -> None:
         assert len(system) == 0
     assert all(a.status is ActorStatus.STOPPED for a in actors)
     assert time.process_time() - started < 5.0
+
+
+async def test_stop_many_stops_only_the_named_actors() -> None:
+    async with ActorSystem() as system:
+        for name in ("a", "b", "c"):
+            system.spawn(name, Recorder())
+        await system.stop_many(["a", "c", "unknown"])
+        assert sorted(system.names()) == ["b"]
+        await system.stop_many([])
+        assert "b" in system

@@ -1,4 +1,4 @@
-"""Shared by the admin API and CLI tests: a recording controller, manifests, a running API server."""
+"""Shared by the admin API and CLI tests: a stand-in replica, manifests, a running API server."""
 
 from __future__ import annotations
 
@@ -7,15 +7,18 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import anyio
 from aiohttp.test_utils import TestClient, TestServer
 
 from controlplane import metrics
 from controlplane.admin import build_admin_app
 from controlplane.config import AdminSettings
-from controlplane.store import SQLiteStore, Store, StoreSettings
+from controlplane.replicas import follow
+from controlplane.store import Change, ChangeKind, SQLiteStore, Store, StoreSettings
 
 TOKEN = "test-token-0123456789"
 SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY"
@@ -83,50 +86,52 @@ def cluster(name: str = "demo", **eks: Any) -> dict[str, Any]:
 
 
 @dataclass
-class FakeController:
-    """Records every notification; ``sync_now`` knows only the clusters it was told about."""
+class FakeReplica:
+    """Stands in for the replica behind the API: readiness, and an owner that follows the store's change
+    feed the way a real replica does (recording what it saw, and, when asked, finishing deletions)."""
 
     store: Store
     is_ready: bool = True
     delete_removes: bool = False
-    calls: list[tuple[str, ...]] = field(default_factory=list)
-    running: set[str] = field(default_factory=set)
+    seen: list[tuple[str, str]] = field(default_factory=list)
 
     def ready(self) -> bool:
         return self.is_ready
 
-    async def cluster_created(self, name: str) -> None:
-        self.calls.append(("created", name))
-        self.running.add(name)
+    @property
+    def replica_id(self) -> str:
+        return "test-replica"
 
-    async def cluster_spec_changed(self, name: str) -> None:
-        self.calls.append(("spec_changed", name))
+    @property
+    def lease_duration(self) -> float:
+        return 15.0
 
-    async def cluster_delete_requested(self, name: str) -> None:
-        self.calls.append(("delete_requested", name))
-        if self.delete_removes:
-            # Stands in for the actor finishing the AWS deletion at once.
-            await self.store.delete_cluster(name)
-            self.running.discard(name)
+    async def route(self, change: Change) -> None:
+        self.seen.append((change.kind.value, change.name))
+        if change.kind is ChangeKind.UPDATED and self.delete_removes:
+            cluster = await self.store.get_cluster(change.name)
+            if cluster is not None and cluster.metadata.deletion_timestamp:
+                # Stands in for the actor finishing the AWS deletion at once.
+                await self.store.delete_cluster(change.name)
 
-    async def sync_now(self, name: str) -> None:
-        if name not in self.running:
-            raise KeyError(name)
-        self.calls.append(("sync", name))
-
-    async def setting_changed(self, name: str, value: str) -> None:
-        self.calls.append(("setting", name, value))
+    async def resync(self) -> None:
+        raise AssertionError("the test feed never expires")
 
 
 @dataclass
 class Api:
     client: TestClient[Any, Any]
     store: Store
-    controller: FakeController
+    replica: FakeReplica
+    start: int
 
     @property
     def url(self) -> str:
         return str(self.client.make_url("")).rstrip("/")
+
+    async def changes(self) -> list[tuple[str, str]]:
+        """What the store's change feed carried since the API started (kind, name), oldest first."""
+        return [(c.kind.value, c.name) for c in await self.store.changes_since(self.start)]
 
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -137,15 +142,21 @@ async def running_api(
     tmp_path: Path, *, settings: AdminSettings | None = None, ready: bool = True
 ) -> AsyncIterator[Api]:
     """The admin app over the real SQLite store, served on 127.0.0.1 (a random port)."""
-    async with SQLiteStore(tmp_path / "store.sqlite3", StoreSettings()) as store:
-        controller = FakeController(store, is_ready=ready)
+    async with (
+        SQLiteStore(tmp_path / "store.sqlite3", StoreSettings(feed_poll_interval=0.01)) as store,
+        anyio.create_task_group() as tg,
+    ):
+        replica = FakeReplica(store, is_ready=ready)
+        start = await store.head()
+        tg.start_soon(partial(follow, store, replica, after=start))
         app = build_admin_app(
             store=store,
-            controller=controller,
+            replica=replica,
             settings=settings or AdminSettings(max_body_bytes=64 * 1024),
             token=TOKEN,
             registry=metrics.REGISTRY,
             logger=logging.getLogger("test.admin"),
         )
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-            yield Api(client, store, controller)
+            yield Api(client, store, replica, start)
+        tg.cancel_scope.cancel()

@@ -1,4 +1,4 @@
-"""The admin API end to end: a real aiohttp server on 127.0.0.1, the real SQLite store, a fake controller."""
+"""The admin API end to end: a real aiohttp server on 127.0.0.1, the real SQLite store, a stand-in replica."""
 
 from __future__ import annotations
 
@@ -38,12 +38,12 @@ async def _create(api: Api, doc: dict[str, Any]) -> dict[str, Any]:
 # --- health, readiness, auth ---------------------------------------------------------------------------
 
 
-async def test_healthz_open_and_readyz_follows_controller(api: Api) -> None:
+async def test_healthz_open_and_readyz_follows_the_replica(api: Api) -> None:
     resp = await api.client.get("/healthz")
     assert resp.status == 200
     assert await resp.json() == {"status": "ok"}
     assert (await api.client.get("/readyz")).status == 200
-    api.controller.is_ready = False
+    api.replica.is_ready = False
     resp = await api.client.get("/readyz")
     assert resp.status == 503
     assert (await api.client.get("/healthz")).status == 200
@@ -75,13 +75,13 @@ ROUTES = [
 )
 async def test_every_v1_route_requires_the_token(api: Api, headers: dict[str, str]) -> None:
     await _create(api, cluster())
-    before = list(api.controller.calls)
+    before = await api.changes()
     for method, path in ROUTES:
         resp = await api.client.request(method, path, headers=headers, data=b'{"value": "@hourly"}')
         assert resp.status == 401, (method, path)
         assert resp.headers["WWW-Authenticate"].startswith("Bearer")
         assert "error" in await resp.json()
-    assert api.controller.calls == before
+    assert await api.changes() == before
     assert (await api.store.get_cluster("demo")) is not None
 
 
@@ -124,7 +124,7 @@ async def test_create_json_persists_and_notifies_after(api: Api) -> None:
     assert stored.spec.eks_config.logging_types == []
     assert stored.spec.eks_config.subnets == []
     assert stored.spec.eks_config.kms_key is None
-    assert api.controller.calls == [("created", "demo")]
+    assert await api.changes() == [("created", "demo")]
 
 
 async def test_create_rancher_yaml(api: Api) -> None:
@@ -149,7 +149,7 @@ async def test_create_existing_name_is_409(api: Api) -> None:
     resp = await api.client.post("/v1/clusters", json=cluster(), headers=AUTH)
     assert resp.status == 409
     assert "already exists" in (await resp.json())["error"]
-    assert api.controller.calls == [("created", "demo")]
+    assert await api.changes() == [("created", "demo")]
 
 
 async def test_create_unknown_field_is_named(api: Api) -> None:
@@ -176,7 +176,7 @@ async def test_create_validation_errors_are_all_reported(api: Api) -> None:
     assert "spec.eksConfig.kubernetesVersion" in paths
     assert "spec.eksConfig.nodeGroups[0].minSize" in paths
     assert await api.store.get_cluster("demo") is None
-    assert api.controller.calls == []
+    assert await api.changes() == []
 
 
 @pytest.mark.parametrize(
@@ -283,7 +283,7 @@ async def test_put_replaces_spec_and_honours_resource_version(api: Api) -> None:
     assert body["spec"]["eksConfig"]["kubernetesVersion"] == "1.31"
     assert body["metadata"]["resourceVersion"] != created["metadata"]["resourceVersion"]
     assert body["metadata"]["generation"] == created["metadata"]["generation"] + 1
-    assert ("spec_changed", "demo") in api.controller.calls
+    assert ("updated", "demo") in await api.changes()
 
     # Without a resourceVersion the replace is unconditional; labels absent from the body are kept.
     doc = cluster(kubernetesVersion="1.32")
@@ -303,13 +303,13 @@ async def test_put_lost_race_is_retried_without_precondition(
     races = 0
 
     async def racing(
-        name: str, spec: Any, *, expected_resource_version: str | None, labels: Any = None
+        name: str, spec: Any, *, expected_resource_version: str | None, **metadata: Any
     ) -> Any:
         nonlocal races
         if races < 2:
             races += 1  # another writer gets in between our read and our write
             await real(name, spec, expected_resource_version=None, labels={"racer": str(races)})
-        return await real(name, spec, expected_resource_version=expected_resource_version, labels=labels)
+        return await real(name, spec, expected_resource_version=expected_resource_version, **metadata)
 
     monkeypatch.setattr(api.store, "update_spec", racing)
     doc = cluster(kubernetesVersion="1.31")
@@ -357,7 +357,7 @@ async def test_patch_null_unsets_field(api: Api) -> None:
     assert stored.spec.eks_config.tags == {"owner": "me"}
     assert stored.spec.eks_config.node_groups is not None
     assert stored.spec.eks_config.node_groups[0].desired_size == 2
-    assert api.controller.calls[-1] == ("spec_changed", "demo")
+    assert (await api.changes())[-1] == ("updated", "demo")
 
 
 async def test_patch_labels_and_resource_version(api: Api) -> None:
@@ -393,7 +393,7 @@ async def test_patch_refusals(api: Api, patch: dict[str, Any], status: int, path
     assert resp.status == status, await resp.text()
     body = await resp.json()
     assert body["errors"][0]["path"] == path
-    assert api.controller.calls == [("created", "demo")]
+    assert await api.changes() == [("created", "demo")]
 
 
 async def test_patch_media_type_syntax_and_missing(api: Api) -> None:
@@ -418,7 +418,7 @@ async def test_delete_marks_then_notifies_and_blocks_edits(api: Api) -> None:
     assert resp.status == 202
     body = await resp.json()
     assert body["metadata"]["deletionTimestamp"]
-    assert api.controller.calls[-1] == ("delete_requested", "demo")
+    assert (await api.changes())[-1] == ("updated", "demo")
     stored = await api.store.get_cluster("demo")
     assert stored is not None
     assert stored.metadata.deletion_timestamp
@@ -435,11 +435,9 @@ async def test_sync(api: Api) -> None:
     await _create(api, cluster())
     resp = await api.client.post("/v1/clusters/demo/sync", headers=AUTH)
     assert resp.status == 202
-    assert api.controller.calls[-1] == ("sync", "demo")
+    assert (await api.changes())[-1] == ("sync", "demo")
     assert (await api.client.post("/v1/clusters/ghost/sync", headers=AUTH)).status == 404
-    api.controller.running.clear()
-    resp = await api.client.post("/v1/clusters/demo/sync", headers=AUTH)
-    assert resp.status == 503
+    assert (await api.changes())[-1] == ("sync", "demo")
 
 
 # --- credentials ---------------------------------------------------------------------------------------
@@ -513,7 +511,7 @@ async def test_settings(api: Api) -> None:
     assert (await resp.json()) == {"items": {"eks-refresh-cron": "*/5 * * * *"}}
     resp = await api.client.put("/v1/settings/eks-refresh-cron", json={"value": "@every 30s"}, headers=AUTH)
     assert resp.status == 200, await resp.text()
-    assert api.controller.calls[-1] == ("setting", "eks-refresh-cron", "@every 30s")
+    assert (await api.changes())[-1] == ("setting", "eks-refresh-cron")
     assert await api.store.get_setting("eks-refresh-cron") == "@every 30s"
 
     resp = await api.client.put("/v1/settings/eks-refresh-cron", json={"value": "61 * * * *"}, headers=AUTH)
@@ -529,7 +527,7 @@ async def test_settings(api: Api) -> None:
     assert (await api.client.get("/v1/settings/nope", headers=AUTH)).status == 404
     resp = await api.client.put("/v1/settings/eks-refresh-cron", json={"value": 5}, headers=AUTH)
     assert resp.status == 422
-    assert len(api.controller.calls) == 1
+    assert await api.changes() == [("setting", "eks-refresh-cron")]
 
 
 # --- OpenAPI, errors -----------------------------------------------------------------------------------
@@ -578,7 +576,7 @@ async def test_unexpected_error_is_a_bare_500(api: Api, caplog: pytest.LogCaptur
     def boom() -> bool:
         raise RuntimeError("secret-ish detail")
 
-    api.controller.ready = boom  # type: ignore[method-assign]
+    api.replica.ready = boom  # type: ignore[method-assign]
     with caplog.at_level(logging.ERROR, logger="test.admin"):
         resp = await api.client.get("/readyz")
     assert resp.status == 500

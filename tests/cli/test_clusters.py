@@ -39,7 +39,7 @@ async def test_apply_create_unchanged_configured(api: Api, tmp_path: Path) -> No
     assert stored is not None
     assert stored.spec.eks_config.kubernetes_version == "1.31"
     assert stored.metadata.labels == {"team": "core"}
-    assert [c[0] for c in api.controller.calls] == ["created", "created", "spec_changed"]
+    assert [kind for kind, _ in await api.changes()] == ["created", "created", "updated", "updated"]
 
 
 async def test_apply_errors_show_server_message(api: Api, tmp_path: Path) -> None:
@@ -111,7 +111,7 @@ async def test_sync_and_delete_wait(api: Api, run: Run, tmp_path: Path) -> None:
     await run("apply", "-f", str(manifests(tmp_path)))
     code, out, err = await run("sync", "demo")
     assert (code, out.strip()) == (0, "cluster/demo sync queued"), err
-    assert ("sync", "demo") in api.controller.calls
+    assert ("sync", "demo") in await api.changes()
     code, _, err = await run("sync", "ghost")
     assert code == 1
     assert "not found" in err
@@ -125,7 +125,7 @@ async def test_sync_and_delete_wait(api: Api, run: Run, tmp_path: Path) -> None:
     assert code == 1
     assert "timed out" in err
 
-    api.controller.delete_removes = True
+    api.replica.delete_removes = True
     code, out, err = await run("delete", "demo", "--wait", "--poll-interval", "0.05")
     assert code == 0, err
     assert out.splitlines() == ["cluster/demo deletion requested", "cluster/demo deleted"]

@@ -56,9 +56,7 @@ async def _wait_synced(svc: Service, name: str) -> dict[str, Any]:
             await anyio.sleep(0.02)
 
 
-async def test_system_actor_names_work_as_cluster_names(
-    tmp_path: Path, sim: Simulator
-) -> None:
+async def test_system_actor_names_work_as_cluster_names(tmp_path: Path, sim: Simulator) -> None:
     settings = service_settings(tmp_path, sim.url)
     async with aiohttp.ClientSession() as http:
         for name in NAMES:

@@ -150,7 +150,7 @@ async def test_scheduler_refreshes_every_cluster_and_skips_busy_ones(world: Worl
     lag_before = sample("controlplane_sync_tick_lag_seconds_count")
     skipped_before = sample("controlplane_sync_ticks_total", outcome="skipped_busy")
     rounds_before = sample("controlplane_sync_round_seconds_count")
-    await world.svc.fleet.setting_changed("eks-refresh-cron", "@every 1s")  # no restart needed
+    await world.svc.store.put_setting("eks-refresh-cron", "@every 1s")  # the feed applies it: no restart
     first = await world.wait_for("tick", lambda c: bool(c.status.last_sync_time), what="first tick")
     with anyio.fail_after(10):
         while sample("controlplane_sync_round_seconds_count") < rounds_before + 2:

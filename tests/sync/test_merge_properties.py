@@ -81,9 +81,7 @@ NG_NAMES = ["a", "b", "c", "d"]
 @st.composite
 def nodegroups(draw: st.DrawFn) -> list[NodeGroup]:
     names = draw(st.lists(st.sampled_from(NG_NAMES), unique=True, max_size=4))
-    return [
-        NodeGroup(nodegroup_name=n, **{f: draw(s) for f, s in NG_VALUES.items()}) for n in names
-    ]
+    return [NodeGroup(nodegroup_name=n, **{f: draw(s) for f, s in NG_VALUES.items()}) for n in names]
 
 
 @st.composite

@@ -289,9 +289,12 @@ def test_custom_launch_template_is_reported_not_lifted(version: str, parsed: int
     for key in ("diskSize", "instanceTypes", "remoteAccess"):
         ng_raw.pop(key)
     ng_raw["launchTemplate"] = {"name": "my-template", "version": version, "id": "lt-user"}
-    (ng,) = build_upstream_spec(
-        SPEC, cluster(), [ng_raw], cluster_name="c", managed_launch_template_id=MANAGED_LT
-    ).spec.node_groups or []
+    (ng,) = (
+        build_upstream_spec(
+            SPEC, cluster(), [ng_raw], cluster_name="c", managed_launch_template_id=MANAGED_LT
+        ).spec.node_groups
+        or []
+    )
     assert ng.launch_template == LaunchTemplate(id="lt-user", name="my-template", version=parsed)
     assert ng.instance_type == "" and ng.ec2_ssh_key is None and ng.image_id is None
     assert ng.user_data is None and ng.resource_tags is None and ng.disk_size is None
@@ -319,9 +322,10 @@ def test_spot_nodegroup() -> None:
     ],
 )
 def test_gpu_and_arm_from_ami_type(ami_type: str, gpu: bool | None, arm: bool | None) -> None:
-    (ng,) = build_upstream_spec(
-        SPEC, cluster(), [nodegroup(amiType=ami_type)], cluster_name="c"
-    ).spec.node_groups or []
+    (ng,) = (
+        build_upstream_spec(SPEC, cluster(), [nodegroup(amiType=ami_type)], cluster_name="c").spec.node_groups
+        or []
+    )
     assert (ng.gpu, ng.arm) == (gpu, arm)
 
 

@@ -1,0 +1,21 @@
+"""Several replicas share one fleet through the store: membership (heartbeats), shard leases with
+client-go's timing, balancing (a pure function), fencing, and the change feed that carries every
+change between them. One replica alone is the same code with every shard.
+"""
+
+from ._balance import balance, targets
+from ._follow import ChangeRouter, follow
+from ._identity import ReplicaIdentity, fresh_id, resolve_identity
+from ._member import Membership, ShardHost
+
+__all__ = [
+    "ChangeRouter",
+    "Membership",
+    "ReplicaIdentity",
+    "ShardHost",
+    "balance",
+    "follow",
+    "fresh_id",
+    "resolve_identity",
+    "targets",
+]

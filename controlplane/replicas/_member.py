@@ -1,0 +1,228 @@
+"""One replica's membership: its heartbeat, the shard leases it holds, balancing and hand-over.
+
+Timing follows client-go's leader election: a lease lasts ``lease_duration`` after its last renewal; the
+holder renews every ``retry_period``; if it could not renew for ``renew_deadline`` (< lease_duration), it
+stops the shard's actors itself, before the lease can expire and be taken anywhere else. Every write of
+those actors is also fenced by the lease's epoch in the store, so a replica that paused past its lease
+(GC, SIGSTOP, a partition) writes nothing for the shards it lost, whatever it still believes.
+
+Each round: heartbeat; renew what is held; hand over what balancing wants elsewhere (stop the actors,
+flush, release, so the new owner need not wait for expiry); take what balancing wants here and is free.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import anyio
+
+from controlplane.config import ReplicaSettings
+from controlplane.metrics import (
+    LEASE_RENEWALS,
+    REPLICA_FAILOVER_SECONDS,
+    SHARD_HANDOFFS,
+    SHARDS_OWNED,
+)
+from controlplane.store import Fence, Fenced, Lease, Store, StoreError
+
+from ._balance import balance
+
+log = logging.getLogger("controlplane.replicas")
+
+
+class ShardHost(Protocol):
+    """What membership drives: the actors of this process, a shard at a time."""
+
+    async def start_shard(self, shard: int, fence: Fence) -> None:
+        """Start the actors of every cluster in ``shard``; their writes carry ``fence``."""
+        ...
+
+    async def stop_shard(self, shard: int) -> None:
+        """Stop the shard's actors (each finishes its message in hand and persists its status)."""
+        ...
+
+
+class _Held:
+    __slots__ = ("epoch", "renewed")
+
+    def __init__(self, epoch: int, renewed: float) -> None:
+        self.epoch = epoch
+        self.renewed = renewed
+        """Monotonic time of the last successful acquisition or renewal, taken before the call went out
+        (so it errs early: the lease in the store was renewed at or after this moment)."""
+
+
+class Membership:
+    """A replica's place in the fleet. ``join`` once, then ``run`` until cancelled, then ``leave``."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: ReplicaSettings,
+        *,
+        replica_id: str,
+        address: str,
+        host: ShardHost,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.id = replica_id
+        self.address = address
+        self._host = host
+        self._clock = clock
+        self._held: dict[int, _Held] = {}
+        self._started = time.time()
+        self._joined = False
+        self._last_heartbeat = 0.0
+
+    # --- what actors and the API ask ------------------------------------------------------------------
+    @property
+    def joined(self) -> bool:
+        """True after the first round: this replica holds (and runs) what balancing gave it."""
+        return self._joined
+
+    def shards(self) -> list[int]:
+        return sorted(self._held)
+
+    def fence(self, shard: int) -> Fence | None:
+        held = self._held.get(shard)
+        return None if held is None else Fence(self.id, shard, held.epoch)
+
+    def valid_until(self, shard: int) -> float:
+        """Monotonic time until which this replica may act for ``shard`` (0: not held)."""
+        held = self._held.get(shard)
+        return 0.0 if held is None else held.renewed + self.settings.renew_deadline
+
+    def check(self, shard: int) -> None:
+        """Raise ``Fenced`` unless the lease stays valid for at least ``lease_margin`` seconds (called
+        before every mutating AWS call, like the store's fence before every write)."""
+        if self._clock() + self.settings.lease_margin >= self.valid_until(shard):
+            raise Fenced(f"replica {self.id} does not hold shard {shard} for long enough to act")
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+    async def join(self) -> None:
+        """Announce this replica and take its first shards (all of them when it is alone)."""
+        # Leases left by an earlier run under this id (a restart after a crash) are released first, so
+        # taking them back bumps their epochs: a fence of the dead incarnation can never match again.
+        stale = [lease.shard for lease in await self.store.list_leases() if lease.owner == self.id]
+        if stale:
+            await self.store.release_leases(self.id, stale)
+        await self.round()
+        self._joined = True
+        log.info("replica joined", extra={"replica": self.id, "shards": len(self._held)})
+
+    async def run(self) -> None:
+        """Rounds every ``retry_period`` and the renew-deadline watchdog, until cancelled."""
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._watchdog)
+            while True:
+                await anyio.sleep(self.settings.retry_period)
+                try:
+                    await self.round()
+                except StoreError as exc:
+                    log.warning("replica round failed", extra={"replica": self.id, "error": str(exc)})
+
+    async def leave(self) -> None:
+        """Graceful exit: stop every shard's actors, release the leases, drop the heartbeat row."""
+        shards = self.shards()
+        self._held.clear()
+        async with anyio.create_task_group() as tg:  # concurrently: one slow actor delays only its shard
+            for shard in shards:
+                tg.start_soon(self._host.stop_shard, shard)
+        SHARD_HANDOFFS.labels("leaving").inc(len(shards))
+        SHARDS_OWNED.set(0)
+        try:
+            await self.store.release_leases(self.id, shards)
+            await self.store.remove_replica(self.id)
+        except StoreError as exc:
+            log.warning("replica could not release its leases", extra={"replica": self.id, "error": str(exc)})
+        log.info("replica left", extra={"replica": self.id, "shards": len(shards)})
+
+    # --- one round ------------------------------------------------------------------------------------
+    async def round(self) -> None:
+        s = self.settings
+        now = await self.store.heartbeat(self.id, self.address, started=self._started)
+        self._last_heartbeat = now
+        await self._renew()
+        replicas = await self.store.list_replicas()
+        live = {r.id for r in replicas if now - r.heartbeat < s.lease_duration} | {self.id}
+        leases = await self.store.list_leases()
+        owners = {lease.shard: lease.owner for lease in leases if lease.owner and lease.expires > now}
+        for shard in self._held:
+            owners[shard] = self.id  # what we renewed a moment ago is ours, whatever the list says
+        wanted = balance(s.shards, live, owners)
+        await self._hand_over([shard for shard in self._held if wanted.get(shard) != self.id])
+        mine = [shard for shard, owner in wanted.items() if owner == self.id and shard not in self._held]
+        await self._take(mine, leases, now)
+        SHARDS_OWNED.set(len(self._held))
+
+    async def _renew(self) -> None:
+        if not self._held:
+            return
+        sent = self._clock()
+        renewed = await self.store.renew_leases(
+            self.id, {shard: h.epoch for shard, h in self._held.items()}, self.settings.lease_duration
+        )
+        kept = {lease.shard for lease in renewed}
+        for shard, held in list(self._held.items()):
+            if shard in kept:
+                held.renewed = sent
+                LEASE_RENEWALS.labels("renewed").inc()
+            else:
+                LEASE_RENEWALS.labels("lost").inc()
+                log.warning("shard lease lost", extra={"replica": self.id, "shard": shard})
+                await self._drop(shard, "lost")
+
+    async def _hand_over(self, shards: list[int]) -> None:
+        """Surplus shards go gracefully: actors stop and flush first, then the lease is released, so the
+        new owner takes the shard at its next round instead of waiting for expiry."""
+        for shard in shards:
+            await self._drop(shard, "rebalance")
+        if shards:
+            await self.store.release_leases(self.id, shards)
+            log.info("shards handed over", extra={"replica": self.id, "shards": shards})
+
+    async def _take(self, shards: list[int], leases: list[Lease], now: float) -> None:
+        if not shards:
+            return
+        sent = self._clock()
+        before = {lease.shard: lease for lease in leases}
+        for lease in await self.store.acquire_leases(self.id, shards, self.settings.lease_duration):
+            self._held[lease.shard] = _Held(lease.epoch, sent)
+            await self._host.start_shard(lease.shard, Fence(self.id, lease.shard, lease.epoch))
+            previous = before.get(lease.shard)
+            if previous is not None and previous.owner and previous.owner != self.id:
+                # Taken over from a replica that stopped renewing: how long the shard went without an
+                # owner, from its lease's expiry until its actors run here (store clock + time since).
+                running_at = now + (self._clock() - sent)
+                REPLICA_FAILOVER_SECONDS.observe(max(0.0, running_at - previous.expires))
+
+    async def _drop(self, shard: int, reason: str) -> None:
+        self._held.pop(shard, None)
+        SHARD_HANDOFFS.labels(reason).inc()
+        await self._host.stop_shard(shard)
+
+    async def _watchdog(self) -> None:
+        """Stop a shard's actors once its renew deadline passed without a successful renewal."""
+        while True:
+            now = self._clock()
+            deadline = min(
+                (h.renewed + self.settings.renew_deadline for h in self._held.values()), default=None
+            )
+            if deadline is not None and deadline <= now:
+                for shard, held in list(self._held.items()):
+                    if held.renewed + self.settings.renew_deadline <= now:
+                        LEASE_RENEWALS.labels("deadline_passed").inc()
+                        log.error(
+                            "renew deadline passed; stopping the shard",
+                            extra={"replica": self.id, "shard": shard},
+                        )
+                        await self._drop(shard, "deadline")
+                continue
+            period = self.settings.retry_period
+            wait = period if deadline is None else min(deadline - now, period)
+            await anyio.sleep(max(wait, 0.01))
