@@ -1,9 +1,8 @@
 """Sync, the pure core: the upstream spec built from AWS answers, diffs, and the merge policies. No I/O."""
 
+from ._changes import Conflict, FieldChange
 from ._diff import FORCED_FIELDS, SYNCED_FIELDS, diff_fields
 from ._merge import (
-    Conflict,
-    FieldChange,
     MergeResult,
     desired_wins,
     observe,

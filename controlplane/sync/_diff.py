@@ -9,9 +9,7 @@ Paths use Rancher's JSON names: ``tags``, ``nodeGroups[<name>]`` (a whole node g
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
-from typing import Any, TypeVar
 
 import msgspec
 
@@ -41,8 +39,6 @@ SYNCED_FIELDS: tuple[str, ...] = tuple(f.name for f in _SPEC_FIELDS if f.name no
 NODEGROUP_FIELDS: tuple[str, ...] = tuple(f.name for f in _NG_FIELDS if f.name != "nodegroup_name")
 """Node-group attributes merged one by one (the name is the key)."""
 
-T = TypeVar("T")
-
 
 def is_unset(attr: str, value: object) -> bool:
     """True when the value means "not managed" (null; ``""`` for a node group's ``instanceType``)."""
@@ -67,16 +63,6 @@ def by_name(groups: Sequence[NodeGroup]) -> dict[str, NodeGroup] | None:
             return None
         out[key] = ng
     return out
-
-
-def to_builtins(value: object) -> Any:
-    """The JSON-builtins form of a value (structs become dicts without null fields), for events."""
-    return msgspec.to_builtins(value)
-
-
-def clone(value: T) -> T:
-    """A deep copy: adopted values must not alias the upstream spec they came from."""
-    return copy.deepcopy(value)
 
 
 def _nodegroup_diff(name: str, want: NodeGroup, have: NodeGroup) -> list[str]:

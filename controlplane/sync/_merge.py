@@ -19,51 +19,22 @@ create, see eks-operator-behavior.md section 6.3).
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 import msgspec
 
 from controlplane.api import EKSClusterConfigSpec, NodeGroup, SyncPolicy
 
+from ._changes import ABSENT, UNKNOWN, Conflict, FieldChange, Marker, MergeLog, clone, to_builtins
 from ._diff import (
     JSON_NAMES,
     NODEGROUP_FIELDS,
     SYNCED_FIELDS,
     by_name,
-    clone,
     diff_fields,
     is_unset,
     nodegroup_path,
-    to_builtins,
 )
-
-
-class FieldChange(msgspec.Struct, frozen=True):
-    """A value of the spec replaced by the upstream one (values in JSON-builtins form; None = absent)."""
-
-    path: str
-    old: Any
-    new: Any
-
-
-class Conflict(msgspec.Struct, frozen=True):
-    """A field changed both locally and upstream to different values; the local value was kept.
-
-    ``base`` is the applied value (None when the field or node group did not exist in the applied spec).
-    For a whole node group, ``local``/``upstream`` None means "deleted on that side".
-    """
-
-    path: str
-    local: Any
-    upstream: Any
-    base: Any
-
-    @property
-    def message(self) -> str:
-        return (
-            f"{self.path} changed both locally and upstream: local {_show(self.local)}, "
-            f"upstream {_show(self.upstream)} (applied {_show(self.base)}); keeping local"
-        )
 
 
 class MergeResult(msgspec.Struct, frozen=True):
@@ -78,29 +49,6 @@ class MergeResult(msgspec.Struct, frozen=True):
     def spec_changed(self) -> bool:
         """True when the returned spec differs from the input (only adoption changes it)."""
         return bool(self.adopted)
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "absent"
-    return msgspec.json.encode(value).decode()
-
-
-class _Marker:
-    """Identity-compared base markers (never equal to any spec value)."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    def __repr__(self) -> str:
-        return self._name
-
-
-# The node group did not exist in the applied spec: any upstream value is an upstream change.
-_ABSENT: Final = _Marker("ABSENT")
-# The field was not managed (null) in the applied spec, or nothing was applied: no base is known, so the
-# upstream value serves as base (it is "unchanged upstream"; a differing local value is a local change).
-_UNKNOWN: Final = _Marker("UNKNOWN")
 
 
 def update_in_progress(spec: EKSClusterConfigSpec, applied: EKSClusterConfigSpec | None) -> bool:
@@ -134,32 +82,10 @@ def rancher_merge(spec: EKSClusterConfigSpec, upstream: EKSClusterConfigSpec) ->
     return _rancher(spec, upstream)[0]
 
 
-class _Merger:
+class _Merger(MergeLog):
     """One three-way merge: collects adopted changes and conflicts while walking the fields."""
 
-    def __init__(self) -> None:
-        self.adopted: list[FieldChange] = []
-        self.conflicts: list[Conflict] = []
-
-    def value(self, path: str, attr: str, mine: Any, base: Any, theirs: Any) -> Any:
-        """Merge one managed value. ``base`` is a value, ``_ABSENT`` or ``_UNKNOWN``."""
-        if is_unset(attr, theirs):
-            return mine  # upstream reports nothing: no upstream change to adopt or conflict with
-        if base is _UNKNOWN:
-            base = theirs
-        local_changed = mine != base
-        upstream_changed = theirs != base
-        if upstream_changed and not local_changed:
-            self.adopted.append(FieldChange(path, to_builtins(mine), to_builtins(theirs)))
-            return clone(theirs)
-        if upstream_changed and mine != theirs:
-            shown_base = None if base is _ABSENT else to_builtins(base)
-            self.conflicts.append(Conflict(path, to_builtins(mine), to_builtins(theirs), shown_base))
-        return mine
-
-    def nodegroup(
-        self, name: str, mine: NodeGroup, base: NodeGroup | _Marker, theirs: NodeGroup
-    ) -> NodeGroup:
+    def nodegroup(self, name: str, mine: NodeGroup, base: NodeGroup | Marker, theirs: NodeGroup) -> NodeGroup:
         changes: dict[str, Any] = {}
         for attr in NODEGROUP_FIELDS:
             value = getattr(mine, attr)
@@ -167,10 +93,13 @@ class _Merger:
                 continue  # unmanaged inside a managed list: stays unset, never adopted
             if isinstance(base, NodeGroup):
                 base_value = getattr(base, attr)
-                field_base: Any = _UNKNOWN if is_unset(attr, base_value) else base_value
+                field_base: Any = UNKNOWN if is_unset(attr, base_value) else base_value
             else:
                 field_base = base
-            merged = self.value(nodegroup_path(name, attr), attr, value, field_base, getattr(theirs, attr))
+            theirs_value = getattr(theirs, attr)
+            if is_unset(attr, theirs_value):
+                continue  # upstream reports nothing: no upstream change to adopt or conflict with
+            merged = self.value(nodegroup_path(name, attr), value, field_base, theirs_value)
             if merged is not value:
                 changes[attr] = merged
         return msgspec.structs.replace(mine, **changes) if changes else mine
@@ -185,7 +114,7 @@ class _Merger:
         if mine_map is None or theirs_map is None or base_map is None:
             # Repeated names: no key to merge by, so the list is one value.
             merged: list[NodeGroup] = self.value(
-                JSON_NAMES["node_groups"], "node_groups", mine, base if base is not None else _UNKNOWN, theirs
+                JSON_NAMES["node_groups"], mine, base if base is not None else UNKNOWN, theirs
             )
             return merged
         out: list[NodeGroup] = []
@@ -205,7 +134,7 @@ class _Merger:
                     )
                 out.append(ng)  # kept; a local-only addition when it was never applied
                 continue
-            merged_ng = self.nodegroup(name, ng, was if was is not None else _ABSENT, up)
+            merged_ng = self.nodegroup(name, ng, was if was is not None else ABSENT, up)
             changed = changed or merged_ng is not ng
             out.append(merged_ng)
         for name, up in theirs_map.items():
@@ -267,7 +196,7 @@ def three_way_merge(
         if attr == "node_groups":
             merged = merger.nodegroups(mine, base, theirs)
         else:
-            merged = merger.value(JSON_NAMES[attr], attr, mine, _UNKNOWN if base is None else base, theirs)
+            merged = merger.value(JSON_NAMES[attr], mine, UNKNOWN if base is None else base, theirs)
         if merged is not mine:
             changes[attr] = merged
     result = msgspec.structs.replace(spec, **changes) if changes else spec
