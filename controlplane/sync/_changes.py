@@ -60,11 +60,8 @@ class Marker:
 
 
 ABSENT: Final = Marker("ABSENT")
-"""The element did not exist in the applied spec: any upstream value is an upstream change."""
-
-UNKNOWN: Final = Marker("UNKNOWN")
-"""No base is known (the field was null in the applied spec, or nothing was applied): the upstream value
-serves as base, so it is "unchanged upstream" and a differing local value is a local change."""
+"""The base of a value whose list element did not exist in the applied spec: any upstream value is an
+upstream change (and any local value a local one)."""
 
 
 def to_builtins(value: object) -> Any:
@@ -84,8 +81,12 @@ class MergeLog:
         self.adopted: list[FieldChange] = []
         self.conflicts: list[Conflict] = []
 
-    def value(self, path: str, mine: T, base: object, theirs: T | None) -> T:
-        """Merge one managed value; ``base`` is a value, ``ABSENT`` or ``UNKNOWN``.
+    def value(self, path: str, mine: T, base: T | Marker | None, theirs: T | None) -> T:
+        """Merge one managed value (``mine`` is never null: null is unmanaged and never merged).
+
+        ``base`` is the applied value, ``ABSENT``, or None when no base is known (the value was null in the
+        applied spec, or nothing was applied): the upstream value then serves as base, so it is "unchanged
+        upstream" and a differing local value is a local change.
 
         Changed only upstream: the upstream value (a copy) is adopted. Changed only locally, or nowhere:
         ``mine``. Changed on both sides to different values: a Conflict, and ``mine``. A null upstream
@@ -93,7 +94,7 @@ class MergeLog:
         """
         if theirs is None:
             return mine
-        if base is UNKNOWN:
+        if base is None:
             base = theirs
         local_changed = mine != base
         upstream_changed = theirs != base

@@ -25,7 +25,7 @@ import msgspec
 
 from controlplane.api import EKSClusterConfigSpec, NodeGroup, SyncPolicy
 
-from ._changes import ABSENT, UNKNOWN, Conflict, FieldChange, Marker, MergeLog, clone, to_builtins
+from ._changes import ABSENT, Conflict, FieldChange, Marker, MergeLog, clone, to_builtins
 from ._diff import (
     JSON_NAMES,
     NODEGROUP_FIELDS,
@@ -93,7 +93,7 @@ class _Merger(MergeLog):
                 continue  # unmanaged inside a managed list: stays unset, never adopted
             if isinstance(base, NodeGroup):
                 base_value = getattr(base, attr)
-                field_base: Any = UNKNOWN if is_unset(attr, base_value) else base_value
+                field_base: Any = None if is_unset(attr, base_value) else base_value
             else:
                 field_base = base
             theirs_value = getattr(theirs, attr)
@@ -114,7 +114,7 @@ class _Merger(MergeLog):
         if mine_map is None or theirs_map is None or base_map is None:
             # Repeated names: no key to merge by, so the list is one value.
             merged: list[NodeGroup] = self.value(
-                JSON_NAMES["node_groups"], mine, base if base is not None else UNKNOWN, theirs
+                JSON_NAMES["node_groups"], mine, base, theirs
             )
             return merged
         out: list[NodeGroup] = []
@@ -196,7 +196,7 @@ def three_way_merge(
         if attr == "node_groups":
             merged = merger.nodegroups(mine, base, theirs)
         else:
-            merged = merger.value(JSON_NAMES[attr], mine, UNKNOWN if base is None else base, theirs)
+            merged = merger.value(JSON_NAMES[attr], mine, base, theirs)
         if merged is not mine:
             changes[attr] = merged
     result = msgspec.structs.replace(spec, **changes) if changes else spec
