@@ -1,7 +1,8 @@
 """Sync, the pure core: the upstream spec built from AWS answers, diffs, and the merge policies. No I/O."""
 
-from ._changes import Conflict, FieldChange
+from ._changes import ABSENT, Conflict, FieldChange, MergeLog
 from ._diff import FORCED_FIELDS, SYNCED_FIELDS, diff_fields
+from ._keyed import KeyedDiff, KeyedList, Update, keyed_diff, merge_whole_element, whole_element_changes
 from ._merge import (
     MergeResult,
     desired_wins,
@@ -29,6 +30,7 @@ from ._upstream import (
 )
 
 __all__ = [
+    "ABSENT",
     "FORCED_FIELDS",
     "SYNCED_FIELDS",
     "SYNCING_ERROR_PREFIX",
@@ -36,8 +38,12 @@ __all__ = [
     "UPDATABLE_ISSUE_CODES",
     "Conflict",
     "FieldChange",
+    "KeyedDiff",
+    "KeyedList",
     "LaunchTemplateVersions",
+    "MergeLog",
     "MergeResult",
+    "Update",
     "UpstreamBuildError",
     "UpstreamResult",
     "build_upstream_cluster_state",
@@ -45,7 +51,9 @@ __all__ = [
     "desired_wins",
     "diff_fields",
     "ebs_csi_driver_installed",
+    "keyed_diff",
     "managed_launch_template_versions_needed",
+    "merge_whole_element",
     "nodegroup_health_issues",
     "nodegroup_issue_is_updatable",
     "observe",
@@ -55,4 +63,5 @@ __all__ = [
     "syncing_failed_message",
     "three_way_merge",
     "update_in_progress",
+    "whole_element_changes",
 ]

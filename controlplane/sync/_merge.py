@@ -113,9 +113,7 @@ class _Merger(MergeLog):
         base_map = by_name(base) if base is not None else theirs_map
         if mine_map is None or theirs_map is None or base_map is None:
             # Repeated names: no key to merge by, so the list is one value.
-            merged: list[NodeGroup] = self.value(
-                JSON_NAMES["node_groups"], mine, base, theirs
-            )
+            merged: list[NodeGroup] = self.value(JSON_NAMES["node_groups"], mine, base, theirs)
             return merged
         out: list[NodeGroup] = []
         changed = False
