@@ -1,7 +1,7 @@
 """Sync, the pure core: the upstream spec built from AWS answers, diffs, and the merge policies. No I/O."""
 
 from ._changes import ABSENT, Conflict, FieldChange, MergeLog
-from ._diff import FORCED_FIELDS, SYNCED_FIELDS, diff_fields
+from ._diff import FORCED_FIELDS, NODE_GROUPS, SYNCED_FIELDS, diff_fields
 from ._keyed import KeyedDiff, KeyedList, Update, keyed_diff, merge_whole_element, whole_element_changes
 from ._merge import (
     MergeResult,
@@ -32,6 +32,7 @@ from ._upstream import (
 __all__ = [
     "ABSENT",
     "FORCED_FIELDS",
+    "NODE_GROUPS",
     "SYNCED_FIELDS",
     "SYNCING_ERROR_PREFIX",
     "SYNCING_FAILED_PREFIX",
