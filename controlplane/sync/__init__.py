@@ -2,7 +2,7 @@
 
 from ._changes import ABSENT, Conflict, FieldChange, MergeLog
 from ._diff import FORCED_FIELDS, NODE_GROUPS, SYNCED_FIELDS, diff_fields
-from ._keyed import KeyedDiff, KeyedList, Update, keyed_diff, merge_whole_element, whole_element_changes
+from ._keyed import KeyedDiff, KeyedList, Update, keyed_diff
 from ._merge import (
     MergeResult,
     desired_wins,
@@ -54,7 +54,6 @@ __all__ = [
     "ebs_csi_driver_installed",
     "keyed_diff",
     "managed_launch_template_versions_needed",
-    "merge_whole_element",
     "nodegroup_health_issues",
     "nodegroup_issue_is_updatable",
     "observe",
@@ -64,5 +63,4 @@ __all__ = [
     "syncing_failed_message",
     "three_way_merge",
     "update_in_progress",
-    "whole_element_changes",
 ]
