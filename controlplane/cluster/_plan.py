@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from controlplane.api import EKSClusterConfigSpec, NodeGroup
+from controlplane.api import EKSClusterConfigSpec, NodeGroup, SyncPolicy
+from controlplane.sync import NODE_GROUPS, KeyedDiff, keyed_diff
 
 LAUNCH_TEMPLATE_NAME_FORMAT = "rancher-managed-lt-{}"
 LAUNCH_TEMPLATE_TAG_KEY = "rancher-managed-template"
@@ -172,8 +173,36 @@ def nodegroup_version(ng: NodeGroup, cluster_version: str | None) -> str | None:
     return ng.version or cluster_version
 
 
-def node_groups_by_name(groups: list[NodeGroup] | None) -> dict[str, NodeGroup]:
-    return {ng.nodegroup_name: ng for ng in groups or [] if ng.nodegroup_name}
+def _every_pair(path: str, want: NodeGroup, have: NodeGroup) -> list[str]:
+    return [path]
+
+
+# The update step compares what the operator compares (launch template, version, scaling, labels, tags),
+# which is not the managed-field diff, so every node group present on both sides goes to it.
+_NODEGROUP_PLAN = msgspec.structs.replace(NODE_GROUPS, changes=_every_pair)
+
+
+def _named(groups: list[NodeGroup] | None) -> list[NodeGroup] | None:
+    """Validation refuses unnamed and repeated node groups; were one to get here, an unnamed group is
+    skipped and the last of a repeated name kept, as a map by name would."""
+    if groups is None:
+        return None
+    return list({ng.nodegroup_name: ng for ng in groups if ng.nodegroup_name}.values())
+
+
+def nodegroup_plan(desired: EKSClusterConfigSpec, upstream: EKSClusterConfigSpec) -> KeyedDiff[NodeGroup]:
+    """Node groups to create (desired order) and delete (upstream order) so that upstream holds the desired
+    ones, and the (desired, upstream) pairs of the rest for the update step, in upstream order.
+
+    ``desired`` is the spec after the merge policy ran, so this is the keyed diff under ``desired-wins``;
+    a null ``nodeGroups`` is unmanaged and plans nothing.
+    """
+    return keyed_diff(
+        _NODEGROUP_PLAN,
+        policy=SyncPolicy.DESIRED_WINS,
+        desired=_named(desired.node_groups),
+        upstream=_named(upstream.node_groups),
+    )
 
 
 def ami_type(ng: NodeGroup) -> str | None:

@@ -212,27 +212,26 @@ _MUTATION_ERRORS = {
 async def _push_nodegroups(
     p: Pass, desired: EKSClusterConfigSpec, upstream: EKSClusterConfigSpec, obs: Observation
 ) -> Any:
-    upstream_ngs = _plan.node_groups_by_name(upstream.node_groups)
-    desired_ngs = _plan.node_groups_by_name(desired.node_groups)
+    plan = _plan.nodegroup_plan(desired, upstream)
     raw = {str(ng["nodegroupName"]): ng for ng in obs.nodegroups}
     changed = False
-    for name, ng in desired_ngs.items():
-        if name not in upstream_ngs and name not in raw:
+    for ng in plan.creates:
+        if ng.nodegroup_name not in raw:
             outcome = await _nodegroups.create(p, ng, desired)
             if outcome is not None:
                 return outcome
             changed = True
-    for name in upstream_ngs:
-        if name not in desired_ngs:
-            await _nodegroups.delete(p, name, raw.get(name))
-            changed = True
+    for ng in plan.deletes:
+        name = ng.nodegroup_name or ""
+        await _nodegroups.delete(p, name, raw.get(name))
+        changed = True
     if changed:
         await p.persist()
         return 0
     updated = False
-    for name, have in upstream_ngs.items():
-        want = desired_ngs[name]
-        updated = await _nodegroups.update(p, want, have, desired, upstream, raw[name]) or updated
+    for pair in plan.updates:
+        raw_ng = raw[pair.have.nodegroup_name or ""]
+        updated = await _nodegroups.update(p, pair.want, pair.have, desired, upstream, raw_ng) or updated
     if updated:
         return 0
     return _DONE

@@ -1,9 +1,9 @@
 """Sync, the pure core: the upstream spec built from AWS answers, diffs, and the merge policies. No I/O."""
 
-from ._diff import FORCED_FIELDS, SYNCED_FIELDS, diff_fields
+from ._changes import ABSENT, Conflict, FieldChange, MergeLog
+from ._diff import FORCED_FIELDS, NODE_GROUPS, SYNCED_FIELDS, diff_fields
+from ._keyed import KeyedDiff, KeyedList, Update, keyed_diff
 from ._merge import (
-    Conflict,
-    FieldChange,
     MergeResult,
     desired_wins,
     observe,
@@ -30,15 +30,21 @@ from ._upstream import (
 )
 
 __all__ = [
+    "ABSENT",
     "FORCED_FIELDS",
+    "NODE_GROUPS",
     "SYNCED_FIELDS",
     "SYNCING_ERROR_PREFIX",
     "SYNCING_FAILED_PREFIX",
     "UPDATABLE_ISSUE_CODES",
     "Conflict",
     "FieldChange",
+    "KeyedDiff",
+    "KeyedList",
     "LaunchTemplateVersions",
+    "MergeLog",
     "MergeResult",
+    "Update",
     "UpstreamBuildError",
     "UpstreamResult",
     "build_upstream_cluster_state",
@@ -46,6 +52,7 @@ __all__ = [
     "desired_wins",
     "diff_fields",
     "ebs_csi_driver_installed",
+    "keyed_diff",
     "managed_launch_template_versions_needed",
     "nodegroup_health_issues",
     "nodegroup_issue_is_updatable",

@@ -9,13 +9,14 @@ Paths use Rancher's JSON names: ``tags``, ``nodeGroups[<name>]`` (a whole node g
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 
-from controlplane.api import EKSClusterConfigSpec, NodeGroup
+from controlplane.api import EKSClusterConfigSpec, NodeGroup, SyncPolicy
+
+from ._changes import ABSENT, MergeLog
+from ._keyed import KeyedList, keyed_diff
 
 # Rancher's BuildEKSUpstreamSpec copies these from the spec into the upstream spec, so sync never changes
 # them (and the operator never updates them after create): they are neither adopted nor pushed.
@@ -41,8 +42,6 @@ SYNCED_FIELDS: tuple[str, ...] = tuple(f.name for f in _SPEC_FIELDS if f.name no
 NODEGROUP_FIELDS: tuple[str, ...] = tuple(f.name for f in _NG_FIELDS if f.name != "nodegroup_name")
 """Node-group attributes merged one by one (the name is the key)."""
 
-T = TypeVar("T")
-
 
 def is_unset(attr: str, value: object) -> bool:
     """True when the value means "not managed" (null; ``""`` for a node group's ``instanceType``)."""
@@ -53,38 +52,41 @@ def nodegroup_key(ng: NodeGroup) -> str:
     return ng.nodegroup_name or ""
 
 
-def nodegroup_path(name: str, attr: str | None = None) -> str:
-    base = f"nodeGroups[{name}]"
-    return base if attr is None else f"{base}.{NODEGROUP_JSON_NAMES[attr]}"
-
-
-def by_name(groups: Sequence[NodeGroup]) -> dict[str, NodeGroup] | None:
-    """Node groups keyed by name in list order, or None when a name repeats (then merged as one value)."""
-    out: dict[str, NodeGroup] = {}
-    for ng in groups:
-        key = nodegroup_key(ng)
-        if key in out:
-            return None
-        out[key] = ng
-    return out
-
-
-def to_builtins(value: object) -> Any:
-    """The JSON-builtins form of a value (structs become dicts without null fields), for events."""
-    return msgspec.to_builtins(value)
-
-
-def clone(value: T) -> T:
-    """A deep copy: adopted values must not alias the upstream spec they came from."""
-    return copy.deepcopy(value)
-
-
-def _nodegroup_diff(name: str, want: NodeGroup, have: NodeGroup) -> list[str]:
+def _nodegroup_changes(path: str, want: NodeGroup, have: NodeGroup) -> list[str]:
+    """One path per field managed in ``want`` whose value differs in ``have``."""
     return [
-        nodegroup_path(name, attr)
+        f"{path}.{NODEGROUP_JSON_NAMES[attr]}"
         for attr in NODEGROUP_FIELDS
         if not is_unset(attr, getattr(want, attr)) and getattr(want, attr) != getattr(have, attr)
     ]
+
+
+def _merge_nodegroup(
+    log: MergeLog, path: str, mine: NodeGroup, base: NodeGroup | None, theirs: NodeGroup
+) -> NodeGroup:
+    """Field by field; a field unset in ``mine`` is unmanaged and stays unset, one unset upstream reports
+    nothing, one unset in the base has no known base."""
+    changes: dict[str, Any] = {}
+    for attr in NODEGROUP_FIELDS:
+        value = getattr(mine, attr)
+        theirs_value = getattr(theirs, attr)
+        if is_unset(attr, value) or is_unset(attr, theirs_value):
+            continue
+        if base is None:
+            field_base: Any = ABSENT
+        else:
+            base_value = getattr(base, attr)
+            field_base = None if is_unset(attr, base_value) else base_value
+        merged = log.value(f"{path}.{NODEGROUP_JSON_NAMES[attr]}", value, field_base, theirs_value)
+        if merged is not value:
+            changes[attr] = merged
+    return msgspec.structs.replace(mine, **changes) if changes else mine
+
+
+NODE_GROUPS: KeyedList[str, NodeGroup] = KeyedList(
+    path=JSON_NAMES["node_groups"], key=nodegroup_key, changes=_nodegroup_changes, merge=_merge_nodegroup
+)
+"""Node groups: keyed by ``nodegroupName``, compared and merged per managed field."""
 
 
 def diff_fields(desired: EKSClusterConfigSpec, observed: EKSClusterConfigSpec) -> list[str]:
@@ -101,21 +103,8 @@ def diff_fields(desired: EKSClusterConfigSpec, observed: EKSClusterConfigSpec) -
         if want is None:
             continue
         have = getattr(observed, attr)
-        if attr != "node_groups":
-            if want != have:
-                paths.append(JSON_NAMES[attr])
-            continue
-        want_map = by_name(want)
-        have_map = by_name(have) if have is not None else {}
-        if want_map is None or have_map is None:
-            if want != have:
-                paths.append(JSON_NAMES[attr])
-            continue
-        for name, ng in want_map.items():
-            other = have_map.get(name)
-            if other is None:
-                paths.append(nodegroup_path(name))
-            else:
-                paths.extend(_nodegroup_diff(name, ng, other))
-        paths.extend(nodegroup_path(name) for name in have_map if name not in want_map)
+        if attr == "node_groups":
+            paths += keyed_diff(NODE_GROUPS, policy=SyncPolicy.DESIRED_WINS, desired=want, upstream=have).push
+        elif want != have:
+            paths.append(JSON_NAMES[attr])
     return paths

@@ -19,51 +19,15 @@ create, see eks-operator-behavior.md section 6.3).
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 import msgspec
 
-from controlplane.api import EKSClusterConfigSpec, NodeGroup, SyncPolicy
+from controlplane.api import EKSClusterConfigSpec, SyncPolicy
 
-from ._diff import (
-    JSON_NAMES,
-    NODEGROUP_FIELDS,
-    SYNCED_FIELDS,
-    by_name,
-    clone,
-    diff_fields,
-    is_unset,
-    nodegroup_path,
-    to_builtins,
-)
-
-
-class FieldChange(msgspec.Struct, frozen=True):
-    """A value of the spec replaced by the upstream one (values in JSON-builtins form; None = absent)."""
-
-    path: str
-    old: Any
-    new: Any
-
-
-class Conflict(msgspec.Struct, frozen=True):
-    """A field changed both locally and upstream to different values; the local value was kept.
-
-    ``base`` is the applied value (None when the field or node group did not exist in the applied spec).
-    For a whole node group, ``local``/``upstream`` None means "deleted on that side".
-    """
-
-    path: str
-    local: Any
-    upstream: Any
-    base: Any
-
-    @property
-    def message(self) -> str:
-        return (
-            f"{self.path} changed both locally and upstream: local {_show(self.local)}, "
-            f"upstream {_show(self.upstream)} (applied {_show(self.base)}); keeping local"
-        )
+from ._changes import Conflict, FieldChange, MergeLog, clone, to_builtins
+from ._diff import JSON_NAMES, NODE_GROUPS, SYNCED_FIELDS, diff_fields
+from ._keyed import keyed_diff
 
 
 class MergeResult(msgspec.Struct, frozen=True):
@@ -80,29 +44,6 @@ class MergeResult(msgspec.Struct, frozen=True):
         return bool(self.adopted)
 
 
-def _show(value: Any) -> str:
-    if value is None:
-        return "absent"
-    return msgspec.json.encode(value).decode()
-
-
-class _Marker:
-    """Identity-compared base markers (never equal to any spec value)."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    def __repr__(self) -> str:
-        return self._name
-
-
-# The node group did not exist in the applied spec: any upstream value is an upstream change.
-_ABSENT: Final = _Marker("ABSENT")
-# The field was not managed (null) in the applied spec, or nothing was applied: no base is known, so the
-# upstream value serves as base (it is "unchanged upstream"; a differing local value is a local change).
-_UNKNOWN: Final = _Marker("UNKNOWN")
-
-
 def update_in_progress(spec: EKSClusterConfigSpec, applied: EKSClusterConfigSpec | None) -> bool:
     """Rancher's gate: the spec differs from the applied spec (null vs ``[]`` differ); None applied counts
     as in progress (before the first applied-spec record no sync happens)."""
@@ -116,6 +57,12 @@ def _rancher(
     adopted: list[FieldChange] = []
     for attr in SYNCED_FIELDS:
         mine, theirs = getattr(spec, attr), getattr(upstream, attr)
+        if attr == "node_groups":
+            keyed = keyed_diff(NODE_GROUPS, policy=SyncPolicy.RANCHER, desired=mine, upstream=theirs)
+            if keyed.merged is not mine:
+                changes[attr] = keyed.merged
+                adopted += keyed.adopted
+            continue
         # Rancher iterates the keys of the upstream JSON map: a null upstream value is absent there
         # (ipFamily is omitempty), so the spec keeps its value.
         if mine is None or theirs is None or mine == theirs:
@@ -134,104 +81,6 @@ def rancher_merge(spec: EKSClusterConfigSpec, upstream: EKSClusterConfigSpec) ->
     return _rancher(spec, upstream)[0]
 
 
-class _Merger:
-    """One three-way merge: collects adopted changes and conflicts while walking the fields."""
-
-    def __init__(self) -> None:
-        self.adopted: list[FieldChange] = []
-        self.conflicts: list[Conflict] = []
-
-    def value(self, path: str, attr: str, mine: Any, base: Any, theirs: Any) -> Any:
-        """Merge one managed value. ``base`` is a value, ``_ABSENT`` or ``_UNKNOWN``."""
-        if is_unset(attr, theirs):
-            return mine  # upstream reports nothing: no upstream change to adopt or conflict with
-        if base is _UNKNOWN:
-            base = theirs
-        local_changed = mine != base
-        upstream_changed = theirs != base
-        if upstream_changed and not local_changed:
-            self.adopted.append(FieldChange(path, to_builtins(mine), to_builtins(theirs)))
-            return clone(theirs)
-        if upstream_changed and mine != theirs:
-            shown_base = None if base is _ABSENT else to_builtins(base)
-            self.conflicts.append(Conflict(path, to_builtins(mine), to_builtins(theirs), shown_base))
-        return mine
-
-    def nodegroup(
-        self, name: str, mine: NodeGroup, base: NodeGroup | _Marker, theirs: NodeGroup
-    ) -> NodeGroup:
-        changes: dict[str, Any] = {}
-        for attr in NODEGROUP_FIELDS:
-            value = getattr(mine, attr)
-            if is_unset(attr, value):
-                continue  # unmanaged inside a managed list: stays unset, never adopted
-            if isinstance(base, NodeGroup):
-                base_value = getattr(base, attr)
-                field_base: Any = _UNKNOWN if is_unset(attr, base_value) else base_value
-            else:
-                field_base = base
-            merged = self.value(nodegroup_path(name, attr), attr, value, field_base, getattr(theirs, attr))
-            if merged is not value:
-                changes[attr] = merged
-        return msgspec.structs.replace(mine, **changes) if changes else mine
-
-    def nodegroups(
-        self, mine: list[NodeGroup], base: list[NodeGroup] | None, theirs: list[NodeGroup] | None
-    ) -> list[NodeGroup]:
-        if theirs is None:
-            return mine
-        mine_map, theirs_map = by_name(mine), by_name(theirs)
-        base_map = by_name(base) if base is not None else theirs_map
-        if mine_map is None or theirs_map is None or base_map is None:
-            # Repeated names: no key to merge by, so the list is one value.
-            merged: list[NodeGroup] = self.value(
-                JSON_NAMES["node_groups"], "node_groups", mine, base if base is not None else _UNKNOWN, theirs
-            )
-            return merged
-        out: list[NodeGroup] = []
-        changed = False
-        for name, ng in mine_map.items():
-            up, was = theirs_map.get(name), base_map.get(name)
-            if up is None:
-                if was is not None and ng == was:
-                    # Deleted upstream, untouched locally: adopt the deletion.
-                    self.adopted.append(FieldChange(nodegroup_path(name), to_builtins(ng), None))
-                    changed = True
-                    continue
-                if was is not None:
-                    # Deleted upstream, edited locally: local wins (the group is recreated).
-                    self.conflicts.append(
-                        Conflict(nodegroup_path(name), to_builtins(ng), None, to_builtins(was))
-                    )
-                out.append(ng)  # kept; a local-only addition when it was never applied
-                continue
-            merged_ng = self.nodegroup(name, ng, was if was is not None else _ABSENT, up)
-            changed = changed or merged_ng is not ng
-            out.append(merged_ng)
-        for name, up in theirs_map.items():
-            if name in mine_map:
-                continue
-            was = base_map.get(name)
-            if was is None:
-                # Added upstream only: adopt it into the managed list.
-                self.adopted.append(FieldChange(nodegroup_path(name), None, to_builtins(up)))
-                out.append(clone(up))
-                changed = True
-            elif _changed_upstream(was, up):
-                # Deleted locally, edited upstream: local wins (the group is deleted).
-                self.conflicts.append(Conflict(nodegroup_path(name), None, to_builtins(up), to_builtins(was)))
-            # else deleted locally only: stays deleted and is pushed.
-        return out if changed else mine
-
-
-def _changed_upstream(base: NodeGroup, theirs: NodeGroup) -> bool:
-    for attr in NODEGROUP_FIELDS:
-        was, now = getattr(base, attr), getattr(theirs, attr)
-        if not is_unset(attr, was) and not is_unset(attr, now) and was != now:
-            return True
-    return False
-
-
 def three_way_merge(
     spec: EKSClusterConfigSpec, applied: EKSClusterConfigSpec | None, upstream: EKSClusterConfigSpec
 ) -> MergeResult:
@@ -244,10 +93,11 @@ def three_way_merge(
     * changed on both sides to different values: a Conflict; the local value is kept and pushed;
     * both sides made the same change, or nothing changed: nothing to do.
 
-    ``nodeGroups`` is merged per node group (keyed by ``nodegroupName``) and, inside a group present on all
-    sides, per field. A group deleted only upstream is removed from the spec; one added only upstream is
-    added (the list is managed); deleted upstream but edited locally, or deleted locally but edited
-    upstream, is a conflict that local wins. Fields left null inside a spec node group stay null.
+    ``nodeGroups`` is merged by ``keyed_diff`` (like every keyed list): per node group (keyed by
+    ``nodegroupName``) and, inside a group present on all sides, per field. A group deleted only upstream
+    is removed from the spec; one added only upstream is added (the list is managed); deleted upstream but
+    edited locally, or deleted locally but edited upstream, is a conflict that local wins. Fields left null
+    inside a spec node group stay null.
 
     No base: when ``applied`` is None (nothing applied yet, e.g. just imported), or a field or node group
     list was null in it (not managed then), the upstream value is taken as the base. So nothing is adopted
@@ -256,8 +106,9 @@ def three_way_merge(
     cluster whose spec is all null is never modified and never pushes. A null upstream value (AWS reports
     nothing, e.g. no ``ipFamily``) is no upstream change.
     """
-    merger = _Merger()
+    log = MergeLog()
     changes: dict[str, Any] = {}
+    push: list[str] = []  # diff_fields(result, upstream), collected on the way (keyed_diff has it already)
     for attr in SYNCED_FIELDS:
         mine = getattr(spec, attr)
         if mine is None:
@@ -265,13 +116,21 @@ def three_way_merge(
         base = getattr(applied, attr) if applied is not None else None
         theirs = getattr(upstream, attr)
         if attr == "node_groups":
-            merged = merger.nodegroups(mine, base, theirs)
+            keyed = keyed_diff(
+                NODE_GROUPS, policy=SyncPolicy.THREE_WAY, desired=mine, upstream=theirs, base=base
+            )
+            log.adopted += keyed.adopted
+            log.conflicts += keyed.conflicts
+            merged = keyed.merged
+            push += keyed.push
         else:
-            merged = merger.value(JSON_NAMES[attr], attr, mine, _UNKNOWN if base is None else base, theirs)
+            merged = log.value(JSON_NAMES[attr], mine, base, theirs)
+            if merged != theirs:
+                push.append(JSON_NAMES[attr])
         if merged is not mine:
             changes[attr] = merged
     result = msgspec.structs.replace(spec, **changes) if changes else spec
-    return MergeResult(result, merger.adopted, merger.conflicts, diff_fields(result, upstream))
+    return MergeResult(result, log.adopted, log.conflicts, push)
 
 
 def desired_wins(spec: EKSClusterConfigSpec, upstream: EKSClusterConfigSpec) -> MergeResult:
