@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import msgspec
 
-from ._types import Cluster, Credential, EKSClusterConfigSpec, NodeGroup, SyncPolicy
+from .._types import Cluster, Credential, EKSClusterConfigSpec, NodeGroup, SyncPolicy
 
 __all__ = [
     "LOGGING_TYPES",
