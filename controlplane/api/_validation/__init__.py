@@ -22,9 +22,38 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping
 
-import msgspec
-
 from .._types import Cluster, Credential, EKSClusterConfigSpec, NodeGroup, SyncPolicy
+from ._core import (
+    DNS1123_SUBDOMAIN,
+    EKS_NAME,
+    K8S_VERSION,
+    R_ACCESS,
+    R_CIDR,
+    R_ENUM,
+    R_FORMAT,
+    R_LABEL,
+    R_MIME,
+    R_NOUPDATE,
+    R_RANGE,
+    R_REQUIRED,
+    R_SIZE_ORDER,
+    R_SPOT,
+    R_SUBNETS,
+    R_TAG,
+    R_UNIQUE,
+    R_UNKNOWN,
+    R_VERSION_MATCH,
+    R_VERSION_SKEW,
+    ROLE_ARN,
+    SPEC,
+    Errors,
+    FieldError,
+    json_value,
+    managed,
+    quote,
+    semver,
+    who,
+)
 
 __all__ = [
     "LOGGING_TYPES",
@@ -41,88 +70,26 @@ __all__ = [
 
 LOGGING_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 
-_SPEC = "spec.eksConfig"
-
-# Rules: short stable identifiers clients can match on.
-R_REQUIRED = "required"
-R_UNIQUE = "unique"
-R_FORMAT = "format"
-R_VERSION_MATCH = "version-match"
-R_VERSION_SKEW = "version-skew"
-R_ACCESS = "endpoint-access"
-R_SUBNETS = "subnets-with-security-groups"
-R_SPOT = "spot"
-R_MIME = "mime-multipart"
-R_SIZE_ORDER = "min<=desired<=max"
-R_RANGE = "range"
-R_ENUM = "enum"
-R_CIDR = "cidr"
-R_LABEL = "label"
-R_TAG = "tag"
-R_NOUPDATE = "noupdate"
-R_UNKNOWN = "unknown"
-
-
-class FieldError(msgspec.Struct, frozen=True):
-    """One validation failure: field path (``spec.eksConfig.nodeGroups[1].maxSize``), rule and message."""
-
-    path: str
-    rule: str
-    message: str
-
-
 # --- syntax ---------------------------------------------------------------------------------------------
 
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_EKS_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]*$")  # botocore's ClusterName pattern
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-_K8S_VERSION = re.compile(r"^\d+\.\d+$")
-# blang/semver's strict parse (semver.New), which the operator applies to "<version>.0".
-_NUM = r"(?:0|[1-9]\d*)"
-_PRE_ID = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
-_SEMVER = re.compile(
-    rf"^({_NUM})\.({_NUM})\.({_NUM})(?:-{_PRE_ID}(?:\.{_PRE_ID})*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
-)
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _TAG_CHARS = re.compile(r"^[\w +\-=.:/@]*$")
 _IAM_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 
 _MAX_TAGS = 50
 _MAX_DISK_GIB = 16384
 
 
-def _semver(version: str) -> tuple[int, int] | None:
-    """(major, minor) if ``version + ".0"`` is strict semver (the operator's test), else None."""
-    m = _SEMVER.match(f"{version}.0")
-    return (int(m.group(1)), int(m.group(2))) if m else None
-
-
-def _quote(value: object) -> str:
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-class _Errors:
-    def __init__(self) -> None:
-        self.items: list[FieldError] = []
-
-    def add(self, path: str, rule: str, message: str) -> None:
-        self.items.append(FieldError(path=path, rule=rule, message=message))
-
-
-def _who(cluster: Cluster) -> str:
-    return f"{cluster.spec.eks_config.display_name} (id: {cluster.metadata.name})"
-
-
 # --- shared pieces --------------------------------------------------------------------------------------
 
 
-def _check_metadata_and_policy(cluster: Cluster, e: _Errors) -> None:
+def _check_metadata_and_policy(cluster: Cluster, e: Errors) -> None:
     name = cluster.metadata.name
     if not name:
         e.add("metadata.name", R_REQUIRED, "metadata.name is required")
-    elif len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name):
+    elif len(name) > 253 or not DNS1123_SUBDOMAIN.match(name):
         e.add(
             "metadata.name",
             R_FORMAT,
@@ -132,10 +99,10 @@ def _check_metadata_and_policy(cluster: Cluster, e: _Errors) -> None:
     policy = cluster.spec.sync_policy
     if policy not in SyncPolicy.__members__.values():
         valid = ", ".join(p.value for p in SyncPolicy)
-        e.add("spec.syncPolicy", R_ENUM, f"syncPolicy {_quote(policy)} must be one of {valid}")
+        e.add("spec.syncPolicy", R_ENUM, f"syncPolicy {quote(policy)} must be one of {valid}")
 
 
-def _check_tags(path: str, tags: Mapping[str, str | None] | None, e: _Errors) -> None:
+def _check_tags(path: str, tags: Mapping[str, str | None] | None, e: Errors) -> None:
     if tags is None:
         return
     if len(tags) > _MAX_TAGS:
@@ -166,14 +133,14 @@ def _label_key_problem(key: str) -> str | None:
     if not key or len(key) > 63:
         return "must be 1-63 characters (EKS limit)"
     prefix, slash, name = key.rpartition("/")
-    if slash and (not prefix or not _DNS1123_SUBDOMAIN.match(prefix)):
+    if slash and (not prefix or not DNS1123_SUBDOMAIN.match(prefix)):
         return "has a prefix that is not a DNS-1123 subdomain"
     if not _LABEL_NAME.match(name):
         return "must be letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
     return None
 
 
-def _check_labels(path: str, labels: Mapping[str, str | None] | None, e: _Errors) -> None:
+def _check_labels(path: str, labels: Mapping[str, str | None] | None, e: Errors) -> None:
     if labels is None:
         return
     for key, value in labels.items():
@@ -194,34 +161,34 @@ def _is_ipv6(ip_family: str | None) -> bool:
     return (ip_family or "").lower() == "ipv6"
 
 
-def _check_cluster_values(spec: EKSClusterConfigSpec, ip_family: str | None, e: _Errors) -> None:
+def _check_cluster_values(spec: EKSClusterConfigSpec, ip_family: str | None, e: Errors) -> None:
     """Syntax of every non-null cluster-level value: what AWS would reject (imported clusters too)."""
     name = spec.display_name
     if not name:
-        e.add(f"{_SPEC}.displayName", R_REQUIRED, "displayName (the EKS cluster name) is required")
-    elif len(name) > 100 or not _EKS_NAME.match(name):
+        e.add(f"{SPEC}.displayName", R_REQUIRED, "displayName (the EKS cluster name) is required")
+    elif len(name) > 100 or not EKS_NAME.match(name):
         e.add(
-            f"{_SPEC}.displayName",
+            f"{SPEC}.displayName",
             R_FORMAT,
             f"displayName {name!r} must be 1-100 characters, start with a letter or digit and contain only "
             "letters, digits, '-' and '_'",
         )
     if spec.region and not _REGION.match(spec.region):
         e.add(
-            f"{_SPEC}.region", R_FORMAT, f"region {spec.region!r} is not an AWS region name (e.g. us-east-1)"
+            f"{SPEC}.region", R_FORMAT, f"region {spec.region!r} is not an AWS region name (e.g. us-east-1)"
         )
     if spec.ip_family is not None and spec.ip_family.lower() not in ("ipv4", "ipv6"):
-        e.add(f"{_SPEC}.ipFamily", R_ENUM, f"ipFamily {spec.ip_family!r} must be ipv4 or ipv6")
+        e.add(f"{SPEC}.ipFamily", R_ENUM, f"ipFamily {spec.ip_family!r} must be ipv4 or ipv6")
     if spec.service_role:
         if spec.service_role.startswith("arn:"):
             e.add(
-                f"{_SPEC}.serviceRole",
+                f"{SPEC}.serviceRole",
                 R_FORMAT,
                 f"serviceRole {spec.service_role!r} must be an IAM role name, not an ARN",
             )
         elif not _IAM_NAME.match(spec.service_role):
             e.add(
-                f"{_SPEC}.serviceRole",
+                f"{SPEC}.serviceRole",
                 R_FORMAT,
                 f"serviceRole {spec.service_role!r} must be an IAM role name: "
                 "1-64 letters, digits and +=,.@_-",
@@ -229,13 +196,13 @@ def _check_cluster_values(spec: EKSClusterConfigSpec, ip_family: str | None, e: 
     for i, log_type in enumerate(spec.logging_types or ()):
         if log_type not in LOGGING_TYPES:
             e.add(
-                f"{_SPEC}.loggingTypes[{i}]",
+                f"{SPEC}.loggingTypes[{i}]",
                 R_ENUM,
                 f"loggingTypes[{i}] {log_type!r} is not a control plane log type; valid types are "
                 + ", ".join(LOGGING_TYPES),
             )
     for i, cidr in enumerate(spec.public_access_sources or ()):
-        path = f"{_SPEC}.publicAccessSources[{i}]"
+        path = f"{SPEC}.publicAccessSources[{i}]"
         try:
             net = ipaddress.ip_network(cidr, strict=True)
         except ValueError as exc:
@@ -252,20 +219,20 @@ def _check_cluster_values(spec: EKSClusterConfigSpec, ip_family: str | None, e: 
                 f"publicAccessSources[{i}] {cidr!r} is an IPv6 CIDR block, "
                 "allowed only when ipFamily is ipv6",
             )
-    _check_tags(f"{_SPEC}.tags", spec.tags, e)
+    _check_tags(f"{SPEC}.tags", spec.tags, e)
 
 
-def _check_node_group_values(p: str, ng: NodeGroup, e: _Errors, *, check_version: bool = True) -> None:
+def _check_node_group_values(p: str, ng: NodeGroup, e: Errors, *, check_version: bool = True) -> None:
     """Syntax and consistency of every non-null node group value (what AWS or the operator rejects)."""
     name = ng.nodegroup_name or ""
-    if name and (len(name) > 63 or not _EKS_NAME.match(name)):
+    if name and (len(name) > 63 or not EKS_NAME.match(name)):
         e.add(
             f"{p}.nodegroupName",
             R_FORMAT,
             f"nodegroupName {name!r} must be 1-63 characters, start with a letter or digit and contain only "
             "letters, digits, '-' and '_'",
         )
-    if check_version and ng.version and not _K8S_VERSION.match(ng.version):
+    if check_version and ng.version and not K8S_VERSION.match(ng.version):
         e.add(
             f"{p}.version",
             R_FORMAT,
@@ -308,7 +275,7 @@ def _check_node_group_values(p: str, ng: NodeGroup, e: _Errors, *, check_version
             R_SPOT,
             f"nodegroup [{name}]: spotInstanceTypes are only used when requestSpotInstances is true",
         )
-    if ng.node_role and not _ROLE_ARN.match(ng.node_role):
+    if ng.node_role and not ROLE_ARN.match(ng.node_role):
         e.add(
             f"{p}.nodeRole",
             R_FORMAT,
@@ -323,7 +290,7 @@ def _check_node_group_values(p: str, ng: NodeGroup, e: _Errors, *, check_version
     _check_tags(f"{p}.resourceTags", ng.resource_tags, e)
 
 
-def _check_unique_names(cluster: Cluster, e: _Errors) -> None:
+def _check_unique_names(cluster: Cluster, e: Errors) -> None:
     seen: set[str] = set()
     for i, ng in enumerate(cluster.spec.eks_config.node_groups or ()):
         name = ng.nodegroup_name
@@ -331,20 +298,20 @@ def _check_unique_names(cluster: Cluster, e: _Errors) -> None:
             continue
         if name in seen:
             e.add(
-                f"{_SPEC}.nodeGroups[{i}].nodegroupName",
+                f"{SPEC}.nodeGroups[{i}].nodegroupName",
                 R_UNIQUE,
-                f"node group name [{name}] is not unique within the cluster [{_who(cluster)}] "
+                f"node group name [{name}] is not unique within the cluster [{who(cluster)}] "
                 "to avoid duplication",
             )
         seen.add(name)
 
 
-def _rancher_api_checks(spec: EKSClusterConfigSpec, old: EKSClusterConfigSpec | None, e: _Errors) -> None:
+def _rancher_api_checks(spec: EKSClusterConfigSpec, old: EKSClusterConfigSpec | None, e: Errors) -> None:
     """Rancher's validator: run on non-import creates and on every update."""
     if spec.kubernetes_version == "":
-        e.add(f"{_SPEC}.kubernetesVersion", R_REQUIRED, "cluster kubernetes version cannot be empty string")
+        e.add(f"{SPEC}.kubernetesVersion", R_REQUIRED, "cluster kubernetes version cannot be empty string")
     for i, ng in enumerate(spec.node_groups or ()):
-        p = f"{_SPEC}.nodeGroups[{i}]"
+        p = f"{SPEC}.nodeGroups[{i}]"
         if ng.version == "":
             e.add(
                 f"{p}.version",
@@ -356,14 +323,14 @@ def _rancher_api_checks(spec: EKSClusterConfigSpec, old: EKSClusterConfigSpec | 
         public = old.public_access if public is None else public
         private = old.private_access if private is None else private
     if public is False and private is False:
-        e.add(f"{_SPEC}.publicAccess", R_ACCESS, "public access, private access, or both must be enabled")
+        e.add(f"{SPEC}.publicAccess", R_ACCESS, "public access, private access, or both must be enabled")
 
 
-def _check_node_group_names_present(spec: EKSClusterConfigSpec, e: _Errors) -> None:
+def _check_node_group_names_present(spec: EKSClusterConfigSpec, e: Errors) -> None:
     # Rancher's API message; the CRD makes nodegroupName required for imported clusters too.
     for i, ng in enumerate(spec.node_groups or ()):
         if not ng.nodegroup_name:
-            e.add(f"{_SPEC}.nodeGroups[{i}].nodegroupName", R_REQUIRED, "nodegroupName cannot be an empty")
+            e.add(f"{SPEC}.nodeGroups[{i}].nodegroupName", R_REQUIRED, "nodegroupName cannot be an empty")
 
 
 # --- create ---------------------------------------------------------------------------------------------
@@ -392,32 +359,16 @@ _NG_NON_NIL = (
 )
 
 
-def _json_value(struct: msgspec.Struct, field: str) -> object:
-    """The value of the field whose JSON name is ``field``."""
-    info = _FIELD_BY_JSON_NAME[type(struct)][field]
-    return getattr(struct, info)
-
-
-def _json_names(cls: type[msgspec.Struct]) -> dict[str, str]:
-    return {f.encode_name: f.name for f in msgspec.structs.fields(cls)}
-
-
-_FIELD_BY_JSON_NAME: dict[type, dict[str, str]] = {
-    EKSClusterConfigSpec: _json_names(EKSClusterConfigSpec),
-    NodeGroup: _json_names(NodeGroup),
-}
-
-
-def _check_create_node_group(cluster: Cluster, i: int, ng: NodeGroup, e: _Errors) -> None:
+def _check_create_node_group(cluster: Cluster, i: int, ng: NodeGroup, e: Errors) -> None:
     """eks-operator's per-node-group nil checks and spot rules (non-imported creates)."""
-    p = f"{_SPEC}.nodeGroups[{i}]"
+    p = f"{SPEC}.nodeGroups[{i}]"
     name = ng.nodegroup_name or ""
 
     def nil(field: str, path: str) -> None:
         e.add(
             path,
             R_REQUIRED,
-            f"field [{field}] cannot be nil for nodegroup [{name}] in non-nil cluster [{_who(cluster)}]",
+            f"field [{field}] cannot be nil for nodegroup [{name}] in non-nil cluster [{who(cluster)}]",
         )
 
     if ng.launch_template is not None:
@@ -427,34 +378,34 @@ def _check_create_node_group(cluster: Cluster, i: int, ng: NodeGroup, e: _Errors
             nil("launchTemplate.Version", f"{p}.launchTemplate.version")
     else:
         for field in ("ec2SshKey", "resourceTags", "diskSize"):
-            if _json_value(ng, field) is None:
+            if json_value(ng, field) is None:
                 nil(field, f"{p}.{field}")
         spot = bool(ng.request_spot_instances)
         if not ng.instance_type and (not spot or ng.arm):
             nil("instanceType", f"{p}.instanceType")
     for field in _NG_NON_NIL:
-        if _json_value(ng, field) is None:
+        if json_value(ng, field) is None:
             nil(field, f"{p}.{field}")
     if ng.request_spot_instances:
         if not ng.spot_instance_types:
             e.add(
                 f"{p}.spotInstanceTypes",
                 R_SPOT,
-                f"nodegroup [{name}] in cluster [{_who(cluster)}]: spotInstanceTypes must be specified when "
+                f"nodegroup [{name}] in cluster [{who(cluster)}]: spotInstanceTypes must be specified when "
                 "requesting spot instances",
             )
         if ng.instance_type:
             e.add(
                 f"{p}.instanceType",
                 R_SPOT,
-                f"nodegroup [{name}] in cluster [{_who(cluster)}]: instance type should not be specified "
+                f"nodegroup [{name}] in cluster [{who(cluster)}]: instance type should not be specified "
                 "when requestSpotInstances is specified, use spotInstanceTypes instead",
             )
 
 
 def validate_create(cluster: Cluster) -> list[FieldError]:
     """Every reason ``cluster`` cannot be created (empty when it can). Never raises for invalid input."""
-    e = _Errors()
+    e = Errors()
     spec = cluster.spec.eks_config
     imported = spec.imported
     _check_metadata_and_policy(cluster, e)
@@ -462,26 +413,26 @@ def validate_create(cluster: Cluster) -> list[FieldError]:
     if not imported:  # Rancher skips its checks for imports ("createFromImport")
         _rancher_api_checks(spec, None, e)
         if spec.security_groups and not spec.subnets:
-            e.add(f"{_SPEC}.subnets", R_SUBNETS, "subnets must be provided if security groups are provided")
+            e.add(f"{SPEC}.subnets", R_SUBNETS, "subnets must be provided if security groups are provided")
         for field in _CLUSTER_NON_NIL:
-            if _json_value(spec, field) is None:
+            if json_value(spec, field) is None:
                 e.add(
-                    f"{_SPEC}.{field}",
+                    f"{SPEC}.{field}",
                     R_REQUIRED,
-                    f"field [{field}] cannot be nil for non-import cluster [{_who(cluster)}]",
+                    f"field [{field}] cannot be nil for non-import cluster [{who(cluster)}]",
                 )
         if spec.secrets_encryption and not spec.kms_key:
-            e.add(f"{_SPEC}.kmsKey", R_REQUIRED, "kmsKey is required when secretsEncryption is true")
-    if spec.kubernetes_version and not _K8S_VERSION.match(spec.kubernetes_version):
+            e.add(f"{SPEC}.kmsKey", R_REQUIRED, "kmsKey is required when secretsEncryption is true")
+    if spec.kubernetes_version and not K8S_VERSION.match(spec.kubernetes_version):
         e.add(
-            f"{_SPEC}.kubernetesVersion",
+            f"{SPEC}.kubernetesVersion",
             R_FORMAT,
             f"kubernetesVersion {spec.kubernetes_version!r} must be <major>.<minor>, e.g. 1.30",
         )
     _check_cluster_values(spec, spec.ip_family, e)
     _check_unique_names(cluster, e)
     for i, ng in enumerate(spec.node_groups or ()):
-        p = f"{_SPEC}.nodeGroups[{i}]"
+        p = f"{SPEC}.nodeGroups[{i}]"
         if not imported:
             _check_create_node_group(cluster, i, ng, e)
         # Version equality (operator, imported too). Skipped where another message already covers the
@@ -492,7 +443,7 @@ def validate_create(cluster: Cluster) -> list[FieldError]:
             e.add(
                 f"{p}.version",
                 R_VERSION_MATCH,
-                f"nodegroup [{ng.nodegroup_name or ''}] version must match cluster [{_who(cluster)}] "
+                f"nodegroup [{ng.nodegroup_name or ''}] version must match cluster [{who(cluster)}] "
                 "version on create",
             )
         _check_node_group_values(p, ng, e)
@@ -510,34 +461,25 @@ _NG_NOUPDATE = ("subnets", "nodeRole", "requestSpotInstances", "spotInstanceType
 """Node group fields the operator never updates after creation (section 6.2 step 11)."""
 
 
-def _managed(value: object) -> object | None:
-    """The comparable managed value, or None when unmanaged (null, "", [])."""
-    if value is None or (isinstance(value, str | list) and not value):
-        return None
-    if isinstance(value, list):
-        return frozenset(value)  # order of subnets/security groups/instance types is irrelevant to AWS
-    return value
-
-
-def _check_noupdate(old: Cluster, new: Cluster, e: _Errors) -> None:
+def _check_noupdate(old: Cluster, new: Cluster, e: Errors) -> None:
     o, n = old.spec.eks_config, new.spec.eks_config
     for field in _NOUPDATE_ALWAYS:
-        if _json_value(o, field) != _json_value(n, field):
-            e.add(f"{_SPEC}.{field}", R_NOUPDATE, f"cannot modify EKS {field} after creation")
+        if json_value(o, field) != json_value(n, field):
+            e.add(f"{SPEC}.{field}", R_NOUPDATE, f"cannot modify EKS {field} after creation")
     for field in _NOUPDATE_MANAGED:
-        before, after = _managed(_json_value(o, field)), _managed(_json_value(n, field))
+        before, after = managed(json_value(o, field)), managed(json_value(n, field))
         if field == "ipFamily" and isinstance(before, str) and isinstance(after, str):
             before, after = before.lower(), after.lower()  # the operator compares case-insensitively
         if before is not None and after is not None and before != after:
-            e.add(f"{_SPEC}.{field}", R_NOUPDATE, f"cannot modify EKS {field} after creation")
+            e.add(f"{SPEC}.{field}", R_NOUPDATE, f"cannot modify EKS {field} after creation")
     old_groups = {ng.nodegroup_name: ng for ng in o.node_groups or () if ng.nodegroup_name}
     for i, ng in enumerate(n.node_groups or ()):
         prev = old_groups.get(ng.nodegroup_name or "")
         if prev is None:
             continue
-        p = f"{_SPEC}.nodeGroups[{i}]"
+        p = f"{SPEC}.nodeGroups[{i}]"
         for field in _NG_NOUPDATE:
-            before, after = _managed(_json_value(prev, field)), _managed(_json_value(ng, field))
+            before, after = managed(json_value(prev, field)), managed(json_value(ng, field))
             if before is not None and after is not None and before != after:
                 e.add(
                     f"{p}.{field}",
@@ -556,7 +498,7 @@ def _check_noupdate(old: Cluster, new: Cluster, e: _Errors) -> None:
 
 def validate_update(old: Cluster, new: Cluster) -> list[FieldError]:
     """Every reason the spec change ``old`` -> ``new`` cannot be accepted (empty when it can)."""
-    e = _Errors()
+    e = Errors()
     spec = new.spec.eks_config
     _check_metadata_and_policy(new, e)
     _check_node_group_names_present(spec, e)
@@ -565,28 +507,28 @@ def validate_update(old: Cluster, new: Cluster) -> list[FieldError]:
     cluster_minor: int | None = None
     version = spec.kubernetes_version
     if version:
-        parsed = _semver(version)
+        parsed = semver(version)
         if parsed is None:
             e.add(
-                f"{_SPEC}.kubernetesVersion",
+                f"{SPEC}.kubernetesVersion",
                 R_FORMAT,
-                f"invalid version format for cluster [{_who(new)}]: {version}",
+                f"invalid version format for cluster [{who(new)}]: {version}",
             )
         else:
             cluster_minor = parsed[1]
-            if not _K8S_VERSION.match(version):
+            if not K8S_VERSION.match(version):
                 e.add(
-                    f"{_SPEC}.kubernetesVersion",
+                    f"{SPEC}.kubernetesVersion",
                     R_FORMAT,
                     f"kubernetesVersion {version!r} must be <major>.<minor>, e.g. 1.30",
                 )
     _check_unique_names(new, e)
     for i, ng in enumerate(spec.node_groups or ()):
-        p = f"{_SPEC}.nodeGroups[{i}]"
+        p = f"{SPEC}.nodeGroups[{i}]"
         name = ng.nodegroup_name or ""
         semver_ok = True
         if ng.version:
-            parsed_ng = _semver(ng.version)
+            parsed_ng = semver(ng.version)
             if parsed_ng is None:
                 e.add(
                     f"{p}.version", R_FORMAT, f"invalid version format for node group [{name}]: {ng.version}"
@@ -637,7 +579,7 @@ def validate_unique_display_name(
         if o.amazon_credential_secret == spec.amazon_credential_secret or (mine and mine == theirs):
             return [
                 FieldError(
-                    path=f"{_SPEC}.displayName",
+                    path=f"{SPEC}.displayName",
                     rule=R_UNIQUE,
                     message=f"cluster already exists for EKS cluster [{spec.display_name}] "
                     f"in region [{spec.region}]",
@@ -651,7 +593,7 @@ def validate_unique_display_name(
 
 def validate_credential(credential: Credential) -> list[FieldError]:
     """Problems with a credential object. Messages never contain a secret value."""
-    e = _Errors()
+    e = Errors()
     if not credential.name:
         e.add("name", R_REQUIRED, "credential name is required")
     if ":" in credential.namespace:
@@ -663,7 +605,7 @@ def validate_credential(credential: Credential) -> list[FieldError]:
         e.add("secretKey", R_REQUIRED, "invalid aws cloud credential")
     if credential.session_token is not None and not credential.session_token:
         e.add("sessionToken", R_REQUIRED, "sessionToken, when given, cannot be empty")
-    if credential.role_arn is not None and not _ROLE_ARN.match(credential.role_arn):
+    if credential.role_arn is not None and not ROLE_ARN.match(credential.role_arn):
         e.add(
             "roleArn",
             R_FORMAT,
