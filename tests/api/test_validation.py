@@ -13,7 +13,6 @@ from controlplane.api import (
     FieldError,
     LaunchTemplate,
     NodeGroup,
-    _validation,
     known_settings,
     register_setting,
     validate_create,
@@ -22,6 +21,7 @@ from controlplane.api import (
     validate_unique_display_name,
     validate_update,
 )
+from controlplane.api._validation import _settings
 
 from ._fixtures import cluster, imported_spec, lt_node_group, node_group, spec, spot_node_group
 
@@ -946,4 +946,4 @@ def test_register_setting_replaces_the_validator() -> None:
         assert validate_setting(name, "x") == [E(name, name, "'x' is not a number")]
         assert name in known_settings()
     finally:
-        _validation._SETTINGS.pop(name)
+        _settings._SETTINGS.pop(name)

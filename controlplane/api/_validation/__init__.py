@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from .._types import Cluster, Credential, EKSClusterConfigSpec, NodeGroup, SyncPolicy
 from ._core import (
@@ -41,7 +41,6 @@ from ._core import (
     R_SUBNETS,
     R_TAG,
     R_UNIQUE,
-    R_UNKNOWN,
     R_VERSION_MATCH,
     R_VERSION_SKEW,
     ROLE_ARN,
@@ -54,6 +53,7 @@ from ._core import (
     semver,
     who,
 )
+from ._settings import SettingValidator, known_settings, register_setting, validate_setting
 
 __all__ = [
     "LOGGING_TYPES",
@@ -617,43 +617,3 @@ def validate_credential(credential: Credential) -> list[FieldError]:
         if not _EXTERNAL_ID.match(credential.external_id):
             e.add("externalId", R_FORMAT, "externalId must be 2-1224 letters, digits and +=,.@:/-")
     return e.items
-
-
-# --- settings -------------------------------------------------------------------------------------------
-
-SettingValidator = Callable[[str], str | None]
-"""Validates a setting's value: None when valid, else the error message."""
-
-
-def _non_empty(value: str) -> str | None:
-    return None if value.strip() else "value cannot be empty"
-
-
-_SETTINGS: dict[str, SettingValidator] = {"eks-refresh-cron": _non_empty}
-
-
-def register_setting(name: str, validator: SettingValidator) -> None:
-    """Make ``name`` a known setting validated by ``validator`` (replacing an earlier one).
-
-    ``eks-refresh-cron`` is known from the start with a non-empty check only; the scheduler module registers
-    its cron parser for it.
-    """
-    _SETTINGS[name] = validator
-
-
-def known_settings() -> frozenset[str]:
-    return frozenset(_SETTINGS)
-
-
-def validate_setting(name: str, value: str) -> list[FieldError]:
-    """Problems with setting ``name`` = ``value``: unknown name, or what its validator reports."""
-    validator = _SETTINGS.get(name)
-    if validator is None:
-        known = ", ".join(sorted(_SETTINGS))
-        return [
-            FieldError(
-                path=name, rule=R_UNKNOWN, message=f"unknown setting {name!r}; known settings: {known}"
-            )
-        ]
-    message = validator(value)
-    return [] if message is None else [FieldError(path=name, rule=name, message=message)]
