@@ -22,7 +22,7 @@ import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 
-from .._types import Cluster, Credential, EKSClusterConfigSpec, NodeGroup, SyncPolicy
+from .._types import Cluster, EKSClusterConfigSpec, NodeGroup, SyncPolicy
 from ._core import (
     DNS1123_SUBDOMAIN,
     EKS_NAME,
@@ -53,6 +53,7 @@ from ._core import (
     semver,
     who,
 )
+from ._credentials import validate_credential
 from ._settings import SettingValidator, known_settings, register_setting, validate_setting
 
 __all__ = [
@@ -76,7 +77,6 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _TAG_CHARS = re.compile(r"^[\w +\-=.:/@]*$")
 _IAM_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
-_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 
 _MAX_TAGS = 50
 _MAX_DISK_GIB = 16384
@@ -586,34 +586,3 @@ def validate_unique_display_name(
                 )
             ]
     return []
-
-
-# --- credentials ----------------------------------------------------------------------------------------
-
-
-def validate_credential(credential: Credential) -> list[FieldError]:
-    """Problems with a credential object. Messages never contain a secret value."""
-    e = Errors()
-    if not credential.name:
-        e.add("name", R_REQUIRED, "credential name is required")
-    if ":" in credential.namespace:
-        e.add("namespace", R_FORMAT, f"credential namespace {credential.namespace!r} cannot contain ':'")
-    # Rancher and the operator: both keys must be present ("invalid aws cloud credential").
-    if not credential.access_key:
-        e.add("accessKey", R_REQUIRED, "invalid aws cloud credential")
-    if not credential.secret_key:
-        e.add("secretKey", R_REQUIRED, "invalid aws cloud credential")
-    if credential.session_token is not None and not credential.session_token:
-        e.add("sessionToken", R_REQUIRED, "sessionToken, when given, cannot be empty")
-    if credential.role_arn is not None and not ROLE_ARN.match(credential.role_arn):
-        e.add(
-            "roleArn",
-            R_FORMAT,
-            f"roleArn {credential.role_arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
-        )
-    if credential.external_id is not None:
-        if credential.role_arn is None:
-            e.add("externalId", R_REQUIRED, "externalId is only used when assuming a role; set roleArn too")
-        if not _EXTERNAL_ID.match(credential.external_id):
-            e.add("externalId", R_FORMAT, "externalId must be 2-1224 letters, digits and +=,.@:/-")
-    return e.items
