@@ -31,7 +31,6 @@ from ._core import (
     R_CIDR,
     R_ENUM,
     R_FORMAT,
-    R_LABEL,
     R_MIME,
     R_NOUPDATE,
     R_RANGE,
@@ -39,7 +38,6 @@ from ._core import (
     R_SIZE_ORDER,
     R_SPOT,
     R_SUBNETS,
-    R_TAG,
     R_UNIQUE,
     R_VERSION_MATCH,
     R_VERSION_SKEW,
@@ -55,6 +53,7 @@ from ._core import (
 )
 from ._credentials import validate_credential
 from ._settings import SettingValidator, known_settings, register_setting, validate_setting
+from ._tags_labels import check_labels, check_tags
 
 __all__ = [
     "LOGGING_TYPES",
@@ -74,11 +73,8 @@ LOGGING_TYPES = ("api", "audit", "authenticator", "controllerManager", "schedule
 # --- syntax ---------------------------------------------------------------------------------------------
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_TAG_CHARS = re.compile(r"^[\w +\-=.:/@]*$")
 _IAM_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 
-_MAX_TAGS = 50
 _MAX_DISK_GIB = 16384
 
 
@@ -100,61 +96,6 @@ def _check_metadata_and_policy(cluster: Cluster, e: Errors) -> None:
     if policy not in SyncPolicy.__members__.values():
         valid = ", ".join(p.value for p in SyncPolicy)
         e.add("spec.syncPolicy", R_ENUM, f"syncPolicy {quote(policy)} must be one of {valid}")
-
-
-def _check_tags(path: str, tags: Mapping[str, str | None] | None, e: Errors) -> None:
-    if tags is None:
-        return
-    if len(tags) > _MAX_TAGS:
-        e.add(path, R_TAG, f"{len(tags)} tags given; AWS allows at most {_MAX_TAGS} per resource")
-    for key, value in tags.items():
-        kpath = f"{path}[{key!r}]"
-        if not key or len(key) > 128:
-            e.add(kpath, R_TAG, f"tag key {key!r} must be 1-128 characters")
-        elif key.lower().startswith("aws:"):
-            e.add(kpath, R_TAG, f"tag key {key!r} uses the reserved prefix 'aws:'")
-        elif not _TAG_CHARS.match(key):
-            e.add(
-                kpath, R_TAG, f"tag key {key!r} may only contain letters, digits, spaces and + - = . _ : / @"
-            )
-        if value is None:
-            continue
-        if len(value) > 256:
-            e.add(kpath, R_TAG, f"the value of tag {key!r} is longer than 256 characters")
-        elif not _TAG_CHARS.match(value):
-            e.add(
-                kpath,
-                R_TAG,
-                f"the value of tag {key!r} may only contain letters, digits, spaces and + - = . _ : / @",
-            )
-
-
-def _label_key_problem(key: str) -> str | None:
-    if not key or len(key) > 63:
-        return "must be 1-63 characters (EKS limit)"
-    prefix, slash, name = key.rpartition("/")
-    if slash and (not prefix or not DNS1123_SUBDOMAIN.match(prefix)):
-        return "has a prefix that is not a DNS-1123 subdomain"
-    if not _LABEL_NAME.match(name):
-        return "must be letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
-    return None
-
-
-def _check_labels(path: str, labels: Mapping[str, str | None] | None, e: Errors) -> None:
-    if labels is None:
-        return
-    for key, value in labels.items():
-        kpath = f"{path}[{key!r}]"
-        problem = _label_key_problem(key)
-        if problem:
-            e.add(kpath, R_LABEL, f"label key {key!r} {problem}")
-        if not value or len(value) > 63 or not _LABEL_NAME.match(value):
-            e.add(
-                kpath,
-                R_LABEL,
-                f"the value of label {key!r} must be 1-63 letters, digits, '-', '_' and '.', starting and "
-                "ending with a letter or digit (EKS does not accept empty label values)",
-            )
 
 
 def _is_ipv6(ip_family: str | None) -> bool:
@@ -219,7 +160,7 @@ def _check_cluster_values(spec: EKSClusterConfigSpec, ip_family: str | None, e: 
                 f"publicAccessSources[{i}] {cidr!r} is an IPv6 CIDR block, "
                 "allowed only when ipFamily is ipv6",
             )
-    _check_tags(f"{SPEC}.tags", spec.tags, e)
+    check_tags(f"{SPEC}.tags", spec.tags, e)
 
 
 def _check_node_group_values(p: str, ng: NodeGroup, e: Errors, *, check_version: bool = True) -> None:
@@ -285,9 +226,9 @@ def _check_node_group_values(p: str, ng: NodeGroup, e: Errors, *, check_version:
     # The operator builds the managed launch template from userData only without a custom template.
     if ng.launch_template is None and ng.user_data and "Content-Type: multipart/mixed" not in ng.user_data:
         e.add(f"{p}.userData", R_MIME, f"userdata for nodegroup [{name}] is not of mime time multipart/mixed")
-    _check_labels(f"{p}.labels", ng.labels, e)
-    _check_tags(f"{p}.tags", ng.tags, e)
-    _check_tags(f"{p}.resourceTags", ng.resource_tags, e)
+    check_labels(f"{p}.labels", ng.labels, e)
+    check_tags(f"{p}.tags", ng.tags, e)
+    check_tags(f"{p}.resourceTags", ng.resource_tags, e)
 
 
 def _check_unique_names(cluster: Cluster, e: Errors) -> None:
