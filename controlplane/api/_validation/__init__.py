@@ -18,7 +18,6 @@ uniqueness among stored clusters is ``validate_unique_display_name``, given the 
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 
@@ -27,8 +26,6 @@ from ._core import (
     DNS1123_SUBDOMAIN,
     EKS_NAME,
     K8S_VERSION,
-    R_ACCESS,
-    R_CIDR,
     R_ENUM,
     R_FORMAT,
     R_MIME,
@@ -37,7 +34,6 @@ from ._core import (
     R_REQUIRED,
     R_SIZE_ORDER,
     R_SPOT,
-    R_SUBNETS,
     R_UNIQUE,
     R_VERSION_MATCH,
     R_VERSION_SKEW,
@@ -52,6 +48,12 @@ from ._core import (
     who,
 )
 from ._credentials import validate_credential
+from ._networking import (
+    check_endpoint_access,
+    check_ip_family,
+    check_public_access_sources,
+    check_subnets_with_security_groups,
+)
 from ._settings import SettingValidator, known_settings, register_setting, validate_setting
 from ._tags_labels import check_labels, check_tags
 
@@ -98,10 +100,6 @@ def _check_metadata_and_policy(cluster: Cluster, e: Errors) -> None:
         e.add("spec.syncPolicy", R_ENUM, f"syncPolicy {quote(policy)} must be one of {valid}")
 
 
-def _is_ipv6(ip_family: str | None) -> bool:
-    return (ip_family or "").lower() == "ipv6"
-
-
 def _check_cluster_values(spec: EKSClusterConfigSpec, ip_family: str | None, e: Errors) -> None:
     """Syntax of every non-null cluster-level value: what AWS would reject (imported clusters too)."""
     name = spec.display_name
@@ -118,8 +116,7 @@ def _check_cluster_values(spec: EKSClusterConfigSpec, ip_family: str | None, e: 
         e.add(
             f"{SPEC}.region", R_FORMAT, f"region {spec.region!r} is not an AWS region name (e.g. us-east-1)"
         )
-    if spec.ip_family is not None and spec.ip_family.lower() not in ("ipv4", "ipv6"):
-        e.add(f"{SPEC}.ipFamily", R_ENUM, f"ipFamily {spec.ip_family!r} must be ipv4 or ipv6")
+    check_ip_family(spec, e)
     if spec.service_role:
         if spec.service_role.startswith("arn:"):
             e.add(
@@ -142,24 +139,7 @@ def _check_cluster_values(spec: EKSClusterConfigSpec, ip_family: str | None, e: 
                 f"loggingTypes[{i}] {log_type!r} is not a control plane log type; valid types are "
                 + ", ".join(LOGGING_TYPES),
             )
-    for i, cidr in enumerate(spec.public_access_sources or ()):
-        path = f"{SPEC}.publicAccessSources[{i}]"
-        try:
-            net = ipaddress.ip_network(cidr, strict=True)
-        except ValueError as exc:
-            e.add(path, R_CIDR, f"publicAccessSources[{i}] {cidr!r} is not a valid CIDR block: {exc}")
-            continue
-        if "/" not in cidr:
-            e.add(
-                path, R_CIDR, f"publicAccessSources[{i}] {cidr!r} is not a valid CIDR block: no prefix length"
-            )
-        elif net.version == 6 and not _is_ipv6(ip_family):
-            e.add(
-                path,
-                R_CIDR,
-                f"publicAccessSources[{i}] {cidr!r} is an IPv6 CIDR block, "
-                "allowed only when ipFamily is ipv6",
-            )
+    check_public_access_sources(spec, ip_family, e)
     check_tags(f"{SPEC}.tags", spec.tags, e)
 
 
@@ -259,12 +239,7 @@ def _rancher_api_checks(spec: EKSClusterConfigSpec, old: EKSClusterConfigSpec | 
                 R_REQUIRED,
                 f"nodegroup [{ng.nodegroup_name or ''}] version cannot be empty string",
             )
-    public, private = spec.public_access, spec.private_access
-    if old is not None:  # on update a null means "as before"
-        public = old.public_access if public is None else public
-        private = old.private_access if private is None else private
-    if public is False and private is False:
-        e.add(f"{SPEC}.publicAccess", R_ACCESS, "public access, private access, or both must be enabled")
+    check_endpoint_access(spec, old, e)
 
 
 def _check_node_group_names_present(spec: EKSClusterConfigSpec, e: Errors) -> None:
@@ -353,8 +328,7 @@ def validate_create(cluster: Cluster) -> list[FieldError]:
     _check_node_group_names_present(spec, e)
     if not imported:  # Rancher skips its checks for imports ("createFromImport")
         _rancher_api_checks(spec, None, e)
-        if spec.security_groups and not spec.subnets:
-            e.add(f"{SPEC}.subnets", R_SUBNETS, "subnets must be provided if security groups are provided")
+        check_subnets_with_security_groups(spec, e)
         for field in _CLUSTER_NON_NIL:
             if json_value(spec, field) is None:
                 e.add(
