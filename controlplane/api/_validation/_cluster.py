@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 
-from .._types import Cluster, EKSClusterConfigSpec, SyncPolicy
+from .._types import Cluster, ClusterSpec, EKSClusterConfigSpec, Metadata, SyncPolicy
 from ._core import (
     DNS1123_SUBDOMAIN,
     EKS_NAME,
@@ -16,7 +15,6 @@ from ._core import (
     R_REQUIRED,
     R_UNIQUE,
     SPEC,
-    Errors,
     FieldError,
     json_value,
     managed,
@@ -25,12 +23,10 @@ from ._core import (
     who,
 )
 from ._networking import check_ip_family, check_public_access_sources
+from ._rules import Errors, Length, OneOf, Pattern, rule
 from ._tags_labels import check_tags
 
 LOGGING_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-_IAM_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 
 _CLUSTER_NON_NIL = (
     "kubernetesVersion",
@@ -49,63 +45,125 @@ _NOUPDATE_MANAGED = ("ipFamily", "secretsEncryption", "kmsKey", "subnets", "secu
 """Nullable noupdate fields: a change between two managed (non-null, non-empty) values is refused; null or
 empty means "unmanaged"/"generated", so adopting or releasing a value is allowed."""
 
+_NAME = (Metadata, "name")
+_DISPLAY_NAME = (EKSClusterConfigSpec, "displayName")
+_VERSION = (EKSClusterConfigSpec, "kubernetesVersion")
+_SERVICE_ROLE = (EKSClusterConfigSpec, "serviceRole")
+
+NAME_REQUIRED = rule(R_REQUIRED, "metadata.name is required", _NAME)
+NAME_FORMAT = rule(
+    R_FORMAT,
+    "metadata.name {value!r} must be a DNS-1123 subdomain: at most {max_length} lowercase letters, digits, "
+    "'-' and '.', starting and ending with a letter or digit",
+    _NAME,
+    constraints=(Length(max_length=253), Pattern(DNS1123_SUBDOMAIN)),
+    empty_ok=True,
+)
+SYNC_POLICY = rule(
+    R_ENUM,
+    "syncPolicy {value} must be one of {values}",
+    (ClusterSpec, "syncPolicy"),
+    constraints=(OneOf(tuple(p.value for p in SyncPolicy)),),
+)
+DISPLAY_NAME_REQUIRED = rule(
+    R_REQUIRED, "displayName (the EKS cluster name) is required", _DISPLAY_NAME, constraints=(Length(1),)
+)
+DISPLAY_NAME_FORMAT = rule(
+    R_FORMAT,
+    "displayName {value!r} must be {min_length}-{max_length} characters, start with a letter or digit and "
+    "contain only letters, digits, '-' and '_'",
+    _DISPLAY_NAME,
+    constraints=(Length(1, 100), Pattern(EKS_NAME)),
+    empty_ok=True,
+)
+DISPLAY_NAME_UNIQUE = rule(
+    R_UNIQUE,
+    "cluster already exists for EKS cluster [{name}] in region [{region}]",
+    _DISPLAY_NAME,
+    origin="rancher",
+)
+REGION = rule(
+    R_FORMAT,
+    "region {value!r} is not an AWS region name (e.g. us-east-1)",
+    (EKSClusterConfigSpec, "region"),
+    constraints=(Pattern(r"^[a-z]{2}(-[a-z]+)+-\d+$"),),
+    empty_ok=True,
+)
+SERVICE_ROLE_NOT_ARN = rule(
+    R_FORMAT, "serviceRole {value!r} must be an IAM role name, not an ARN", _SERVICE_ROLE
+)
+SERVICE_ROLE_FORMAT = rule(
+    R_FORMAT,
+    "serviceRole {value!r} must be an IAM role name: 1-64 letters, digits and +=,.@_-",
+    _SERVICE_ROLE,
+    constraints=(Pattern(r"^[\w+=,.@-]{1,64}$"),),
+    empty_ok=True,
+)
+LOGGING_TYPE = rule(
+    R_ENUM,
+    "loggingTypes[{index}] {value!r} is not a control plane log type; valid types are {values}",
+    (EKSClusterConfigSpec, "loggingTypes"),
+    constraints=(OneOf(LOGGING_TYPES),),
+    part="items",
+)
+VERSION_NOT_EMPTY = rule(
+    R_REQUIRED, "cluster kubernetes version cannot be empty string", _VERSION, origin="rancher"
+)
+VERSION_FORMAT = rule(
+    R_FORMAT,
+    "kubernetesVersion {value!r} must be <major>.<minor>, e.g. 1.30",
+    _VERSION,
+    constraints=(Pattern(K8S_VERSION),),
+    empty_ok=True,
+)
+VERSION_SEMVER = rule(
+    R_FORMAT, "invalid version format for cluster [{who}]: {value}", _VERSION, origin="eks-operator"
+)
+NOT_NIL = rule(
+    R_REQUIRED,
+    "field [{field}] cannot be nil for non-import cluster [{who}]",
+    *((EKSClusterConfigSpec, field) for field in _CLUSTER_NON_NIL),
+    origin="eks-operator",
+)
+KMS_KEY = rule(
+    R_REQUIRED, "kmsKey is required when secretsEncryption is true", (EKSClusterConfigSpec, "kmsKey")
+)
+NOUPDATE = rule(
+    R_NOUPDATE,
+    "cannot modify EKS {field} after creation",
+    *((EKSClusterConfigSpec, field) for field in _NOUPDATE_ALWAYS + _NOUPDATE_MANAGED),
+)
+
 
 def check_metadata_and_policy(cluster: Cluster, e: Errors) -> None:
     name = cluster.metadata.name
     if not name:
-        e.add("metadata.name", R_REQUIRED, "metadata.name is required")
-    elif len(name) > 253 or not DNS1123_SUBDOMAIN.match(name):
-        e.add(
-            "metadata.name",
-            R_FORMAT,
-            f"metadata.name {name!r} must be a DNS-1123 subdomain: at most 253 lowercase letters, digits, "
-            "'-' and '.', starting and ending with a letter or digit",
-        )
+        e.add(NAME_REQUIRED, "metadata.name")
+    elif not NAME_FORMAT.allows(name):
+        e.add(NAME_FORMAT, "metadata.name", value=name)
     policy = cluster.spec.sync_policy
-    if policy not in SyncPolicy.__members__.values():
-        valid = ", ".join(p.value for p in SyncPolicy)
-        e.add("spec.syncPolicy", R_ENUM, f"syncPolicy {quote(policy)} must be one of {valid}")
+    if not SYNC_POLICY.allows(policy):
+        e.add(SYNC_POLICY, "spec.syncPolicy", value=quote(policy))
 
 
 def check_values(spec: EKSClusterConfigSpec, ip_family: str | None, e: Errors) -> None:
     """Syntax of every non-null cluster-level value: what AWS would reject (imported clusters too)."""
     name = spec.display_name
-    if not name:
-        e.add(f"{SPEC}.displayName", R_REQUIRED, "displayName (the EKS cluster name) is required")
-    elif len(name) > 100 or not EKS_NAME.match(name):
-        e.add(
-            f"{SPEC}.displayName",
-            R_FORMAT,
-            f"displayName {name!r} must be 1-100 characters, start with a letter or digit and contain only "
-            "letters, digits, '-' and '_'",
-        )
-    if spec.region and not _REGION.match(spec.region):
-        e.add(
-            f"{SPEC}.region", R_FORMAT, f"region {spec.region!r} is not an AWS region name (e.g. us-east-1)"
-        )
+    if not DISPLAY_NAME_REQUIRED.allows(name):
+        e.add(DISPLAY_NAME_REQUIRED, f"{SPEC}.displayName")
+    elif not DISPLAY_NAME_FORMAT.allows(name):
+        e.add(DISPLAY_NAME_FORMAT, f"{SPEC}.displayName", value=name)
+    if not REGION.allows(spec.region):
+        e.add(REGION, f"{SPEC}.region", value=spec.region)
     check_ip_family(spec, e)
     if spec.service_role:
         if spec.service_role.startswith("arn:"):
-            e.add(
-                f"{SPEC}.serviceRole",
-                R_FORMAT,
-                f"serviceRole {spec.service_role!r} must be an IAM role name, not an ARN",
-            )
-        elif not _IAM_NAME.match(spec.service_role):
-            e.add(
-                f"{SPEC}.serviceRole",
-                R_FORMAT,
-                f"serviceRole {spec.service_role!r} must be an IAM role name: "
-                "1-64 letters, digits and +=,.@_-",
-            )
+            e.add(SERVICE_ROLE_NOT_ARN, f"{SPEC}.serviceRole", value=spec.service_role)
+        elif not SERVICE_ROLE_FORMAT.allows(spec.service_role):
+            e.add(SERVICE_ROLE_FORMAT, f"{SPEC}.serviceRole", value=spec.service_role)
     for i, log_type in enumerate(spec.logging_types or ()):
-        if log_type not in LOGGING_TYPES:
-            e.add(
-                f"{SPEC}.loggingTypes[{i}]",
-                R_ENUM,
-                f"loggingTypes[{i}] {log_type!r} is not a control plane log type; valid types are "
-                + ", ".join(LOGGING_TYPES),
-            )
+        if not LOGGING_TYPE.allows(log_type):
+            e.add(LOGGING_TYPE, f"{SPEC}.loggingTypes[{i}]", index=i, value=log_type)
     check_public_access_sources(spec, ip_family, e)
     check_tags(f"{SPEC}.tags", spec.tags, e)
 
@@ -113,7 +171,7 @@ def check_values(spec: EKSClusterConfigSpec, ip_family: str | None, e: Errors) -
 def check_version_not_empty(spec: EKSClusterConfigSpec, e: Errors) -> None:
     """Rancher's validator: the cluster version may be null but not ``""``."""
     if spec.kubernetes_version == "":
-        e.add(f"{SPEC}.kubernetesVersion", R_REQUIRED, "cluster kubernetes version cannot be empty string")
+        e.add(VERSION_NOT_EMPTY, f"{SPEC}.kubernetesVersion")
 
 
 def check_operator_create(cluster: Cluster, e: Errors) -> None:
@@ -121,22 +179,14 @@ def check_operator_create(cluster: Cluster, e: Errors) -> None:
     spec = cluster.spec.eks_config
     for field in _CLUSTER_NON_NIL:
         if json_value(spec, field) is None:
-            e.add(
-                f"{SPEC}.{field}",
-                R_REQUIRED,
-                f"field [{field}] cannot be nil for non-import cluster [{who(cluster)}]",
-            )
+            e.add(NOT_NIL, f"{SPEC}.{field}", field=field, who=who(cluster))
     if spec.secrets_encryption and not spec.kms_key:
-        e.add(f"{SPEC}.kmsKey", R_REQUIRED, "kmsKey is required when secretsEncryption is true")
+        e.add(KMS_KEY, f"{SPEC}.kmsKey")
 
 
 def check_version_on_create(spec: EKSClusterConfigSpec, e: Errors) -> None:
-    if spec.kubernetes_version and not K8S_VERSION.match(spec.kubernetes_version):
-        e.add(
-            f"{SPEC}.kubernetesVersion",
-            R_FORMAT,
-            f"kubernetesVersion {spec.kubernetes_version!r} must be <major>.<minor>, e.g. 1.30",
-        )
+    if not VERSION_FORMAT.allows(spec.kubernetes_version):
+        e.add(VERSION_FORMAT, f"{SPEC}.kubernetesVersion", value=spec.kubernetes_version)
 
 
 def check_version_on_update(new: Cluster, e: Errors) -> int | None:
@@ -146,18 +196,10 @@ def check_version_on_update(new: Cluster, e: Errors) -> int | None:
         return None
     parsed = semver(version)
     if parsed is None:
-        e.add(
-            f"{SPEC}.kubernetesVersion",
-            R_FORMAT,
-            f"invalid version format for cluster [{who(new)}]: {version}",
-        )
+        e.add(VERSION_SEMVER, f"{SPEC}.kubernetesVersion", who=who(new), value=version)
         return None
-    if not K8S_VERSION.match(version):
-        e.add(
-            f"{SPEC}.kubernetesVersion",
-            R_FORMAT,
-            f"kubernetesVersion {version!r} must be <major>.<minor>, e.g. 1.30",
-        )
+    if not VERSION_FORMAT.allows(version):
+        e.add(VERSION_FORMAT, f"{SPEC}.kubernetesVersion", value=version)
     return parsed[1]
 
 
@@ -165,13 +207,13 @@ def check_noupdate(old: Cluster, new: Cluster, e: Errors) -> None:
     o, n = old.spec.eks_config, new.spec.eks_config
     for field in _NOUPDATE_ALWAYS:
         if json_value(o, field) != json_value(n, field):
-            e.add(f"{SPEC}.{field}", R_NOUPDATE, f"cannot modify EKS {field} after creation")
+            e.add(NOUPDATE, f"{SPEC}.{field}", field=field)
     for field in _NOUPDATE_MANAGED:
         before, after = managed(json_value(o, field)), managed(json_value(n, field))
         if field == "ipFamily" and isinstance(before, str) and isinstance(after, str):
             before, after = before.lower(), after.lower()  # the operator compares case-insensitively
         if before is not None and after is not None and before != after:
-            e.add(f"{SPEC}.{field}", R_NOUPDATE, f"cannot modify EKS {field} after creation")
+            e.add(NOUPDATE, f"{SPEC}.{field}", field=field)
 
 
 def validate_unique_display_name(
@@ -195,11 +237,6 @@ def validate_unique_display_name(
         theirs = accounts.get(o.amazon_credential_secret, "")
         if o.amazon_credential_secret == spec.amazon_credential_secret or (mine and mine == theirs):
             return [
-                FieldError(
-                    path=f"{SPEC}.displayName",
-                    rule=R_UNIQUE,
-                    message=f"cluster already exists for EKS cluster [{spec.display_name}] "
-                    f"in region [{spec.region}]",
-                )
+                DISPLAY_NAME_UNIQUE.error(f"{SPEC}.displayName", name=spec.display_name, region=spec.region)
             ]
     return []

@@ -1,4 +1,4 @@
-"""What every validation area shares: the error type, the rule names, the collector and common syntax."""
+"""What every validation area shares: the error type, the rule names, common syntax and helpers."""
 
 from __future__ import annotations
 
@@ -38,22 +38,12 @@ class FieldError(msgspec.Struct, frozen=True):
     message: str
 
 
-class Errors:
-    """The failures found so far, in the order the checks ran."""
-
-    def __init__(self) -> None:
-        self.items: list[FieldError] = []
-
-    def add(self, path: str, rule: str, message: str) -> None:
-        self.items.append(FieldError(path=path, rule=rule, message=message))
-
-
 # --- syntax shared by several areas ---------------------------------------------------------------------
 
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-EKS_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]*$")  # botocore's ClusterName pattern
-K8S_VERSION = re.compile(r"^\d+\.\d+$")
-ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+EKS_NAME = r"^[0-9A-Za-z][A-Za-z0-9\-_]*$"  # botocore's ClusterName pattern
+K8S_VERSION = r"^\d+\.\d+$"
+ROLE_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$"
 # blang/semver's strict parse (semver.New), which the operator applies to "<version>.0".
 _NUM = r"(?:0|[1-9]\d*)"
 _PRE_ID = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._types import Cluster, EKSClusterConfigSpec, NodeGroup
+from .._types import Cluster, EKSClusterConfigSpec, LaunchTemplate, NodeGroup
 from ._core import (
     EKS_NAME,
     K8S_VERSION,
@@ -18,15 +18,14 @@ from ._core import (
     R_VERSION_SKEW,
     ROLE_ARN,
     SPEC,
-    Errors,
     json_value,
     managed,
     semver,
     who,
 )
+from ._rules import Errors, Length, Pattern, Range, rule
 from ._tags_labels import check_labels, check_tags
 
-_MAX_DISK_GIB = 16384
 _NG_NON_NIL = (
     "version",
     "minSize",
@@ -38,27 +37,156 @@ _NG_NON_NIL = (
     "labels",
     "requestSpotInstances",
 )
+_NG_NON_NIL_WITHOUT_TEMPLATE = ("ec2SshKey", "resourceTags", "diskSize")
 _NG_NOUPDATE = ("subnets", "nodeRole", "requestSpotInstances", "spotInstanceTypes")
 """Node group fields the operator never updates after creation (section 6.2 step 11)."""
+
+_NAME = (NodeGroup, "nodegroupName")
+_VERSION = (NodeGroup, "version")
+_SPOT_TYPES = (NodeGroup, "spotInstanceTypes")
+
+NAME_REQUIRED = rule(
+    R_REQUIRED, "nodegroupName cannot be an empty", _NAME, origin="rancher", constraints=(Length(1),)
+)
+NAME_UNIQUE = rule(
+    R_UNIQUE,
+    "node group name [{name}] is not unique within the cluster [{who}] to avoid duplication",
+    _NAME,
+    origin="eks-operator",
+)
+NAME_FORMAT = rule(
+    R_FORMAT,
+    "nodegroupName {value!r} must be {min_length}-{max_length} characters, start with a letter or digit and "
+    "contain only letters, digits, '-' and '_'",
+    _NAME,
+    constraints=(Length(1, 63), Pattern(EKS_NAME)),
+    empty_ok=True,
+)
+VERSION_NOT_EMPTY = rule(
+    R_REQUIRED, "nodegroup [{name}] version cannot be empty string", _VERSION, origin="rancher"
+)
+VERSION_FORMAT = rule(
+    R_FORMAT,
+    "nodegroup [{name}] version {value!r} must be <major>.<minor>, e.g. 1.30",
+    _VERSION,
+    constraints=(Pattern(K8S_VERSION),),
+    empty_ok=True,
+)
+VERSION_SEMVER = rule(
+    R_FORMAT, "invalid version format for node group [{name}]: {value}", _VERSION, origin="eks-operator"
+)
+VERSION_MATCH = rule(
+    R_VERSION_MATCH,
+    "nodegroup [{name}] version must match cluster [{who}] version on create",
+    _VERSION,
+    origin="eks-operator",
+)
+VERSION_SKEW = rule(
+    R_VERSION_SKEW,
+    "versions for cluster [{cluster_version}] and node group [{value}] are not compatible: the node group "
+    "version may only be up to three minor versions older than the cluster version",
+    _VERSION,
+    origin="eks-operator",
+)
+MIN_SIZE = rule(
+    R_RANGE,
+    "nodegroup [{name}] minSize must be at least {minimum}, got {value}",
+    (NodeGroup, "minSize"),
+    constraints=(Range(0),),
+)
+DESIRED_SIZE = rule(
+    R_RANGE,
+    "nodegroup [{name}] desiredSize must be at least {minimum}, got {value}",
+    (NodeGroup, "desiredSize"),
+    constraints=(Range(0),),
+)
+MAX_SIZE = rule(
+    R_RANGE,
+    "nodegroup [{name}] maxSize must be at least {minimum}, got {value}",
+    (NodeGroup, "maxSize"),
+    constraints=(Range(1),),
+)
+MIN_ABOVE_MAX = rule(
+    R_SIZE_ORDER,
+    "nodegroup [{name}] minSize ({low}) must not be greater than maxSize ({high})",
+    (NodeGroup, "minSize"),
+)
+DESIRED_BELOW_MIN = rule(
+    R_SIZE_ORDER,
+    "nodegroup [{name}] desiredSize ({value}) must not be less than minSize ({low})",
+    (NodeGroup, "desiredSize"),
+)
+DESIRED_ABOVE_MAX = rule(
+    R_SIZE_ORDER,
+    "nodegroup [{name}] desiredSize ({value}) must not be greater than maxSize ({high})",
+    (NodeGroup, "desiredSize"),
+)
+DISK_SIZE = rule(
+    R_RANGE,
+    "nodegroup [{name}] diskSize must be {minimum}-{maximum} GiB, got {value}",
+    (NodeGroup, "diskSize"),
+    constraints=(Range(1, 16384),),
+)
+SPOT_TYPES_WITHOUT_SPOT = rule(
+    R_SPOT,
+    "nodegroup [{name}]: spotInstanceTypes are only used when requestSpotInstances is true",
+    _SPOT_TYPES,
+)
+NODE_ROLE = rule(
+    R_FORMAT,
+    "nodegroup [{name}] nodeRole {value!r} must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
+    (NodeGroup, "nodeRole"),
+    constraints=(Pattern(ROLE_ARN),),
+    empty_ok=True,
+)
+USER_DATA_MIME = rule(
+    R_MIME,
+    "userdata for nodegroup [{name}] is not of mime time multipart/mixed",
+    (NodeGroup, "userData"),
+    origin="eks-operator",
+)
+NOT_NIL = rule(
+    R_REQUIRED,
+    "field [{field}] cannot be nil for nodegroup [{name}] in non-nil cluster [{who}]",
+    (LaunchTemplate, "id"),
+    (LaunchTemplate, "version"),
+    *((NodeGroup, field) for field in (*_NG_NON_NIL_WITHOUT_TEMPLATE, "instanceType", *_NG_NON_NIL)),
+    origin="eks-operator",
+)
+SPOT_TYPES_REQUIRED = rule(
+    R_SPOT,
+    "nodegroup [{name}] in cluster [{who}]: spotInstanceTypes must be specified when requesting spot "
+    "instances",
+    _SPOT_TYPES,
+    origin="eks-operator",
+)
+SPOT_INSTANCE_TYPE = rule(
+    R_SPOT,
+    "nodegroup [{name}] in cluster [{who}]: instance type should not be specified when "
+    "requestSpotInstances is specified, use spotInstanceTypes instead",
+    (NodeGroup, "instanceType"),
+    origin="eks-operator",
+)
+NOUPDATE = rule(
+    R_NOUPDATE,
+    "cannot modify EKS nodegroup [{name}] {field} after creation",
+    *((NodeGroup, field) for field in _NG_NOUPDATE),
+    (LaunchTemplate, "id"),
+)
 
 
 def check_names_present(spec: EKSClusterConfigSpec, e: Errors) -> None:
     # Rancher's API message; the CRD makes nodegroupName required for imported clusters too.
     for i, ng in enumerate(spec.node_groups or ()):
-        if not ng.nodegroup_name:
-            e.add(f"{SPEC}.nodeGroups[{i}].nodegroupName", R_REQUIRED, "nodegroupName cannot be an empty")
+        if ng.nodegroup_name is None or not NAME_REQUIRED.allows(ng.nodegroup_name):
+            e.add(NAME_REQUIRED, f"{SPEC}.nodeGroups[{i}].nodegroupName")
 
 
 def check_versions_not_empty(spec: EKSClusterConfigSpec, e: Errors) -> None:
     """Rancher's validator: a node group version may be null but not ``""``."""
     for i, ng in enumerate(spec.node_groups or ()):
-        p = f"{SPEC}.nodeGroups[{i}]"
         if ng.version == "":
-            e.add(
-                f"{p}.version",
-                R_REQUIRED,
-                f"nodegroup [{ng.nodegroup_name or ''}] version cannot be empty string",
-            )
+            e.add(VERSION_NOT_EMPTY, f"{SPEC}.nodeGroups[{i}].version", name=ng.nodegroup_name or "")
 
 
 def check_unique_names(cluster: Cluster, e: Errors) -> None:
@@ -68,78 +196,37 @@ def check_unique_names(cluster: Cluster, e: Errors) -> None:
         if not name:
             continue
         if name in seen:
-            e.add(
-                f"{SPEC}.nodeGroups[{i}].nodegroupName",
-                R_UNIQUE,
-                f"node group name [{name}] is not unique within the cluster [{who(cluster)}] "
-                "to avoid duplication",
-            )
+            e.add(NAME_UNIQUE, f"{SPEC}.nodeGroups[{i}].nodegroupName", name=name, who=who(cluster))
         seen.add(name)
 
 
 def _check_values(p: str, ng: NodeGroup, e: Errors, *, check_version: bool = True) -> None:
     """Syntax and consistency of every non-null node group value (what AWS or the operator rejects)."""
     name = ng.nodegroup_name or ""
-    if name and (len(name) > 63 or not EKS_NAME.match(name)):
-        e.add(
-            f"{p}.nodegroupName",
-            R_FORMAT,
-            f"nodegroupName {name!r} must be 1-63 characters, start with a letter or digit and contain only "
-            "letters, digits, '-' and '_'",
-        )
-    if check_version and ng.version and not K8S_VERSION.match(ng.version):
-        e.add(
-            f"{p}.version",
-            R_FORMAT,
-            f"nodegroup [{name}] version {ng.version!r} must be <major>.<minor>, e.g. 1.30",
-        )
+    if not NAME_FORMAT.allows(name):
+        e.add(NAME_FORMAT, f"{p}.nodegroupName", value=name)
+    if check_version and not VERSION_FORMAT.allows(ng.version):
+        e.add(VERSION_FORMAT, f"{p}.version", name=name, value=ng.version)
     lo, want, hi = ng.min_size, ng.desired_size, ng.max_size
-    if lo is not None and lo < 0:
-        e.add(f"{p}.minSize", R_RANGE, f"nodegroup [{name}] minSize must be at least 0, got {lo}")
-    if want is not None and want < 0:
-        e.add(f"{p}.desiredSize", R_RANGE, f"nodegroup [{name}] desiredSize must be at least 0, got {want}")
-    if hi is not None and hi < 1:
-        e.add(f"{p}.maxSize", R_RANGE, f"nodegroup [{name}] maxSize must be at least 1, got {hi}")
+    sizes = ((MIN_SIZE, "minSize", lo), (DESIRED_SIZE, "desiredSize", want), (MAX_SIZE, "maxSize", hi))
+    for size_rule, field, size in sizes:
+        if not size_rule.allows(size):
+            e.add(size_rule, f"{p}.{field}", name=name, value=size)
     if lo is not None and hi is not None and lo > hi:
-        e.add(
-            f"{p}.minSize",
-            R_SIZE_ORDER,
-            f"nodegroup [{name}] minSize ({lo}) must not be greater than maxSize ({hi})",
-        )
+        e.add(MIN_ABOVE_MAX, f"{p}.minSize", name=name, low=lo, high=hi)
     if want is not None and lo is not None and want < lo:
-        e.add(
-            f"{p}.desiredSize",
-            R_SIZE_ORDER,
-            f"nodegroup [{name}] desiredSize ({want}) must not be less than minSize ({lo})",
-        )
+        e.add(DESIRED_BELOW_MIN, f"{p}.desiredSize", name=name, value=want, low=lo)
     if want is not None and hi is not None and want > hi:
-        e.add(
-            f"{p}.desiredSize",
-            R_SIZE_ORDER,
-            f"nodegroup [{name}] desiredSize ({want}) must not be greater than maxSize ({hi})",
-        )
-    if ng.disk_size is not None and not 1 <= ng.disk_size <= _MAX_DISK_GIB:
-        e.add(
-            f"{p}.diskSize",
-            R_RANGE,
-            f"nodegroup [{name}] diskSize must be 1-{_MAX_DISK_GIB} GiB, got {ng.disk_size}",
-        )
+        e.add(DESIRED_ABOVE_MAX, f"{p}.desiredSize", name=name, value=want, high=hi)
+    if not DISK_SIZE.allows(ng.disk_size):
+        e.add(DISK_SIZE, f"{p}.diskSize", name=name, value=ng.disk_size)
     if ng.spot_instance_types and not ng.request_spot_instances:
-        e.add(
-            f"{p}.spotInstanceTypes",
-            R_SPOT,
-            f"nodegroup [{name}]: spotInstanceTypes are only used when requestSpotInstances is true",
-        )
-    if ng.node_role and not ROLE_ARN.match(ng.node_role):
-        e.add(
-            f"{p}.nodeRole",
-            R_FORMAT,
-            f"nodegroup [{name}] nodeRole {ng.node_role!r} must be an IAM role ARN "
-            "(arn:aws:iam::<account>:role/<name>)",
-        )
+        e.add(SPOT_TYPES_WITHOUT_SPOT, f"{p}.spotInstanceTypes", name=name)
+    if not NODE_ROLE.allows(ng.node_role):
+        e.add(NODE_ROLE, f"{p}.nodeRole", name=name, value=ng.node_role)
     # The operator builds the managed launch template from userData only without a custom template.
     if ng.launch_template is None and ng.user_data and "Content-Type: multipart/mixed" not in ng.user_data:
-        e.add(f"{p}.userData", R_MIME, f"userdata for nodegroup [{name}] is not of mime time multipart/mixed")
+        e.add(USER_DATA_MIME, f"{p}.userData", name=name)
     check_labels(f"{p}.labels", ng.labels, e)
     check_tags(f"{p}.tags", ng.tags, e)
     check_tags(f"{p}.resourceTags", ng.resource_tags, e)
@@ -149,13 +236,10 @@ def _check_operator_create(cluster: Cluster, i: int, ng: NodeGroup, e: Errors) -
     """eks-operator's per-node-group nil checks and spot rules (non-imported creates)."""
     p = f"{SPEC}.nodeGroups[{i}]"
     name = ng.nodegroup_name or ""
+    owner = who(cluster)
 
     def nil(field: str, path: str) -> None:
-        e.add(
-            path,
-            R_REQUIRED,
-            f"field [{field}] cannot be nil for nodegroup [{name}] in non-nil cluster [{who(cluster)}]",
-        )
+        e.add(NOT_NIL, path, field=field, name=name, who=owner)
 
     if ng.launch_template is not None:
         if ng.launch_template.id is None:
@@ -163,7 +247,7 @@ def _check_operator_create(cluster: Cluster, i: int, ng: NodeGroup, e: Errors) -
         if ng.launch_template.version is None:
             nil("launchTemplate.Version", f"{p}.launchTemplate.version")
     else:
-        for field in ("ec2SshKey", "resourceTags", "diskSize"):
+        for field in _NG_NON_NIL_WITHOUT_TEMPLATE:
             if json_value(ng, field) is None:
                 nil(field, f"{p}.{field}")
         spot = bool(ng.request_spot_instances)
@@ -174,19 +258,9 @@ def _check_operator_create(cluster: Cluster, i: int, ng: NodeGroup, e: Errors) -
             nil(field, f"{p}.{field}")
     if ng.request_spot_instances:
         if not ng.spot_instance_types:
-            e.add(
-                f"{p}.spotInstanceTypes",
-                R_SPOT,
-                f"nodegroup [{name}] in cluster [{who(cluster)}]: spotInstanceTypes must be specified when "
-                "requesting spot instances",
-            )
+            e.add(SPOT_TYPES_REQUIRED, f"{p}.spotInstanceTypes", name=name, who=owner)
         if ng.instance_type:
-            e.add(
-                f"{p}.instanceType",
-                R_SPOT,
-                f"nodegroup [{name}] in cluster [{who(cluster)}]: instance type should not be specified "
-                "when requestSpotInstances is specified, use spotInstanceTypes instead",
-            )
+            e.add(SPOT_INSTANCE_TYPE, f"{p}.instanceType", name=name, who=owner)
 
 
 def check_on_create(cluster: Cluster, e: Errors) -> None:
@@ -202,12 +276,7 @@ def check_on_create(cluster: Cluster, e: Errors) -> None:
         cluster_version = spec.kubernetes_version
         covered = not imported and not (ng.version and cluster_version)
         if cluster_version is not None and not covered and (ng.version or "") != cluster_version:
-            e.add(
-                f"{p}.version",
-                R_VERSION_MATCH,
-                f"nodegroup [{ng.nodegroup_name or ''}] version must match cluster [{who(cluster)}] "
-                "version on create",
-            )
+            e.add(VERSION_MATCH, f"{p}.version", name=ng.nodegroup_name or "", who=who(cluster))
         _check_values(p, ng, e)
 
 
@@ -224,9 +293,7 @@ def check_on_update(new: Cluster, cluster_minor: int | None, e: Errors) -> None:
         if ng.version:
             parsed_ng = semver(ng.version)
             if parsed_ng is None:
-                e.add(
-                    f"{p}.version", R_FORMAT, f"invalid version format for node group [{name}]: {ng.version}"
-                )
+                e.add(VERSION_SEMVER, f"{p}.version", name=name, value=ng.version)
                 semver_ok = False  # our own <major>.<minor> message would repeat this one
             elif (
                 cluster_minor is not None
@@ -234,13 +301,7 @@ def check_on_update(new: Cluster, cluster_minor: int | None, e: Errors) -> None:
                 and ng.version != version
                 and cluster_minor - parsed_ng[1] > 3
             ):
-                e.add(
-                    f"{p}.version",
-                    R_VERSION_SKEW,
-                    f"versions for cluster [{version}] and node group [{ng.version}] are not compatible: "
-                    "the node group version may only be up to three minor versions older than the "
-                    "cluster version",
-                )
+                e.add(VERSION_SKEW, f"{p}.version", cluster_version=version, value=ng.version)
         _check_values(p, ng, e, check_version=semver_ok)
 
 
@@ -255,16 +316,8 @@ def check_noupdate(old: Cluster, new: Cluster, e: Errors) -> None:
         for field in _NG_NOUPDATE:
             before, after = managed(json_value(prev, field)), managed(json_value(ng, field))
             if before is not None and after is not None and before != after:
-                e.add(
-                    f"{p}.{field}",
-                    R_NOUPDATE,
-                    f"cannot modify EKS nodegroup [{ng.nodegroup_name}] {field} after creation",
-                )
+                e.add(NOUPDATE, f"{p}.{field}", name=ng.nodegroup_name, field=field)
         if prev.launch_template is not None and ng.launch_template is not None:
             before_id, after_id = prev.launch_template.id, ng.launch_template.id
             if before_id and after_id and before_id != after_id:
-                e.add(
-                    f"{p}.launchTemplate.id",
-                    R_NOUPDATE,
-                    f"cannot modify EKS nodegroup [{ng.nodegroup_name}] launchTemplate.id after creation",
-                )
+                e.add(NOUPDATE, f"{p}.launchTemplate.id", name=ng.nodegroup_name, field="launchTemplate.id")

@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ._core import R_UNKNOWN, FieldError
+from ._rules import rule
+
+# The setting's name comes from the URL. A known setting's own validator words its messages (rule = name).
+UNKNOWN = rule(R_UNKNOWN, "unknown setting {name!r}; known settings: {known}")
 
 SettingValidator = Callable[[str], str | None]
 """Validates a setting's value: None when valid, else the error message."""
@@ -35,10 +39,6 @@ def validate_setting(name: str, value: str) -> list[FieldError]:
     validator = _SETTINGS.get(name)
     if validator is None:
         known = ", ".join(sorted(_SETTINGS))
-        return [
-            FieldError(
-                path=name, rule=R_UNKNOWN, message=f"unknown setting {name!r}; known settings: {known}"
-            )
-        ]
+        return [UNKNOWN.error(name, name=name, known=known)]
     message = validator(value)
     return [] if message is None else [FieldError(path=name, rule=name, message=message)]

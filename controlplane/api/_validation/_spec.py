@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from .._types import Cluster, EKSClusterConfigSpec
 from . import _cluster, _networking, _node_groups
-from ._core import Errors, FieldError
+from ._core import FieldError
+from ._rules import Errors
 
 
 def _rancher_api_checks(spec: EKSClusterConfigSpec, old: EKSClusterConfigSpec | None, e: Errors) -> None:
