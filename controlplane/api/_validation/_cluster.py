@@ -59,12 +59,8 @@ NAME_FORMAT = rule(
     constraints=(Length(max_length=253), Pattern(DNS1123_SUBDOMAIN)),
     empty_ok=True,
 )
-SYNC_POLICY = rule(
-    R_ENUM,
-    "syncPolicy {value} must be one of {values}",
-    (ClusterSpec, "syncPolicy"),
-    constraints=(OneOf(tuple(p.value for p in SyncPolicy)),),
-)
+# No constraint: the SyncPolicy type publishes the enum, and decoding refuses other values first.
+SYNC_POLICY = rule(R_ENUM, "syncPolicy {value} must be one of {values}", (ClusterSpec, "syncPolicy"))
 DISPLAY_NAME_REQUIRED = rule(
     R_REQUIRED, "displayName (the EKS cluster name) is required", _DISPLAY_NAME, constraints=(Length(1),)
 )
@@ -142,8 +138,9 @@ def check_metadata_and_policy(cluster: Cluster, e: Errors) -> None:
     elif not NAME_FORMAT.allows(name):
         e.add(NAME_FORMAT, "metadata.name", value=name)
     policy = cluster.spec.sync_policy
-    if not SYNC_POLICY.allows(policy):
-        e.add(SYNC_POLICY, "spec.syncPolicy", value=quote(policy))
+    if policy not in SyncPolicy.__members__.values():
+        valid = ", ".join(p.value for p in SyncPolicy)
+        e.add(SYNC_POLICY, "spec.syncPolicy", value=quote(policy), values=valid)
 
 
 def check_values(spec: EKSClusterConfigSpec, ip_family: str | None, e: Errors) -> None:
