@@ -71,8 +71,10 @@ def _values(r: Rule) -> st.SearchStrategy[object]:
 def test_allows_agrees_with_the_published_schema(rule: Rule, data: st.DataObject) -> None:
     value = data.draw(_values(rule))
     published = Draft202012Validator(rule.schema()).is_valid(value)
-    if isinstance(value, str) and value.endswith("\n") and any(
-        isinstance(c, OneOf) and c.ignore_case for c in rule.constraints
+    if (
+        isinstance(value, str)
+        and value.endswith("\n")
+        and any(isinstance(c, OneOf) and c.ignore_case for c in rule.constraints)
     ):
         return  # Python's "$" accepts a trailing newline; ipFamily's check (lower() in values) does not
     assert rule.allows(value) == published, (value, rule.schema())
