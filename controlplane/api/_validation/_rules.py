@@ -173,7 +173,11 @@ class Rule(msgspec.Struct, frozen=True):
         """Whether ``value`` (of the constrained part) meets every constraint."""
         if self.empty_ok and value == "":
             return True
-        return all(c.allows(value) for c in self.constraints)
+        # A loop, not all(<generator>): this runs for every tag and label, and is twice as fast.
+        for c in self.constraints:  # noqa: SIM110
+            if not c.allows(value):
+                return False
+        return True
 
     def params(self) -> dict[str, object]:
         out: dict[str, object] = {}
