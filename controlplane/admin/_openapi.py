@@ -1,4 +1,9 @@
-"""The OpenAPI 3.1 document of the admin API, built from the msgspec types (one source of truth)."""
+"""The OpenAPI 3.1 document of the admin API, built from the msgspec types and the validation rules.
+
+The types give the shapes; the rule registry (``controlplane.api.registered_rules``) gives, on the field each
+rule names, its bounds as JSON Schema and its ``rule`` name and message under ``x-rules``: the same objects
+the validators report through, so the document and the 422 answers cannot disagree.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from ..api import Cluster, CredentialInfo, RancherManifest
+from ..api import Cluster, Credential, CredentialInfo, RancherManifest, registered_rules
 from ._clusters import ClusterList, EventList, SyncAccepted
 from ._credentials import CredentialBody, CredentialList
 from ._http import ErrorBody
@@ -31,6 +36,8 @@ _MODELS: tuple[Any, ...] = (
     ReplicaList,
 )
 _CLUSTER_TYPES = ("application/json", "application/yaml", "application/x-yaml", "text/yaml")
+_PUBLISHED_ON: dict[type, type] = {Credential: CredentialBody}
+"""Where the rules of a type that is not served are published: a credential's, on the body that sets it."""
 
 
 def _schema_hook(typ: type) -> dict[str, Any]:
@@ -38,6 +45,47 @@ def _schema_hook(typ: type) -> dict[str, Any]:
     if typ is object:
         return {"description": "any JSON value"}
     raise NotImplementedError(f"no JSON schema for {typ!r}")
+
+
+def _non_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """The non-null branch of an ``X | None`` schema; the schema itself when it is not one."""
+    branches = schema.get("anyOf", ())
+    others = [b for b in branches if b.get("type") != "null"]
+    return others[0] if len(branches) == 2 and len(others) == 1 else schema
+
+
+def _constrained(prop: dict[str, Any], part: str) -> dict[str, Any]:
+    """The schema a rule's constraints apply to: the value, its items, its keys or its values."""
+    node = _non_null(prop)
+    if part == "items":
+        return _non_null(node["items"])
+    if part == "keys":
+        names: dict[str, Any] = node.setdefault("propertyNames", {})
+        return names
+    if part == "values":
+        return _non_null(node["additionalProperties"])
+    return node
+
+
+def _merge(node: dict[str, Any], fragment: dict[str, Any]) -> None:
+    for key, value in fragment.items():
+        if key not in node:
+            node[key] = value
+        elif node[key] != value:  # two rules bound the same keyword: both must hold
+            node.setdefault("allOf", []).append({key: value})
+
+
+def _publish_rules(components: dict[str, Any]) -> None:
+    """Every registered rule on each field it names: bounds as JSON Schema, rule and message in x-rules."""
+    for rule in registered_rules():
+        for struct, field in rule.fields:
+            prop = components[_PUBLISHED_ON.get(struct, struct).__name__]["properties"][field]
+            entry = {"rule": rule.kind, "message": rule.template(), "origin": rule.origin}
+            prop.setdefault("x-rules", []).append(entry)
+            if rule.constraints:
+                _merge(_constrained(prop, rule.part), rule.schema())
+                if rule.part == "value" and "default" in prop and not rule.allows(prop["default"]):
+                    del prop["default"]  # e.g. displayName's "": decoded when absent, but always refused
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -93,6 +141,7 @@ def _cluster_body(description: str) -> dict[str, Any]:
 def openapi_document() -> dict[str, Any]:
     """The document served at ``/openapi.json`` (computed once)."""
     (_, components) = msgspec.json.schema_components(_MODELS, schema_hook=_schema_hook, ref_template=_REF)
+    _publish_rules(components)
     name = [_path_param("name")]
     cred = [_path_param("namespace"), _path_param("name")]
     bad = _error("malformed body (JSON/YAML syntax) or bad query parameter")
@@ -104,7 +153,7 @@ def openapi_document() -> dict[str, Any]:
         "/healthz": {"get": _op("Liveness", {"200": {"description": "alive"}}, auth=False)},
         "/readyz": {
             "get": _op(
-                "Readiness: store open and every cluster running",
+                "Readiness: the replica joined and every shard it owns has its actors running",
                 {"200": {"description": "ready"}, "503": {"description": "not ready yet"}},
                 auth=False,
             )
