@@ -174,6 +174,10 @@ class ClusterStatus(msgspec.Struct, omit_defaults=True, rename="camel"):
     """Fields changed both locally and upstream at the last three-way merge (local value kept)."""
     replica: str = ""
     """The replica whose actor wrote this status (the shard's lease holder at the time)."""
+    intents: dict[str, int] = msgspec.field(default_factory=dict)
+    """Per mutating intent (``CreateNodegroup/ng1``...), how many calls of it went through: with the
+    cluster's identity and generation it derives the idempotency token of the next call, so a retry
+    after a crash or a fail-over repeats the token (AWS answers it without acting twice)."""
 
 
 class Cluster(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):

@@ -60,7 +60,14 @@ async def ensure_ebs_csi(p: Pass, obs: Observation) -> float | None:
             return p.stack_poll()
         role_arn = outputs.get("EBSCSIDriverRole", "")
         try:
-            await p.scope.create_addon(p.display, _plan.EBS_ADDON_NAME, service_account_role_arn=role_arn)
+            intent = f"CreateAddon/{_plan.EBS_ADDON_NAME}"
+            await p.scope.create_addon(
+                p.display,
+                _plan.EBS_ADDON_NAME,
+                service_account_role_arn=role_arn,
+                client_request_token=p.token(intent),
+            )
+            p.sent(intent)
         except AwsError as exc:
             raise ReconcileError(f"failed to install ebs csi driver addon: {exc}") from exc
     except ReconcileError as exc:

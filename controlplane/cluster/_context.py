@@ -22,6 +22,7 @@ from controlplane.aws import (
 )
 from controlplane.config import LifecycleSettings
 
+from . import _plan
 from ._conditions import now_rfc3339
 
 if TYPE_CHECKING:
@@ -136,6 +137,19 @@ class Pass:
         """The phase this pass runs in (the handler returns the next one; it never sets it)."""
         return self.status.phase
 
+    def token(self, intent: str) -> str:
+        """The idempotency token for the next call of ``intent`` (see ``ClusterStatus.intents``)."""
+        meta = self.cluster.metadata
+        count = self.status.intents.get(intent, 0)
+        return _plan.intent_token(meta.name, meta.creation_timestamp, intent, meta.generation, count)
+
+    def sent(self, intent: str) -> None:
+        """A call of ``intent`` went through: the next one gets a new token."""
+        intents = self.status.intents
+        intents[intent] = intents.pop(intent, 0) + 1  # re-inserted last: the dict stays oldest-first
+        while len(intents) > _plan.INTENTS_KEPT:
+            del intents[next(iter(intents))]
+
     def stay(self, after: Requeue) -> Next:
         """Remain in the current phase and come back ``after`` seconds from now."""
         return Next(self.status.phase, after)
@@ -176,6 +190,7 @@ class Pass:
         except NotFoundError:
             stack = None
         if stack is None:
+            intent = f"CreateStack/{stack_name}"
             try:
                 await self.scope.create_stack(
                     stack_name,
@@ -183,7 +198,9 @@ class Pass:
                     capabilities=capabilities,
                     parameters=parameters,
                     tags={"displayName": self.display},
+                    client_request_token=self.token(intent),
                 )
+                self.sent(intent)
             except AlreadyExistsError:
                 return None  # created by an earlier pass or process: poll it next time
             except AwsError as exc:

@@ -103,6 +103,7 @@ async def create(p: Pass, ng: NodeGroup, desired: EKSClusterConfigSpec) -> float
             launch_template["version"] = str(ng.launch_template.version)
     spot = bool(ng.request_spot_instances)
     version = _plan.nodegroup_version(ng, desired.kubernetes_version)
+    intent = f"CreateNodegroup/{name}"
     try:
         await p.scope.create_nodegroup(
             p.display,
@@ -118,7 +119,9 @@ async def create(p: Pass, ng: NodeGroup, desired: EKSClusterConfigSpec) -> float
             capacity_type="SPOT" if spot else "ON_DEMAND",
             # EKS refuses a version next to a launch template that names its own AMI.
             version=version if not ng.image_id and ng.launch_template is None else None,
+            client_request_token=p.token(intent),
         )
+        p.sent(intent)
     except AwsError as exc:
         if version_created is not None:
             # Only versions of our own template are removed (the operator also deleted the user's).
@@ -200,10 +203,16 @@ async def update(  # noqa: PLR0917 - the pass's six views of one node group
         if not cluster_version or _plan.parse_version(want_version) <= _plan.parse_version(cluster_version):
             version_input = want_version
     if lt_input or version_input:
+        intent = f"UpdateNodegroupVersion/{name}"
         try:
             await p.scope.update_nodegroup_version(
-                p.display, name, version=version_input, launch_template=lt_input
+                p.display,
+                name,
+                version=version_input,
+                launch_template=lt_input,
+                client_request_token=p.token(intent),
             )
+            p.sent(intent)
         except AwsError:
             if new_version is not None:
                 await delete_versions(p, [str(new_version)])
@@ -216,9 +225,15 @@ async def update(  # noqa: PLR0917 - the pass's six views of one node group
         return True
     config = _plan.nodegroup_config_update(want, have)
     if config:
+        intent = f"UpdateNodegroupConfig/{name}"
         await p.scope.update_nodegroup_config(
-            p.display, name, labels=config.get("labels"), scaling_config=config.get("scalingConfig")
+            p.display,
+            name,
+            labels=config.get("labels"),
+            scaling_config=config.get("scalingConfig"),
+            client_request_token=p.token(intent),
         )
+        p.sent(intent)
         p.event("NodegroupUpdating", f"node group {name}: scaling/labels update")
         return True
     tag_changes = _plan.nodegroup_tag_changes(want, have)

@@ -8,6 +8,7 @@ cluster-level mutation per pass (version, access, public CIDRs, tags, logging), 
 from __future__ import annotations
 
 import base64
+import uuid
 from typing import Any, Literal
 
 import msgspec
@@ -23,6 +24,17 @@ EBS_ADDON_NAME = "aws-ebs-csi-driver"
 DEFAULT_ROOT_DEVICE = "/dev/xvda"
 ALL_OPEN_V4 = ["0.0.0.0/0"]
 ALL_OPEN_V6 = ["0.0.0.0/0", "::/0"]
+
+
+_TOKEN_NAMESPACE = uuid.UUID("4d1c4b0e-3f0a-5b8e-9a76-2c2f1e6c8d51")
+INTENTS_KEPT = 64
+"""Bound of ``status.intents`` (the oldest entries are dropped)."""
+
+
+def intent_token(cluster: str, created: str, intent: str, generation: int, count: int) -> str:
+    """The idempotency token of a mutating call: the same for a retry of the same intent (same cluster,
+    spec generation and number of earlier calls of it), new once a call of it went through."""
+    return str(uuid.uuid5(_TOKEN_NAMESPACE, f"{cluster}\n{created}\n{intent}\n{generation}\n{count}"))
 
 
 def vpc_stack_name(name: str) -> str:

@@ -171,13 +171,22 @@ async def _push(p: Pass, desired: EKSClusterConfigSpec, obs: Observation) -> Any
 
 async def _apply_cluster_mutation(p: Pass, m: _plan.ClusterMutation, arn: str) -> None:
     scope, name = p.scope, p.display
+    intent = f"UpdateCluster/{m.kind}"
     try:
         if m.kind == "version":
-            await scope.update_cluster_version(name, m.params["version"])
+            await scope.update_cluster_version(
+                name, m.params["version"], client_request_token=p.token(intent)
+            )
         elif m.kind in ("access", "cidrs"):
-            await scope.update_cluster_config(name, resources_vpc_config=m.params["resourcesVpcConfig"])
+            await scope.update_cluster_config(
+                name,
+                resources_vpc_config=m.params["resourcesVpcConfig"],
+                client_request_token=p.token(intent),
+            )
         elif m.kind == "logging":
-            await scope.update_cluster_config(name, logging=m.params["logging"])
+            await scope.update_cluster_config(
+                name, logging=m.params["logging"], client_request_token=p.token(intent)
+            )
         else:
             if m.params["add"]:
                 try:
@@ -198,6 +207,7 @@ async def _apply_cluster_mutation(p: Pass, m: _plan.ClusterMutation, arn: str) -
     except AwsError as exc:
         outer, inner = _MUTATION_ERRORS[m.kind]
         raise ReconcileError(f"{outer}: error updating cluster [{p.who}] {inner}: {exc}") from exc
+    p.sent(intent)
     p.event("Updating", m.description)
 
 

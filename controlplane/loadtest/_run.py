@@ -394,11 +394,14 @@ class Run:
         rng = random.Random(7)
         per_worker = math.ceil(o.admin_requests / o.admin_concurrency)
         gap = min(1.0, o.rounds * o.period * 0.8 / max(1, per_worker))
+        issued = 0
 
         async def worker() -> None:
+            nonlocal issued
             for _ in range(per_worker):
-                if len(latencies) >= o.admin_requests:
+                if issued >= o.admin_requests:  # counted before the await: workers run concurrently
                     return
+                issued += 1
                 name = rng.choice(self.alive)
                 seconds, status = await admin.timed_get(f"/v1/clusters/{name}")
                 latencies.append(seconds)
