@@ -207,3 +207,31 @@ def _cluster_in(phase: Phase, failure: str) -> Cluster:
     cluster.status.phase = phase
     cluster.status.failure_message = failure
     return cluster
+
+
+def test_intent_tokens_repeat_for_a_retry_and_change_once_a_call_went_through() -> None:
+    from controlplane.cluster._context import Pass
+
+    cluster = Cluster(
+        metadata=Metadata(name="c", generation=3, creation_timestamp="2026-01-01T00:00:00Z"),
+        spec=ClusterSpec(eks_config=EKSClusterConfigSpec()),
+    )
+    p = Pass(cluster, None, None, None)  # type: ignore[arg-type]
+    first = p.token("CreateNodegroup/ng1")
+    assert p.token("CreateNodegroup/ng1") == first  # a retry (nothing recorded yet): the same token
+    assert p.token("CreateNodegroup/ng2") != first
+    assert len({first, p.token("UpdateNodegroupConfig/ng1"), p.token("UpdateCluster/version")}) == 3
+    p.sent("CreateNodegroup/ng1")
+    second = p.token("CreateNodegroup/ng1")
+    assert second != first and cluster.status.intents == {"CreateNodegroup/ng1": 1}
+    cluster.metadata.generation = 4
+    assert p.token("CreateNodegroup/ng1") != second  # a new spec generation, a new intent
+    other = Cluster(
+        metadata=Metadata(name="c", generation=3, creation_timestamp="2026-02-02T00:00:00Z"),
+        spec=ClusterSpec(eks_config=EKSClusterConfigSpec()),
+    )
+    assert Pass(other, None, None, None).token("CreateNodegroup/ng1") != first  # type: ignore[arg-type]
+    for i in range(_plan.INTENTS_KEPT + 10):
+        p.sent(f"CreateStack/s{i}")
+    assert len(cluster.status.intents) == _plan.INTENTS_KEPT  # bounded, oldest dropped
+    assert f"CreateStack/s{_plan.INTENTS_KEPT + 9}" in cluster.status.intents
