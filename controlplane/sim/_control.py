@@ -7,9 +7,11 @@ from typing import Any
 import msgspec
 
 from . import _errors as err
-from ._eks import EksBackend, Json, minor
+from ._eks import EksBackend
 from ._model import LOG_TYPES, ClusterRec, NodegroupRec, render_update
+from ._rules import minor
 from ._settings import EndpointAccess
+from ._wire import Json
 
 
 class NodegroupSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

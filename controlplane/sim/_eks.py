@@ -7,12 +7,8 @@ There is no task per cluster, so tens of thousands of clusters cost only their r
 
 from __future__ import annotations
 
-import base64
-import binascii
 import heapq
 import itertools
-import re
-import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
@@ -32,6 +28,7 @@ from ._model import (
     render_nodegroup,
     render_update,
 )
+from ._rules import check_name, check_role, check_tags, minor, partition, random_hex, release_version
 from ._settings import SimSettings
 from ._shapes import (
     CreateAddonIn,
@@ -45,11 +42,9 @@ from ._shapes import (
     UpdateNodegroupConfigIn,
     UpdateNodegroupVersionIn,
 )
+from ._wire import Json, page_answer, paginate
 
-_NAME_RE = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]*$")
-_ROLE_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
 _MAX_UPDATES_KEPT = 1000  # terminal updates kept per cluster (bounded bookkeeping)
-_MAX_TAGS = 50
 _TAINT_EFFECTS = ("NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE")
 _CAPACITY_TYPES = ("ON_DEMAND", "SPOT", "CAPACITY_BLOCK")
 
@@ -60,8 +55,6 @@ ADDON_CATALOG: dict[str, tuple[str, str]] = {
     "kube-proxy": ("networking", "v1.32.0-eksbuild.2"),
     "aws-ebs-csi-driver": ("storage", "v1.41.0-eksbuild.1"),
 }
-
-Json = dict[str, Any]
 
 
 class AwsLookup(Protocol):
@@ -88,77 +81,6 @@ class Endpoints(Protocol):
     def add_cluster(self, name: str, endpoint_access: str) -> str: ...
 
     def remove_cluster(self, name: str) -> None: ...
-
-
-def partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
-
-
-def minor(version: str) -> tuple[int, int] | None:
-    parts = version.split(".")
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        return None
-    return int(parts[0]), int(parts[1])
-
-
-def release_version(version: str) -> str:
-    return f"{version}.0-20250501"
-
-
-def _hex(n: int) -> str:
-    return secrets.token_hex((n + 1) // 2)[:n]
-
-
-def encode_token(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode()
-
-
-def decode_token(token: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError) as e:
-        raise err.invalid_parameter("The nextToken provided is invalid.") from e
-
-
-def paginate(
-    keys: list[str], max_results: int | None, next_token: str | None, limit: int = 100
-) -> tuple[list[str], str | None]:
-    """One page of ``keys`` (in order); the token is the last key returned, so deletes between pages
-    neither repeat nor skip survivors."""
-    size = limit if max_results is None else max_results
-    if size < 1 or size > limit:
-        raise err.invalid_parameter(f"maxResults must be between 1 and {limit}.")
-    start = 0
-    if next_token:
-        last = decode_token(next_token)
-        start = next((i + 1 for i, k in enumerate(keys) if k == last), -1)
-        if start < 0:  # the last key vanished: continue after where it would sort
-            start = next((i for i, k in enumerate(keys) if k > last), len(keys))
-    page = keys[start : start + size]
-    more = start + size < len(keys)
-    return page, (encode_token(page[-1]) if more and page else None)
-
-
-def _check_name(kind: str, name: str, max_len: int) -> None:
-    if not name or len(name) > max_len or not _NAME_RE.match(name):
-        raise err.invalid_parameter(
-            f"{kind} name {name!r} is invalid: it must be 1-{max_len} characters, start with an "
-            "alphanumeric character and contain only alphanumerics, hyphens and underscores."
-        )
-
-
-def _check_tags(tags: dict[str, str]) -> None:
-    if len(tags) > _MAX_TAGS:
-        raise err.bad_request(f"Too many tags: at most {_MAX_TAGS} are allowed.")
-    for k, v in tags.items():
-        if not k or len(k) > 128 or len(v) > 256:
-            raise err.bad_request(f"Invalid tag {k!r}: keys are 1-128 and values 0-256 characters.")
-        if k.lower().startswith("aws:"):
-            raise err.bad_request("Tag keys starting with 'aws:' are reserved.")
 
 
 def _check_logging(logging: LoggingIn) -> tuple[set[str], set[str]]:
@@ -495,16 +417,16 @@ class EksBackend:
             or ("public" if public else self.settings.private_endpoint_access),
             subnet_ids=subnet_ids,
             security_group_ids=security_group_ids,
-            cluster_security_group_id="sg-" + _hex(17),
-            vpc_id=vpc or "vpc-" + _hex(17),
+            cluster_security_group_id="sg-" + random_hex(17),
+            vpc_id=vpc or "vpc-" + random_hex(17),
             public_access=public,
             private_access=private,
             public_access_cidrs=cidrs,
             ip_family=ip_family,
-            service_cidr="fd00:" + _hex(4) + ":" + _hex(4) + "::/108"
+            service_cidr="fd00:" + random_hex(4) + ":" + random_hex(4) + "::/108"
             if ip_family == "ipv6"
             else "10.100.0.0/16",
-            oidc_id=_hex(32).upper(),
+            oidc_id=random_hex(32).upper(),
             logging=logging,
             encryption=encryption,
             tags=tags,
@@ -517,15 +439,14 @@ class EksBackend:
         return c
 
     def create_cluster(self, region: str, req: CreateClusterIn) -> Json:
-        _check_name("Cluster", req.name, 100)
+        check_name("Cluster", req.name, 100)
         existing = self._regions.get(region, {}).get(req.name)
         if existing is not None:
             if req.clientRequestToken is not None and existing.token == req.clientRequestToken:
                 return {"cluster": render_cluster(existing)}
             raise err.in_use(f"Cluster already exists with name: {req.name}", clusterName=req.name)
         version = self._version(req.version)
-        if not _ROLE_RE.match(req.roleArn):
-            raise err.invalid_parameter(f"roleArn {req.roleArn!r} is not a valid IAM role ARN.")
+        check_role("roleArn", req.roleArn)
         vpc = req.resourcesVpcConfig
         subnets = list(vpc.subnetIds or [])
         if len(subnets) < 2:
@@ -549,7 +470,7 @@ class EksBackend:
         if req.logging is not None:
             on, _ = _check_logging(req.logging)
         tags = dict(req.tags or {})
-        _check_tags(tags)
+        check_tags(tags)
         encryption: list[Json] | None = None
         if req.encryptionConfig:
             encryption = []
@@ -596,11 +517,7 @@ class EksBackend:
         names = self._sorted.get(region)
         if names is None:
             names = self._sorted[region] = sorted(self._regions.get(region, {}))
-        page, nxt = paginate(names, max_results, token)
-        out: Json = {"clusters": page}
-        if nxt:
-            out["nextToken"] = nxt
-        return out
+        return page_answer("clusters", names, max_results, token)
 
     def delete_cluster(self, region: str, name: str) -> Json:
         c = self._cluster(region, name)
@@ -760,11 +677,7 @@ class EksBackend:
         if addon is not None and addon not in c.addons:
             raise err.addon_not_found(name, addon)
         ids = [u.id for u in c.updates.values() if u.nodegroup == nodegroup and u.addon == addon]
-        page, nxt = _paginate_ordered(ids, max_results, token)
-        out: Json = {"updateIds": page}
-        if nxt:
-            out["nextToken"] = nxt
-        return out
+        return page_answer("updateIds", ids, max_results, token, ordered=False)
 
     def describe_update(
         self, region: str, name: str, update_id: str, nodegroup: str | None, addon: str | None
@@ -857,7 +770,7 @@ class EksBackend:
 
     def create_nodegroup(self, region: str, cluster: str, req: CreateNodegroupIn) -> Json:
         c = self._cluster(region, cluster)
-        _check_name("Nodegroup", req.nodegroupName, 63)
+        check_name("Nodegroup", req.nodegroupName, 63)
         existing = c.nodegroups.get(req.nodegroupName)
         if existing is not None:
             if req.clientRequestToken is not None and existing.token == req.clientRequestToken:
@@ -879,8 +792,7 @@ class EksBackend:
             )
         if not req.subnets:
             raise err.invalid_parameter("Subnets are required.", nodegroupName=req.nodegroupName)
-        if not _ROLE_RE.match(req.nodeRole):
-            raise err.invalid_parameter(f"nodeRole {req.nodeRole!r} is not a valid IAM role ARN.")
+        check_role("nodeRole", req.nodeRole)
         sc = req.scalingConfig
         min_size = 1 if sc is None or sc.minSize is None else sc.minSize
         max_size = 2 if sc is None or sc.maxSize is None else sc.maxSize
@@ -904,7 +816,7 @@ class EksBackend:
             disk = disk or 20
         ami = req.amiType or "AL2023_x86_64_STANDARD"
         tags = dict(req.tags or {})
-        _check_tags(tags)
+        check_tags(tags)
         remote = None
         if req.remoteAccess is not None:
             remote = msgspec.structs.asdict(req.remoteAccess)
@@ -939,11 +851,7 @@ class EksBackend:
 
     def list_nodegroups(self, region: str, cluster: str, max_results: int | None, token: str | None) -> Json:
         c = self._cluster(region, cluster)
-        page, nxt = paginate(sorted(c.nodegroups), max_results, token)
-        out: Json = {"nodegroups": page}
-        if nxt:
-            out["nextToken"] = nxt
-        return out
+        return page_answer("nodegroups", sorted(c.nodegroups), max_results, token)
 
     def delete_nodegroup(self, region: str, cluster: str, name: str) -> Json:
         c = self._cluster(region, cluster)
@@ -1136,7 +1044,7 @@ class EksBackend:
     def tag_resource(self, arn: str, tags: dict[str, str]) -> Json:
         c, rec = self._tagged(arn)
         merged = {**rec.tags, **tags}
-        _check_tags(merged)
+        check_tags(merged)
         rec.tags = merged
         self._touch(c)
         return {}
@@ -1176,7 +1084,7 @@ class EksBackend:
         if c.status not in ("ACTIVE", "UPDATING"):
             raise err.invalid_request(f"Cluster '{cluster}' is not in ACTIVE status", clusterName=cluster)
         tags = dict(req.tags or {})
-        _check_tags(tags)
+        check_tags(tags)
         now = self._wall()
         a = AddonRec(
             name=req.addonName,
@@ -1216,11 +1124,7 @@ class EksBackend:
 
     def list_addons(self, region: str, cluster: str, max_results: int | None, token: str | None) -> Json:
         c = self._cluster(region, cluster)
-        page, nxt = paginate(sorted(c.addons), max_results, token)
-        out: Json = {"addons": page}
-        if nxt:
-            out["nextToken"] = nxt
-        return out
+        return page_answer("addons", sorted(c.addons), max_results, token)
 
     def describe_addon_versions(
         self, k8s_version: str | None, addon: str | None, max_results: int | None, token: str | None
@@ -1297,21 +1201,6 @@ class EksBackend:
 
     def touch(self, c: ClusterRec) -> None:
         self._touch(c)
-
-
-def _paginate_ordered(
-    ids: list[str], max_results: int | None, token: str | None
-) -> tuple[list[str], str | None]:
-    size = 100 if max_results is None else max_results
-    if size < 1 or size > 100:
-        raise err.invalid_parameter("maxResults must be between 1 and 100.")
-    start = 0
-    if token:
-        last = decode_token(token)
-        start = ids.index(last) + 1 if last in ids else 0
-    page = ids[start : start + size]
-    more = start + size < len(ids)
-    return page, (encode_token(page[-1]) if more and page else None)
 
 
 def _check_scaling(min_size: int, max_size: int, desired: int) -> None:

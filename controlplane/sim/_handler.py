@@ -26,8 +26,9 @@ from ._faults import FaultInjector
 from ._fixes import FIXED, MotoFixes
 from ._moto import MotoServer
 from ._query import ec2_error_xml, params
-from ._routes import QueryReader, route
+from ._routes import route
 from ._settings import FaultSettings
+from ._wire import QueryReader
 
 _JSON = "application/json"
 _HOP = frozenset(

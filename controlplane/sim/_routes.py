@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 from urllib.parse import unquote
 
-import msgspec
-
-from . import _errors as err
-from ._eks import EksBackend, Json
+from ._eks import EksBackend
 from ._shapes import (
     CreateAddonIn,
     CreateClusterIn,
@@ -20,48 +16,14 @@ from ._shapes import (
     UpdateNodegroupConfigIn,
     UpdateNodegroupVersionIn,
 )
+from ._wire import Json, QueryReader, decode
 
-Query = Mapping[str, str]
-Handler = Callable[[EksBackend, str, list[str], "QueryReader", bytes], "Json | bytes"]
-
-
-class QueryReader:
-    """Query parameters, parsed only when an operation asks for them (DescribeCluster never does)."""
-
-    __slots__ = ("_get_all", "_query")
-
-    def __init__(self, query: Query, get_all: Callable[[str], list[str]]) -> None:
-        self._query = query
-        self._get_all = get_all
-
-    def get(self, key: str) -> str | None:
-        return self._query.get(key)
-
-    def all(self, key: str) -> list[str]:
-        return self._get_all(key)
-
-    def int(self, key: str) -> int | None:
-        v = self._query.get(key)
-        if v is None:
-            return None
-        try:
-            return int(v)
-        except ValueError as e:
-            raise err.invalid_parameter(f"{key} must be an integer.") from e
-
-
-def _decode(body: bytes, typ: type[Any]) -> Any:
-    try:
-        return msgspec.json.decode(body or b"{}", type=typ)
-    except msgspec.ValidationError as e:
-        raise err.invalid_parameter(str(e)) from e
-    except msgspec.DecodeError as e:
-        raise err.EksError("SerializationException", 400, f"Malformed JSON body: {e}") from e
+Handler = Callable[[EksBackend, str, list[str], QueryReader, bytes], "Json | bytes"]
 
 
 # Each handler gets (backend, region, path segments, query, body).
 def _create_cluster(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.create_cluster(r, _decode(body, CreateClusterIn))
+    return b.create_cluster(r, decode(body, CreateClusterIn))
 
 
 def _list_clusters(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
@@ -77,11 +39,11 @@ def _delete_cluster(b: EksBackend, r: str, s: list[str], q: QueryReader, body: b
 
 
 def _update_version(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.update_cluster_version(r, s[1], _decode(body, UpdateClusterVersionIn))
+    return b.update_cluster_version(r, s[1], decode(body, UpdateClusterVersionIn))
 
 
 def _update_config(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.update_cluster_config(r, s[1], _decode(body, UpdateClusterConfigIn))
+    return b.update_cluster_config(r, s[1], decode(body, UpdateClusterConfigIn))
 
 
 def _list_updates(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
@@ -100,7 +62,7 @@ def _describe_update(b: EksBackend, r: str, s: list[str], q: QueryReader, body: 
 
 
 def _create_ng(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.create_nodegroup(r, s[1], _decode(body, CreateNodegroupIn))
+    return b.create_nodegroup(r, s[1], decode(body, CreateNodegroupIn))
 
 
 def _list_ngs(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
@@ -116,15 +78,15 @@ def _delete_ng(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes)
 
 
 def _ng_config(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.update_nodegroup_config(r, s[1], s[3], _decode(body, UpdateNodegroupConfigIn))
+    return b.update_nodegroup_config(r, s[1], s[3], decode(body, UpdateNodegroupConfigIn))
 
 
 def _ng_version(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.update_nodegroup_version(r, s[1], s[3], _decode(body, UpdateNodegroupVersionIn))
+    return b.update_nodegroup_version(r, s[1], s[3], decode(body, UpdateNodegroupVersionIn))
 
 
 def _create_addon(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.create_addon(r, s[1], _decode(body, CreateAddonIn))
+    return b.create_addon(r, s[1], decode(body, CreateAddonIn))
 
 
 def _list_addons(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
@@ -146,7 +108,7 @@ def _addon_versions(b: EksBackend, r: str, s: list[str], q: QueryReader, body: b
 
 
 def _tag(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.tag_resource(s[1], _decode(body, TagResourceIn).tags)
+    return b.tag_resource(s[1], decode(body, TagResourceIn).tags)
 
 
 def _untag(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
