@@ -6,8 +6,9 @@ from typing import Any
 
 import msgspec
 
+from . import _eks
 from . import _errors as err
-from ._eks import EksBackend
+from ._backend import EksBackend
 from ._model import LOG_TYPES, ClusterRec, NodegroupRec, render_update
 from ._rules import minor
 from ._settings import EndpointAccess
@@ -84,15 +85,16 @@ def create_cluster(b: EksBackend, spec: ClusterSpec) -> ClusterRec:
     """An ACTIVE cluster with ACTIVE node groups, as if it had been made outside the control plane."""
     s = b.settings
     region = spec.region or s.default_region
-    if b._regions.get(region, {}).get(spec.name) is not None:
+    if b.find(region, spec.name) is not None:
         raise err.in_use(f"Cluster already exists with name: {spec.name}", clusterName=spec.name)
-    version = b._version(spec.version)
+    version = b.version(spec.version)
     for t in spec.loggingTypes:
         if t not in LOG_TYPES:
             raise err.invalid_parameter(f"Unknown log type {t!r}.")
     subnets = spec.subnets or [_fake_id("subnet", spec.name + "a"), _fake_id("subnet", spec.name + "b")]
     cidrs = spec.publicAccessSources or (["0.0.0.0/0", "::/0"] if spec.ipFamily == "ipv6" else ["0.0.0.0/0"])
-    c = b.new_cluster(
+    c = _eks.new_cluster(
+        b,
         region,
         spec.name,
         version=version,
@@ -115,11 +117,12 @@ def create_cluster(b: EksBackend, spec: ClusterSpec) -> ClusterRec:
 
 
 def _new_nodegroup(b: EksBackend, c: ClusterRec, ng: NodegroupSpec, status: str) -> NodegroupRec:
-    version = b._version(ng.version or c.version)
+    version = b.version(ng.version or c.version)
     if minor(version) > minor(c.version):  # type: ignore[operator]
         raise err.invalid_parameter(f"Node group version {version} is newer than the cluster's.")
     lt = ng.launchTemplate
-    return b.new_nodegroup(
+    return _eks.new_nodegroup(
+        b,
         c,
         ng.name,
         version=version,
@@ -153,9 +156,9 @@ def patch_cluster(b: EksBackend, region: str, name: str, p: ClusterPatch) -> Jso
         c.tags = dict(p.tags)
         b.touch(c)
     if p.version is not None and p.version != c.version:
-        target = b._version(p.version)
-        u = b.start_update(
-            c, "VersionUpdate", [("Version", target), ("PlatformVersion", "eks.1")], {"version": target}
+        target = b.version(p.version)
+        u = _eks.start_update(
+            b, c, "VersionUpdate", [("Version", target), ("PlatformVersion", "eks.1")], {"version": target}
         )
         started.append(render_update(u))
     if p.publicAccess is not None or p.privateAccess is not None or p.publicAccessSources is not None:
@@ -170,7 +173,8 @@ def patch_cluster(b: EksBackend, region: str, name: str, p: ClusterPatch) -> Jso
         ]
         if p.publicAccessSources is not None:
             params.append(("PublicAccessCidrs", msgspec.json.encode(cidrs).decode()))
-        u = b.start_update(
+        u = _eks.start_update(
+            b,
             c,
             "EndpointAccessUpdate",
             params,
@@ -183,7 +187,7 @@ def patch_cluster(b: EksBackend, region: str, name: str, p: ClusterPatch) -> Jso
                 raise err.invalid_parameter(f"Unknown log type {t!r}.")
         enabled = [t for t in LOG_TYPES if t in p.loggingTypes]
         value = msgspec.json.encode([{"types": enabled, "enabled": True}]).decode()
-        u = b.start_update(c, "LoggingUpdate", [("ClusterLogging", value)], {"logging": enabled})
+        u = _eks.start_update(b, c, "LoggingUpdate", [("ClusterLogging", value)], {"logging": enabled})
         started.append(render_update(u))
     for ng_name, ngp in p.nodegroups.items():
         n = c.nodegroups.get(ng_name)
@@ -216,12 +220,13 @@ def patch_cluster(b: EksBackend, region: str, name: str, p: ClusterPatch) -> Jso
                 changes["labels_remove"] = remove
                 params.append(("LabelsToRemove", msgspec.json.encode(remove).decode()))
         if changes:
-            u = b.start_update(c, "ConfigUpdate", params, changes, nodegroup=n)
+            u = _eks.start_update(b, c, "ConfigUpdate", params, changes, nodegroup=n)
             started.append(render_update(u))
         if ngp.version is not None and ngp.version != n.version:
-            target = b._version(ngp.version)
+            target = b.version(ngp.version)
             rel = f"{target}.0-20250501"
-            u = b.start_update(
+            u = _eks.start_update(
+                b,
                 c,
                 "VersionUpdate",
                 [("Version", target), ("ReleaseVersion", rel)],
@@ -236,7 +241,7 @@ def patch_cluster(b: EksBackend, region: str, name: str, p: ClusterPatch) -> Jso
             raise err.nodegroup_not_found(name, ng_name)
         if n.status != "DELETING":
             n.status = "DELETING"
-            b._schedule("nodegroup", c, n, b.settings.nodegroup_delete_seconds)
+            b.schedule("nodegroup", c, n, b.settings.nodegroup_delete_seconds)
             b.touch(c)
     return {"updates": started}
 

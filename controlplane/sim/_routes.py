@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import unquote
 
-from ._eks import EksBackend
+from . import _eks
+from ._backend import EksBackend
 from ._shapes import (
     CreateAddonIn,
     CreateClusterIn,
@@ -23,31 +24,32 @@ Handler = Callable[[EksBackend, str, list[str], QueryReader, bytes], "Json | byt
 
 # Each handler gets (backend, region, path segments, query, body).
 def _create_cluster(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.create_cluster(r, decode(body, CreateClusterIn))
+    return _eks.create_cluster(b, r, decode(body, CreateClusterIn))
 
 
 def _list_clusters(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.list_clusters(r, q.int("maxResults"), q.get("nextToken"))
+    return _eks.list_clusters(b, r, q.int("maxResults"), q.get("nextToken"))
 
 
 def _describe_cluster(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.describe_cluster(r, s[1])
+    return _eks.describe_cluster(b, r, s[1])
 
 
 def _delete_cluster(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.delete_cluster(r, s[1])
+    return _eks.delete_cluster(b, r, s[1])
 
 
 def _update_version(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.update_cluster_version(r, s[1], decode(body, UpdateClusterVersionIn))
+    return _eks.update_cluster_version(b, r, s[1], decode(body, UpdateClusterVersionIn))
 
 
 def _update_config(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.update_cluster_config(r, s[1], decode(body, UpdateClusterConfigIn))
+    return _eks.update_cluster_config(b, r, s[1], decode(body, UpdateClusterConfigIn))
 
 
 def _list_updates(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.list_updates(
+    return _eks.list_updates(
+        b,
         r,
         s[1],
         nodegroup=q.get("nodegroupName"),
@@ -58,65 +60,65 @@ def _list_updates(b: EksBackend, r: str, s: list[str], q: QueryReader, body: byt
 
 
 def _describe_update(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.describe_update(r, s[1], s[3], q.get("nodegroupName"), q.get("addonName"))
+    return _eks.describe_update(b, r, s[1], s[3], nodegroup=q.get("nodegroupName"), addon=q.get("addonName"))
 
 
 def _create_ng(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.create_nodegroup(r, s[1], decode(body, CreateNodegroupIn))
+    return _eks.create_nodegroup(b, r, s[1], decode(body, CreateNodegroupIn))
 
 
 def _list_ngs(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.list_nodegroups(r, s[1], q.int("maxResults"), q.get("nextToken"))
+    return _eks.list_nodegroups(b, r, s[1], q.int("maxResults"), q.get("nextToken"))
 
 
 def _describe_ng(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.describe_nodegroup(r, s[1], s[3])
+    return _eks.describe_nodegroup(b, r, s[1], s[3])
 
 
 def _delete_ng(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.delete_nodegroup(r, s[1], s[3])
+    return _eks.delete_nodegroup(b, r, s[1], s[3])
 
 
 def _ng_config(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.update_nodegroup_config(r, s[1], s[3], decode(body, UpdateNodegroupConfigIn))
+    return _eks.update_nodegroup_config(b, r, s[1], s[3], decode(body, UpdateNodegroupConfigIn))
 
 
 def _ng_version(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.update_nodegroup_version(r, s[1], s[3], decode(body, UpdateNodegroupVersionIn))
+    return _eks.update_nodegroup_version(b, r, s[1], s[3], decode(body, UpdateNodegroupVersionIn))
 
 
 def _create_addon(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.create_addon(r, s[1], decode(body, CreateAddonIn))
+    return _eks.create_addon(b, r, s[1], decode(body, CreateAddonIn))
 
 
 def _list_addons(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.list_addons(r, s[1], q.int("maxResults"), q.get("nextToken"))
+    return _eks.list_addons(b, r, s[1], q.int("maxResults"), q.get("nextToken"))
 
 
 def _describe_addon(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.describe_addon(r, s[1], s[3])
+    return _eks.describe_addon(b, r, s[1], s[3])
 
 
 def _delete_addon(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.delete_addon(r, s[1], s[3])
+    return _eks.delete_addon(b, r, s[1], s[3])
 
 
 def _addon_versions(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.describe_addon_versions(
-        q.get("kubernetesVersion"), q.get("addonName"), q.int("maxResults"), q.get("nextToken")
+    return _eks.describe_addon_versions(
+        b, q.get("kubernetesVersion"), q.get("addonName"), q.int("maxResults"), q.get("nextToken")
     )
 
 
 def _tag(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.tag_resource(s[1], decode(body, TagResourceIn).tags)
+    return _eks.tag_resource(b, s[1], decode(body, TagResourceIn).tags)
 
 
 def _untag(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.untag_resource(s[1], q.all("tagKeys"))
+    return _eks.untag_resource(b, s[1], q.all("tagKeys"))
 
 
 def _list_tags(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.list_tags(s[1])
+    return _eks.list_tags(b, s[1])
 
 
 # (method, shape) -> (operation, handler); a shape is the path with variable segments as "*".
