@@ -6,11 +6,11 @@ The resources plug into the backend's core (``_backend``) through ``RESOURCES``.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import msgspec
 
 from . import _errors as err
+from . import _tags
 from ._backend import EksBackend, Resource, settle
 from ._model import (
     LOG_TYPES,
@@ -889,49 +889,6 @@ def update_nodegroup_version(
     return {"update": render_update(u)}
 
 
-# --- tags -----------------------------------------------------------------------------------
-
-
-def _tagged(b: EksBackend, arn: str) -> tuple[ClusterRec, Any]:
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "eks":
-        raise err.bad_request(f"Invalid ARN: {arn}")
-    region, resource = parts[3], parts[5]
-    kind, _, rest = resource.partition("/")
-    r = b.tagged(kind)
-    if r is None:
-        raise err.bad_request(f"Invalid ARN: {arn}")
-    c = b.find(region, rest.split("/", 1)[0])
-    if c is not None:
-        for rec in r.records(c):
-            if rec.arn == arn:
-                return c, rec
-    raise err.tag_not_found(arn)
-
-
-def tag_resource(b: EksBackend, arn: str, tags: dict[str, str]) -> Json:
-    c, rec = _tagged(b, arn)
-    merged = {**rec.tags, **tags}
-    check_tags(merged)
-    rec.tags = merged
-    b.touch(c)
-    return {}
-
-
-def untag_resource(b: EksBackend, arn: str, keys: list[str]) -> Json:
-    c, rec = _tagged(b, arn)
-    if not keys:
-        raise err.bad_request("tagKeys must not be empty.")
-    rec.tags = {k: v for k, v in rec.tags.items() if k not in keys}
-    b.touch(c)
-    return {}
-
-
-def list_tags(b: EksBackend, arn: str) -> Json:
-    _, rec = _tagged(b, arn)
-    return {"tags": rec.tags}
-
-
 # --- add-ons --------------------------------------------------------------------------------
 
 
@@ -1118,4 +1075,5 @@ RESOURCES = (
     ),
     Resource(routes={}, kind="addon", records=lambda c: c.addons.values(), on_due=_addon_due, tagged=True),
     Resource(routes={}, kind="update", records=lambda c: c.updates.values(), on_due=_complete_update),
+    _tags.RESOURCE,
 )

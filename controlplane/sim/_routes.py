@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from urllib.parse import unquote
 
 from . import _eks
-from ._backend import EksBackend
+from ._backend import EksBackend, Handler
+from ._eks import RESOURCES
 from ._shapes import (
     CreateAddonIn,
     CreateClusterIn,
     CreateNodegroupIn,
-    TagResourceIn,
     UpdateClusterConfigIn,
     UpdateClusterVersionIn,
     UpdateNodegroupConfigIn,
     UpdateNodegroupVersionIn,
 )
 from ._wire import Json, QueryReader, decode
-
-Handler = Callable[[EksBackend, str, list[str], QueryReader, bytes], "Json | bytes"]
 
 
 # Each handler gets (backend, region, path segments, query, body).
@@ -109,18 +106,6 @@ def _addon_versions(b: EksBackend, r: str, s: list[str], q: QueryReader, body: b
     )
 
 
-def _tag(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return _eks.tag_resource(b, s[1], decode(body, TagResourceIn).tags)
-
-
-def _untag(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return _eks.untag_resource(b, s[1], q.all("tagKeys"))
-
-
-def _list_tags(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return _eks.list_tags(b, s[1])
-
-
 # (method, shape) -> (operation, handler); a shape is the path with variable segments as "*".
 _ROUTES: dict[tuple[str, tuple[str, ...]], tuple[str, Handler]] = {
     ("POST", ("clusters",)): ("CreateCluster", _create_cluster),
@@ -145,20 +130,11 @@ _ROUTES: dict[tuple[str, tuple[str, ...]], tuple[str, Handler]] = {
     ("GET", ("clusters", "*", "addons", "*")): ("DescribeAddon", _describe_addon),
     ("DELETE", ("clusters", "*", "addons", "*")): ("DeleteAddon", _delete_addon),
     ("GET", ("addons", "supported-versions")): ("DescribeAddonVersions", _addon_versions),
-    ("POST", ("tags", "*")): ("TagResource", _tag),
-    ("DELETE", ("tags", "*")): ("UntagResource", _untag),
-    ("GET", ("tags", "*")): ("ListTagsForResource", _list_tags),
 }
-_FIXED = {
-    "clusters",
-    "updates",
-    "update-config",
-    "node-groups",
-    "addons",
-    "update-version",
-    "tags",
-    "supported-versions",
-}
+_ROUTES.update((key, op) for r in RESOURCES for key, op in r.routes.items())
+# Every path shape's prefixes: a segment is a fixed word where a route has it after the same
+# prefix, else a variable (a cluster may be named "updates").
+_PREFIXES = {shape[: i + 1] for _, shape in _ROUTES for i in range(len(shape))}
 
 
 def route(method: str, raw_path: str) -> tuple[str, Handler, list[str]] | None:
@@ -167,10 +143,10 @@ def route(method: str, raw_path: str) -> tuple[str, Handler, list[str]] | None:
     segs = path.strip("/").split("/")
     if segs[0] == "tags" and len(segs) > 2:  # an unencoded ARN contains slashes
         segs = ["tags", "/".join(segs[1:])]
-    shape = tuple(
-        s if (i % 2 == 0 or (segs[0] == "addons" and i == 1)) and s in _FIXED else "*"
-        for i, s in enumerate(segs)
-    )
+    shape: tuple[str, ...] = ()
+    for s in segs:
+        fixed = (*shape, s)
+        shape = fixed if fixed in _PREFIXES else (*shape, "*")
     found = _ROUTES.get((method, shape))
     if found is None:
         return None
