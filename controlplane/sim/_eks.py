@@ -9,24 +9,21 @@ import uuid
 
 import msgspec
 
+from . import _addons, _tags
 from . import _errors as err
-from . import _tags
 from ._backend import EksBackend, Resource, settle
 from ._model import (
     LOG_TYPES,
-    AddonRec,
     ClusterRec,
     NodegroupRec,
     Taint,
     UpdateRec,
-    render_addon,
     render_cluster,
     render_nodegroup,
     render_update,
 )
 from ._rules import check_name, check_role, check_tags, minor, random_hex, release_version
 from ._shapes import (
-    CreateAddonIn,
     CreateClusterIn,
     CreateNodegroupIn,
     LaunchTemplateIn,
@@ -37,19 +34,11 @@ from ._shapes import (
     UpdateNodegroupConfigIn,
     UpdateNodegroupVersionIn,
 )
-from ._wire import Json, page_answer, paginate
+from ._wire import Json, page_answer
 
 _MAX_UPDATES_KEPT = 1000  # terminal updates kept per cluster (bounded bookkeeping)
 _TAINT_EFFECTS = ("NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE")
 _CAPACITY_TYPES = ("ON_DEMAND", "SPOT", "CAPACITY_BLOCK")
-
-ADDON_CATALOG: dict[str, tuple[str, str]] = {
-    # name -> (type, version); one version compatible with every supported Kubernetes version.
-    "vpc-cni": ("networking", "v1.19.2-eksbuild.1"),
-    "coredns": ("networking", "v1.11.4-eksbuild.2"),
-    "kube-proxy": ("networking", "v1.32.0-eksbuild.2"),
-    "aws-ebs-csi-driver": ("storage", "v1.41.0-eksbuild.1"),
-}
 
 
 def _check_logging(logging: LoggingIn) -> tuple[set[str], set[str]]:
@@ -889,114 +878,6 @@ def update_nodegroup_version(
     return {"update": render_update(u)}
 
 
-# --- add-ons --------------------------------------------------------------------------------
-
-
-def create_addon(b: EksBackend, region: str, cluster: str, req: CreateAddonIn) -> Json:
-    c = b.cluster(region, cluster)
-    existing = c.addons.get(req.addonName)
-    if existing is not None:
-        if req.clientRequestToken is not None and existing.token == req.clientRequestToken:
-            return {"addon": render_addon(c.name, existing)}
-        raise err.in_use("Addon already exists.", clusterName=cluster, addonName=req.addonName)
-    catalog = ADDON_CATALOG.get(req.addonName)
-    if catalog is None:
-        raise err.invalid_parameter(
-            f"Addon {req.addonName} specified is not supported",
-            clusterName=cluster,
-            addonName=req.addonName,
-        )
-    if req.addonVersion is not None and req.addonVersion != catalog[1]:
-        raise err.invalid_parameter(
-            f"Addon version {req.addonVersion} specified is not supported", addonName=req.addonName
-        )
-    if c.status not in ("ACTIVE", "UPDATING"):
-        raise err.invalid_request(f"Cluster '{cluster}' is not in ACTIVE status", clusterName=cluster)
-    tags = dict(req.tags or {})
-    check_tags(tags)
-    now = b.wall()
-    a = AddonRec(
-        name=req.addonName,
-        arn=b.arn(region, f"addon/{cluster}/{req.addonName}/{uuid.uuid4()}"),
-        status="CREATING",
-        version=catalog[1],
-        created_at=now,
-        modified_at=now,
-        service_account_role_arn=req.serviceAccountRoleArn,
-        configuration_values=req.configurationValues,
-        tags=tags,
-        token=req.clientRequestToken,
-    )
-    c.addons[a.name] = a
-    b.schedule("addon", c, a, b.settings.addon_create_seconds)
-    b.generation += 1
-    return {"addon": render_addon(c.name, a)}
-
-
-def describe_addon(b: EksBackend, region: str, cluster: str, name: str) -> Json:
-    c = b.cluster(region, cluster)
-    a = c.addons.get(name)
-    if a is None:
-        raise err.addon_not_found(cluster, name)
-    return {"addon": render_addon(c.name, a)}
-
-
-def delete_addon(b: EksBackend, region: str, cluster: str, name: str) -> Json:
-    c = b.cluster(region, cluster)
-    a = c.addons.get(name)
-    if a is None:
-        raise err.addon_not_found(cluster, name)
-    if a.status != "DELETING":
-        a.status = "DELETING"
-        a.modified_at = b.wall()
-        b.schedule("addon", c, a, b.settings.addon_delete_seconds)
-        b.generation += 1
-    return {"addon": render_addon(c.name, a)}
-
-
-def list_addons(b: EksBackend, region: str, cluster: str, max_results: int | None, token: str | None) -> Json:
-    c = b.cluster(region, cluster)
-    return page_answer("addons", sorted(c.addons), max_results, token)
-
-
-def describe_addon_versions(
-    b: EksBackend, k8s_version: str | None, addon: str | None, max_results: int | None, token: str | None
-) -> Json:
-    versions = list(b.settings.kubernetes_versions)
-    if k8s_version is not None:
-        versions = [v for v in versions if v == k8s_version]
-    names = sorted(n for n in ADDON_CATALOG if addon is None or n == addon)
-    page, nxt = paginate(names, max_results, token)
-    addons = []
-    for n in page:
-        kind, ver = ADDON_CATALOG[n]
-        addons.append(
-            {
-                "addonName": n,
-                "type": kind,
-                "addonVersions": [
-                    {
-                        "addonVersion": ver,
-                        "architecture": ["amd64", "arm64"],
-                        "computeTypes": ["ec2"],
-                        "compatibilities": [
-                            {"clusterVersion": v, "platformVersions": ["*"], "defaultVersion": True}
-                            for v in versions
-                        ],
-                        "requiresConfiguration": False,
-                        "requiresIamPermissions": n == "aws-ebs-csi-driver",
-                    }
-                ],
-                "publisher": "eks",
-                "owner": "aws",
-            }
-        )
-    out: Json = {"addons": addons}
-    if nxt:
-        out["nextToken"] = nxt
-    return out
-
-
 # --- console (control API) ------------------------------------------------------------------
 
 
@@ -1051,10 +932,6 @@ def _nodegroup_due(b: EksBackend, c: ClusterRec, n: NodegroupRec) -> None:
     settle(b, c.nodegroups, n)
 
 
-def _addon_due(b: EksBackend, c: ClusterRec, a: AddonRec) -> None:
-    settle(b, c.addons, a)
-
-
 # In this order, records of one cluster due at the same time move as before the split.
 RESOURCES = (
     Resource(
@@ -1073,7 +950,7 @@ RESOURCES = (
         apply_update=_apply_nodegroup_update,
         tagged=True,
     ),
-    Resource(routes={}, kind="addon", records=lambda c: c.addons.values(), on_due=_addon_due, tagged=True),
+    _addons.RESOURCE,
     Resource(routes={}, kind="update", records=lambda c: c.updates.values(), on_due=_complete_update),
     _tags.RESOURCE,
 )

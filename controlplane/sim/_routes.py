@@ -8,7 +8,6 @@ from . import _eks
 from ._backend import EksBackend, Handler
 from ._eks import RESOURCES
 from ._shapes import (
-    CreateAddonIn,
     CreateClusterIn,
     CreateNodegroupIn,
     UpdateClusterConfigIn,
@@ -84,28 +83,6 @@ def _ng_version(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes
     return _eks.update_nodegroup_version(b, r, s[1], s[3], decode(body, UpdateNodegroupVersionIn))
 
 
-def _create_addon(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return _eks.create_addon(b, r, s[1], decode(body, CreateAddonIn))
-
-
-def _list_addons(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return _eks.list_addons(b, r, s[1], q.int("maxResults"), q.get("nextToken"))
-
-
-def _describe_addon(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return _eks.describe_addon(b, r, s[1], s[3])
-
-
-def _delete_addon(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return _eks.delete_addon(b, r, s[1], s[3])
-
-
-def _addon_versions(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return _eks.describe_addon_versions(
-        b, q.get("kubernetesVersion"), q.get("addonName"), q.int("maxResults"), q.get("nextToken")
-    )
-
-
 # (method, shape) -> (operation, handler); a shape is the path with variable segments as "*".
 _ROUTES: dict[tuple[str, tuple[str, ...]], tuple[str, Handler]] = {
     ("POST", ("clusters",)): ("CreateCluster", _create_cluster),
@@ -125,11 +102,6 @@ _ROUTES: dict[tuple[str, tuple[str, ...]], tuple[str, Handler]] = {
         "UpdateNodegroupVersion",
         _ng_version,
     ),
-    ("POST", ("clusters", "*", "addons")): ("CreateAddon", _create_addon),
-    ("GET", ("clusters", "*", "addons")): ("ListAddons", _list_addons),
-    ("GET", ("clusters", "*", "addons", "*")): ("DescribeAddon", _describe_addon),
-    ("DELETE", ("clusters", "*", "addons", "*")): ("DeleteAddon", _delete_addon),
-    ("GET", ("addons", "supported-versions")): ("DescribeAddonVersions", _addon_versions),
 }
 _ROUTES.update((key, op) for r in RESOURCES for key, op in r.routes.items())
 # Every path shape's prefixes: a segment is a fixed word where a route has it after the same
