@@ -9,7 +9,7 @@ import uuid
 
 import msgspec
 
-from . import _addons, _tags
+from . import _addons, _tags, _updates
 from . import _errors as err
 from ._backend import EksBackend, Resource, settle
 from ._model import (
@@ -34,9 +34,9 @@ from ._shapes import (
     UpdateNodegroupConfigIn,
     UpdateNodegroupVersionIn,
 )
+from ._updates import find_token_update, in_progress, new_update, refuse_if_updating, require_active
 from ._wire import Json, page_answer
 
-_MAX_UPDATES_KEPT = 1000  # terminal updates kept per cluster (bounded bookkeeping)
 _TAINT_EFFECTS = ("NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE")
 _CAPACITY_TYPES = ("ON_DEMAND", "SPOT", "CAPACITY_BLOCK")
 
@@ -62,97 +62,6 @@ def _taint(t: TaintIn) -> Taint:
     return Taint(key=t.key, effect=t.effect, value=t.value)
 
 
-# --- updates --------------------------------------------------------------------------------------
-
-
-def _in_progress(c: ClusterRec, nodegroup: str | None = None) -> UpdateRec | None:
-    for u in reversed(c.updates.values()):
-        if u.status == "InProgress" and u.nodegroup == nodegroup and u.addon is None:
-            return u
-    return None
-
-
-def _refuse_if_updating(c: ClusterRec) -> None:
-    u = _in_progress(c)
-    if u is not None:
-        raise err.in_use(f"Cluster {c.name} currently has update {u.id} in progress", clusterName=c.name)
-
-
-def _require_active(c: ClusterRec) -> None:
-    _refuse_if_updating(c)
-    if c.status != "ACTIVE":
-        raise err.in_use(
-            f"Cluster {c.name} is currently {c.status}; the operation requires ACTIVE.",
-            clusterName=c.name,
-        )
-
-
-def _new_update(
-    b: EksBackend,
-    c: ClusterRec,
-    type_: str,
-    params: list[tuple[str, str]],
-    changes: Json,
-    *,
-    token: str | None,
-    nodegroup: NodegroupRec | None = None,
-    seconds: float,
-) -> UpdateRec:
-    u = UpdateRec(
-        id=str(uuid.uuid4()),
-        type=type_,
-        status="InProgress",
-        created_at=b.wall(),
-        params=params,
-        changes=changes,
-        nodegroup=nodegroup.name if nodegroup else None,
-        token=token,
-    )
-    c.updates[u.id] = u
-    _trim_updates(c)
-    if nodegroup is None:
-        c.status = "UPDATING"
-    else:
-        nodegroup.status = "UPDATING"
-        nodegroup.modified_at = u.created_at
-    b.schedule("update", c, u, seconds)
-    b.touch(c)
-    return u
-
-
-def _trim_updates(c: ClusterRec) -> None:
-    extra = len(c.updates) - _MAX_UPDATES_KEPT
-    if extra <= 0:
-        return
-    for uid in [uid for uid, u in c.updates.items() if u.status != "InProgress"][:extra]:
-        del c.updates[uid]
-
-
-def _find_token_update(c: ClusterRec, token: str | None, nodegroup: str | None) -> Json | None:
-    # botocore fills clientRequestToken on every call: a retried request returns the same update.
-    if token is None:
-        return None
-    for u in c.updates.values():
-        if u.token == token and u.nodegroup == nodegroup:
-            return {"update": render_update(u)}
-    return None
-
-
-def _update_target(u: UpdateRec) -> str:
-    """The kind of record an update changes when it completes."""
-    if u.nodegroup is not None:
-        return "nodegroup"
-    if u.addon is not None:
-        return "addon"
-    return "cluster"
-
-
-def _complete_update(b: EksBackend, c: ClusterRec, u: UpdateRec) -> None:
-    u.status = "Successful"
-    b.apply_update(_update_target(u), c, u)
-    b.touch(c)
-
-
 def _apply_cluster_update(b: EksBackend, c: ClusterRec, u: UpdateRec) -> None:
     ch = u.changes
     if "version" in ch:
@@ -169,7 +78,7 @@ def _apply_cluster_update(b: EksBackend, c: ClusterRec, u: UpdateRec) -> None:
             c.endpoint = b.endpoints.add_cluster(c.name, access)
     if "logging" in ch:
         c.logging = list(ch["logging"])
-    if c.status == "UPDATING" and _in_progress(c) is None:
+    if c.status == "UPDATING" and in_progress(c) is None:
         c.status = "ACTIVE"
 
 
@@ -179,7 +88,7 @@ def _apply_nodegroup_update(b: EksBackend, c: ClusterRec, u: UpdateRec) -> None:
         return
     _apply_nodegroup_changes(n, u.changes)
     n.modified_at = b.wall()
-    if n.status == "UPDATING" and _in_progress(c, n.name) is None:
+    if n.status == "UPDATING" and in_progress(c, n.name) is None:
         n.status = "ACTIVE"
 
 
@@ -362,7 +271,7 @@ def delete_cluster(b: EksBackend, region: str, name: str) -> Json:
     c = b.cluster(region, name)
     if c.status == "DELETING":
         return {"cluster": render_cluster(c)}
-    _refuse_if_updating(c)
+    refuse_if_updating(c)
     if c.nodegroups:
         raise err.in_use(
             f"Cluster has nodegroups attached: {', '.join(sorted(c.nodegroups))}", clusterName=name
@@ -377,10 +286,10 @@ def delete_cluster(b: EksBackend, region: str, name: str) -> Json:
 
 def update_cluster_version(b: EksBackend, region: str, name: str, req: UpdateClusterVersionIn) -> Json:
     c = b.cluster(region, name)
-    again = _find_token_update(c, req.clientRequestToken, None)
+    again = find_token_update(c, req.clientRequestToken, None)
     if again is not None:
         return again
-    _require_active(c)
+    require_active(c)
     target = b.version(req.version)
     cur, new = minor(c.version), minor(target)
     assert cur is not None and new is not None
@@ -401,7 +310,7 @@ def update_cluster_version(b: EksBackend, region: str, name: str, req: UpdateClu
                 f"{c.version} before updating cluster version",
                 clusterName=name,
             )
-    u = _new_update(
+    u = new_update(
         b,
         c,
         "VersionUpdate",
@@ -415,7 +324,7 @@ def update_cluster_version(b: EksBackend, region: str, name: str, req: UpdateClu
 
 def update_cluster_config(b: EksBackend, region: str, name: str, req: UpdateClusterConfigIn) -> Json:
     c = b.cluster(region, name)
-    again = _find_token_update(c, req.clientRequestToken, None)
+    again = find_token_update(c, req.clientRequestToken, None)
     if again is not None:
         return again
     unsupported = [
@@ -438,7 +347,7 @@ def update_cluster_config(b: EksBackend, region: str, name: str, req: UpdateClus
         )
     if (req.resourcesVpcConfig is None) == (req.logging is None):
         raise err.invalid_parameter("Only one type of update can be allowed.", clusterName=name)
-    _require_active(c)
+    require_active(c)
     if req.logging is not None:
         on, off = _check_logging(req.logging)
         enabled = (set(c.logging) | on) - off
@@ -449,7 +358,7 @@ def update_cluster_config(b: EksBackend, region: str, name: str, req: UpdateClus
             [{"types": [t for t in LOG_TYPES if t in on], "enabled": True}]
             + ([{"types": [t for t in LOG_TYPES if t in off], "enabled": False}] if off else [])
         ).decode()
-        u = _new_update(
+        u = new_update(
             b,
             c,
             "LoggingUpdate",
@@ -492,7 +401,7 @@ def update_cluster_config(b: EksBackend, region: str, name: str, req: UpdateClus
         params.append(("EndpointPrivateAccess", str(private).lower()))
     if vpc.publicAccessCidrs is not None:
         params.append(("PublicAccessCidrs", msgspec.json.encode(cidrs).decode()))
-    u = _new_update(
+    u = new_update(
         b,
         c,
         "EndpointAccessUpdate",
@@ -501,35 +410,6 @@ def update_cluster_config(b: EksBackend, region: str, name: str, req: UpdateClus
         token=req.clientRequestToken,
         seconds=b.settings.cluster_update_seconds,
     )
-    return {"update": render_update(u)}
-
-
-def list_updates(
-    b: EksBackend,
-    region: str,
-    name: str,
-    *,
-    nodegroup: str | None,
-    addon: str | None,
-    max_results: int | None,
-    token: str | None,
-) -> Json:
-    c = b.cluster(region, name)
-    if nodegroup is not None and nodegroup not in c.nodegroups:
-        raise err.nodegroup_not_found(name, nodegroup)
-    if addon is not None and addon not in c.addons:
-        raise err.addon_not_found(name, addon)
-    ids = [u.id for u in c.updates.values() if u.nodegroup == nodegroup and u.addon == addon]
-    return page_answer("updateIds", ids, max_results, token, ordered=False)
-
-
-def describe_update(
-    b: EksBackend, region: str, name: str, update_id: str, *, nodegroup: str | None, addon: str | None
-) -> Json:
-    c = b.cluster(region, name)
-    u = c.updates.get(update_id)
-    if u is None or u.nodegroup != nodegroup or u.addon != addon:
-        raise err.update_not_found(name, update_id)
     return {"update": render_update(u)}
 
 
@@ -631,7 +511,7 @@ def create_nodegroup(b: EksBackend, region: str, cluster: str, req: CreateNodegr
         )
     if c.status in ("CREATING", "DELETING"):
         raise err.invalid_request(f"Cluster '{cluster}' is not in ACTIVE status", clusterName=cluster)
-    _refuse_if_updating(c)
+    refuse_if_updating(c)
     version = b.version(req.version or c.version)
     if minor(version) > minor(c.version):  # type: ignore[operator]
         raise err.invalid_parameter(
@@ -711,7 +591,7 @@ def list_nodegroups(
 def delete_nodegroup(b: EksBackend, region: str, cluster: str, name: str) -> Json:
     c = b.cluster(region, cluster)
     n = _nodegroup(c, name)
-    u = _in_progress(c, name)
+    u = in_progress(c, name)
     if u is not None:
         raise err.in_use(
             f"Nodegroup {name} currently has update {u.id} in progress",
@@ -732,8 +612,8 @@ def delete_nodegroup(b: EksBackend, region: str, cluster: str, name: str) -> Jso
 
 
 def _nodegroup_update_guard(c: ClusterRec, n: NodegroupRec) -> None:
-    _refuse_if_updating(c)
-    u = _in_progress(c, n.name)
+    refuse_if_updating(c)
+    u = in_progress(c, n.name)
     if u is not None:
         raise err.in_use(
             f"Nodegroup {n.name} currently has update {u.id} in progress",
@@ -753,7 +633,7 @@ def update_nodegroup_config(
 ) -> Json:
     c = b.cluster(region, cluster)
     n = _nodegroup(c, name)
-    again = _find_token_update(c, req.clientRequestToken, name)
+    again = find_token_update(c, req.clientRequestToken, name)
     if again is not None:
         return again
     _nodegroup_update_guard(c, n)
@@ -801,7 +681,7 @@ def update_nodegroup_config(
         params.append(("MaxUnavailable", str(req.updateConfig.maxUnavailable)))
     if not changes:
         raise err.invalid_parameter("No changes needed for the nodegroup config provided", nodegroupName=name)
-    u = _new_update(
+    u = new_update(
         b,
         c,
         "ConfigUpdate",
@@ -819,7 +699,7 @@ def update_nodegroup_version(
 ) -> Json:
     c = b.cluster(region, cluster)
     n = _nodegroup(c, name)
-    again = _find_token_update(c, req.clientRequestToken, name)
+    again = find_token_update(c, req.clientRequestToken, name)
     if again is not None:
         return again
     _nodegroup_update_guard(c, n)
@@ -865,7 +745,7 @@ def update_nodegroup_version(
     changes["release_version"] = release
     params.append(("Version", target))
     params.append(("ReleaseVersion", release))
-    u = _new_update(
+    u = new_update(
         b,
         c,
         "VersionUpdate",
@@ -908,7 +788,7 @@ def start_update(
     nodegroup: NodegroupRec | None = None,
 ) -> UpdateRec:
     seconds = b.settings.cluster_update_seconds if nodegroup is None else b.settings.nodegroup_update_seconds
-    return _new_update(b, c, type_, params, changes, token=None, nodegroup=nodegroup, seconds=seconds)
+    return new_update(b, c, type_, params, changes, token=None, nodegroup=nodegroup, seconds=seconds)
 
 
 def _check_scaling(min_size: int, max_size: int, desired: int) -> None:
@@ -951,6 +831,6 @@ RESOURCES = (
         tagged=True,
     ),
     _addons.RESOURCE,
-    Resource(routes={}, kind="update", records=lambda c: c.updates.values(), on_due=_complete_update),
+    _updates.RESOURCE,
     _tags.RESOURCE,
 )

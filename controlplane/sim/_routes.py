@@ -43,22 +43,6 @@ def _update_config(b: EksBackend, r: str, s: list[str], q: QueryReader, body: by
     return _eks.update_cluster_config(b, r, s[1], decode(body, UpdateClusterConfigIn))
 
 
-def _list_updates(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return _eks.list_updates(
-        b,
-        r,
-        s[1],
-        nodegroup=q.get("nodegroupName"),
-        addon=q.get("addonName"),
-        max_results=q.int("maxResults"),
-        token=q.get("nextToken"),
-    )
-
-
-def _describe_update(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return _eks.describe_update(b, r, s[1], s[3], nodegroup=q.get("nodegroupName"), addon=q.get("addonName"))
-
-
 def _create_ng(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
     return _eks.create_nodegroup(b, r, s[1], decode(body, CreateNodegroupIn))
 
@@ -90,8 +74,6 @@ _ROUTES: dict[tuple[str, tuple[str, ...]], tuple[str, Handler]] = {
     ("GET", ("clusters", "*")): ("DescribeCluster", _describe_cluster),
     ("DELETE", ("clusters", "*")): ("DeleteCluster", _delete_cluster),
     ("POST", ("clusters", "*", "updates")): ("UpdateClusterVersion", _update_version),
-    ("GET", ("clusters", "*", "updates")): ("ListUpdates", _list_updates),
-    ("GET", ("clusters", "*", "updates", "*")): ("DescribeUpdate", _describe_update),
     ("POST", ("clusters", "*", "update-config")): ("UpdateClusterConfig", _update_config),
     ("POST", ("clusters", "*", "node-groups")): ("CreateNodegroup", _create_ng),
     ("GET", ("clusters", "*", "node-groups")): ("ListNodegroups", _list_ngs),
