@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from . import _eks
+from . import _eks, _nodegroups
 from . import _errors as err
 from ._backend import EksBackend
 from ._model import LOG_TYPES, ClusterRec, NodegroupRec, render_update
@@ -121,7 +121,7 @@ def _new_nodegroup(b: EksBackend, c: ClusterRec, ng: NodegroupSpec, status: str)
     if minor(version) > minor(c.version):  # type: ignore[operator]
         raise err.invalid_parameter(f"Node group version {version} is newer than the cluster's.")
     lt = ng.launchTemplate
-    return _eks.new_nodegroup(
+    return _nodegroups.new_nodegroup(
         b,
         c,
         ng.name,

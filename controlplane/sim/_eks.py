@@ -9,36 +9,26 @@ import uuid
 
 import msgspec
 
-from . import _addons, _tags, _updates
+from . import _addons, _nodegroups, _tags, _updates
 from . import _errors as err
-from ._backend import EksBackend, Resource, settle
+from ._backend import EksBackend, Resource
 from ._model import (
     LOG_TYPES,
     ClusterRec,
     NodegroupRec,
-    Taint,
     UpdateRec,
     render_cluster,
-    render_nodegroup,
     render_update,
 )
-from ._rules import check_name, check_role, check_tags, minor, random_hex, release_version
+from ._rules import check_name, check_role, check_tags, minor, random_hex
 from ._shapes import (
     CreateClusterIn,
-    CreateNodegroupIn,
-    LaunchTemplateIn,
     LoggingIn,
-    TaintIn,
     UpdateClusterConfigIn,
     UpdateClusterVersionIn,
-    UpdateNodegroupConfigIn,
-    UpdateNodegroupVersionIn,
 )
 from ._updates import find_token_update, in_progress, new_update, refuse_if_updating, require_active
 from ._wire import Json, page_answer
-
-_TAINT_EFFECTS = ("NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE")
-_CAPACITY_TYPES = ("ON_DEMAND", "SPOT", "CAPACITY_BLOCK")
 
 
 def _check_logging(logging: LoggingIn) -> tuple[set[str], set[str]]:
@@ -54,12 +44,6 @@ def _check_logging(logging: LoggingIn) -> tuple[set[str], set[str]]:
     if on & off:
         raise err.invalid_parameter("A log type cannot be both enabled and disabled.")
     return on, off
-
-
-def _taint(t: TaintIn) -> Taint:
-    if t.effect not in _TAINT_EFFECTS:
-        raise err.invalid_parameter(f"Invalid taint effect {t.effect!r}.")
-    return Taint(key=t.key, effect=t.effect, value=t.value)
 
 
 def _apply_cluster_update(b: EksBackend, c: ClusterRec, u: UpdateRec) -> None:
@@ -80,43 +64,6 @@ def _apply_cluster_update(b: EksBackend, c: ClusterRec, u: UpdateRec) -> None:
         c.logging = list(ch["logging"])
     if c.status == "UPDATING" and in_progress(c) is None:
         c.status = "ACTIVE"
-
-
-def _apply_nodegroup_update(b: EksBackend, c: ClusterRec, u: UpdateRec) -> None:
-    n = c.nodegroups.get(u.nodegroup or "")
-    if n is None:
-        return
-    _apply_nodegroup_changes(n, u.changes)
-    n.modified_at = b.wall()
-    if n.status == "UPDATING" and in_progress(c, n.name) is None:
-        n.status = "ACTIVE"
-
-
-def _apply_nodegroup_changes(n: NodegroupRec, ch: Json) -> None:
-    if "min" in ch:
-        n.min_size = ch["min"]
-    if "max" in ch:
-        n.max_size = ch["max"]
-    if "desired" in ch:
-        n.desired_size = ch["desired"]
-    if ch.get("labels_add") or ch.get("labels_remove"):
-        labels = dict(n.labels)
-        for k in ch.get("labels_remove", []):
-            labels.pop(k, None)
-        labels.update(ch.get("labels_add", {}))
-        n.labels = labels
-    if ch.get("taints_add") or ch.get("taints_remove"):
-        removed = {(t["key"], t["effect"]) for t in ch.get("taints_remove", [])}
-        added = [Taint(**t) for t in ch.get("taints_add", [])]
-        keys = {(t.key, t.effect) for t in added}
-        n.taints = [t for t in n.taints if (t.key, t.effect) not in removed | keys] + added
-    if "version" in ch:
-        n.version = ch["version"]
-        n.release_version = ch["release_version"]
-    if "launch_template" in ch:
-        n.launch_template = ch["launch_template"]
-    if "max_unavailable" in ch:
-        n.max_unavailable = ch["max_unavailable"]
 
 
 # --- clusters -------------------------------------------------------------------------------
@@ -413,351 +360,6 @@ def update_cluster_config(b: EksBackend, region: str, name: str, req: UpdateClus
     return {"update": render_update(u)}
 
 
-# --- node groups ----------------------------------------------------------------------------
-
-
-def _nodegroup(c: ClusterRec, name: str) -> NodegroupRec:
-    n = c.nodegroups.get(name)
-    if n is None:
-        raise err.nodegroup_not_found(c.name, name)
-    return n
-
-
-def _resolve_lt(b: EksBackend, region: str, lt: LaunchTemplateIn) -> dict[str, str]:
-    if not lt.id and not lt.name:
-        raise err.invalid_parameter("launchTemplate needs an id or a name.")
-    if lt.id and lt.name:
-        raise err.invalid_parameter("Specify either launchTemplate id or name, not both.")
-    try:
-        found = b.lookup.launch_template(region, lt.id, lt.name, lt.version)
-    except LookupError as e:
-        raise err.invalid_parameter(
-            f"Launch template version {lt.version} does not exist for launch template {lt.id or lt.name}."
-        ) from e
-    if found is None:
-        raise err.invalid_parameter(f"Launch template {lt.id or lt.name} does not exist.")
-    return found
-
-
-def new_nodegroup(
-    b: EksBackend,
-    c: ClusterRec,
-    name: str,
-    *,
-    version: str,
-    min_size: int,
-    max_size: int,
-    desired_size: int,
-    subnets: list[str],
-    node_role: str,
-    instance_types: list[str] | None,
-    disk_size: int | None,
-    ami_type: str,
-    capacity_type: str,
-    labels: dict[str, str],
-    taints: list[Taint],
-    tags: dict[str, str],
-    launch_template: dict[str, str] | None,
-    remote_access: Json | None,
-    status: str,
-    token: str | None = None,
-    release: str | None = None,
-) -> NodegroupRec:
-    suffix = str(uuid.uuid4())
-    now = b.wall()
-    n = NodegroupRec(
-        name=name,
-        arn=b.arn(c.region, f"nodegroup/{c.name}/{name}/{suffix}"),
-        status=status,
-        version=version,
-        release_version=release or release_version(version),
-        created_at=now,
-        modified_at=now,
-        capacity_type=capacity_type,
-        min_size=min_size,
-        max_size=max_size,
-        desired_size=desired_size,
-        subnets=subnets,
-        ami_type=ami_type,
-        node_role=node_role,
-        asg_name=f"eks-{name}-{suffix}",
-        labels=labels,
-        taints=taints,
-        tags=tags,
-        instance_types=instance_types,
-        disk_size=disk_size,
-        launch_template=launch_template,
-        remote_access=remote_access,
-        token=token,
-    )
-    c.nodegroups[name] = n
-    if status == "CREATING":
-        b.schedule("nodegroup", c, n, b.settings.nodegroup_create_seconds)
-    b.generation += 1
-    return n
-
-
-def create_nodegroup(b: EksBackend, region: str, cluster: str, req: CreateNodegroupIn) -> Json:
-    c = b.cluster(region, cluster)
-    check_name("Nodegroup", req.nodegroupName, 63)
-    existing = c.nodegroups.get(req.nodegroupName)
-    if existing is not None:
-        if req.clientRequestToken is not None and existing.token == req.clientRequestToken:
-            return {"nodegroup": render_nodegroup(c.name, existing)}
-        raise err.in_use(
-            f"NodeGroup already exists with name {req.nodegroupName} and cluster name {cluster}",
-            clusterName=cluster,
-            nodegroupName=req.nodegroupName,
-        )
-    if c.status in ("CREATING", "DELETING"):
-        raise err.invalid_request(f"Cluster '{cluster}' is not in ACTIVE status", clusterName=cluster)
-    refuse_if_updating(c)
-    version = b.version(req.version or c.version)
-    if minor(version) > minor(c.version):  # type: ignore[operator]
-        raise err.invalid_parameter(
-            f"Requested Nodegroup version {version} is newer than the cluster version {c.version}",
-            clusterName=cluster,
-            nodegroupName=req.nodegroupName,
-        )
-    if not req.subnets:
-        raise err.invalid_parameter("Subnets are required.", nodegroupName=req.nodegroupName)
-    check_role("nodeRole", req.nodeRole)
-    sc = req.scalingConfig
-    min_size = 1 if sc is None or sc.minSize is None else sc.minSize
-    max_size = 2 if sc is None or sc.maxSize is None else sc.maxSize
-    desired = 2 if sc is None or sc.desiredSize is None else sc.desiredSize
-    _check_scaling(min_size, max_size, desired)
-    capacity = req.capacityType or "ON_DEMAND"
-    if capacity not in _CAPACITY_TYPES:
-        raise err.invalid_parameter(f"Invalid capacityType {capacity!r}.")
-    lt: dict[str, str] | None = None
-    if req.launchTemplate is not None:
-        lt = _resolve_lt(b, region, req.launchTemplate)
-        if req.diskSize is not None or req.remoteAccess is not None:
-            raise err.invalid_parameter(
-                "Disk size and remote access must be set in the launch template, not in the "
-                "node group, when a launch template is used."
-            )
-    instance_types = req.instanceTypes
-    disk = req.diskSize
-    if lt is None:
-        instance_types = instance_types or ["t3.medium"]
-        disk = disk or 20
-    ami = req.amiType or "AL2023_x86_64_STANDARD"
-    tags = dict(req.tags or {})
-    check_tags(tags)
-    remote = None
-    if req.remoteAccess is not None:
-        remote = msgspec.structs.asdict(req.remoteAccess)
-        remote = {k: v for k, v in remote.items() if v is not None}
-    n = new_nodegroup(
-        b,
-        c,
-        req.nodegroupName,
-        version=version,
-        min_size=min_size,
-        max_size=max_size,
-        desired_size=desired,
-        subnets=list(req.subnets),
-        node_role=req.nodeRole,
-        instance_types=instance_types,
-        disk_size=disk,
-        ami_type=ami,
-        capacity_type=capacity,
-        labels=dict(req.labels or {}),
-        taints=[_taint(t) for t in req.taints or []],
-        tags=tags,
-        launch_template=lt,
-        remote_access=remote,
-        status="CREATING",
-        token=req.clientRequestToken,
-        release=req.releaseVersion,
-    )
-    return {"nodegroup": render_nodegroup(c.name, n)}
-
-
-def describe_nodegroup(b: EksBackend, region: str, cluster: str, name: str) -> Json:
-    c = b.cluster(region, cluster)
-    return {"nodegroup": render_nodegroup(c.name, _nodegroup(c, name))}
-
-
-def list_nodegroups(
-    b: EksBackend, region: str, cluster: str, max_results: int | None, token: str | None
-) -> Json:
-    c = b.cluster(region, cluster)
-    return page_answer("nodegroups", sorted(c.nodegroups), max_results, token)
-
-
-def delete_nodegroup(b: EksBackend, region: str, cluster: str, name: str) -> Json:
-    c = b.cluster(region, cluster)
-    n = _nodegroup(c, name)
-    u = in_progress(c, name)
-    if u is not None:
-        raise err.in_use(
-            f"Nodegroup {name} currently has update {u.id} in progress",
-            clusterName=cluster,
-            nodegroupName=name,
-        )
-    if n.status in ("CREATING", "DELETING"):
-        raise err.in_use(
-            f"Nodegroup {name} cannot be deleted because it is currently {n.status}",
-            clusterName=cluster,
-            nodegroupName=name,
-        )
-    n.status = "DELETING"
-    n.modified_at = b.wall()
-    b.schedule("nodegroup", c, n, b.settings.nodegroup_delete_seconds)
-    b.generation += 1
-    return {"nodegroup": render_nodegroup(c.name, n)}
-
-
-def _nodegroup_update_guard(c: ClusterRec, n: NodegroupRec) -> None:
-    refuse_if_updating(c)
-    u = in_progress(c, n.name)
-    if u is not None:
-        raise err.in_use(
-            f"Nodegroup {n.name} currently has update {u.id} in progress",
-            clusterName=c.name,
-            nodegroupName=n.name,
-        )
-    if n.status != "ACTIVE":
-        raise err.in_use(
-            f"Nodegroup {n.name} is currently {n.status}; the update requires ACTIVE.",
-            clusterName=c.name,
-            nodegroupName=n.name,
-        )
-
-
-def update_nodegroup_config(
-    b: EksBackend, region: str, cluster: str, name: str, req: UpdateNodegroupConfigIn
-) -> Json:
-    c = b.cluster(region, cluster)
-    n = _nodegroup(c, name)
-    again = find_token_update(c, req.clientRequestToken, name)
-    if again is not None:
-        return again
-    _nodegroup_update_guard(c, n)
-    changes: Json = {}
-    params: list[tuple[str, str]] = []
-    sc = req.scalingConfig
-    if sc is not None:
-        mn = n.min_size if sc.minSize is None else sc.minSize
-        mx = n.max_size if sc.maxSize is None else sc.maxSize
-        ds = n.desired_size if sc.desiredSize is None else sc.desiredSize
-        _check_scaling(mn, mx, ds)
-        for key, label, value in (
-            ("min", "MinSize", sc.minSize),
-            ("max", "MaxSize", sc.maxSize),
-            ("desired", "DesiredSize", sc.desiredSize),
-        ):
-            if value is not None:
-                changes[key] = value
-                params.append((label, str(value)))
-    if req.labels is not None:
-        add = dict(req.labels.addOrUpdateLabels or {})
-        remove = list(req.labels.removeLabels or [])
-        both = set(add) & set(remove)
-        if both:
-            raise err.invalid_parameter(
-                f"Labels {sorted(both)} cannot be both added and removed.", nodegroupName=name
-            )
-        if add:
-            changes["labels_add"] = add
-            params.append(("LabelsToAdd", msgspec.json.encode(add).decode()))
-        if remove:
-            changes["labels_remove"] = remove
-            params.append(("LabelsToRemove", msgspec.json.encode(remove).decode()))
-    if req.taints is not None:
-        add_t = [msgspec.structs.asdict(_taint(t)) for t in req.taints.addOrUpdateTaints or []]
-        rem_t = [msgspec.structs.asdict(_taint(t)) for t in req.taints.removeTaints or []]
-        if add_t:
-            changes["taints_add"] = add_t
-            params.append(("TaintsToAdd", msgspec.json.encode(add_t).decode()))
-        if rem_t:
-            changes["taints_remove"] = rem_t
-            params.append(("TaintsToRemove", msgspec.json.encode(rem_t).decode()))
-    if req.updateConfig is not None and req.updateConfig.maxUnavailable is not None:
-        changes["max_unavailable"] = req.updateConfig.maxUnavailable
-        params.append(("MaxUnavailable", str(req.updateConfig.maxUnavailable)))
-    if not changes:
-        raise err.invalid_parameter("No changes needed for the nodegroup config provided", nodegroupName=name)
-    u = new_update(
-        b,
-        c,
-        "ConfigUpdate",
-        params,
-        changes,
-        token=req.clientRequestToken,
-        nodegroup=n,
-        seconds=b.settings.nodegroup_update_seconds,
-    )
-    return {"update": render_update(u)}
-
-
-def update_nodegroup_version(
-    b: EksBackend, region: str, cluster: str, name: str, req: UpdateNodegroupVersionIn
-) -> Json:
-    c = b.cluster(region, cluster)
-    n = _nodegroup(c, name)
-    again = find_token_update(c, req.clientRequestToken, name)
-    if again is not None:
-        return again
-    _nodegroup_update_guard(c, n)
-    changes: Json = {}
-    params: list[tuple[str, str]] = []
-    if req.launchTemplate is not None:
-        if n.launch_template is None:
-            raise err.invalid_parameter(
-                "The node group was not created with a launch template; a launch template "
-                "cannot be added by an update.",
-                nodegroupName=name,
-            )
-        lt = _resolve_lt(b, region, req.launchTemplate)
-        if lt["id"] != n.launch_template["id"]:
-            raise err.invalid_parameter(
-                f"Launch template {lt['id']} is not the node group's launch template "
-                f"{n.launch_template['id']}; only its version can be changed.",
-                nodegroupName=name,
-            )
-        changes["launch_template"] = lt
-        params.append(("LaunchTemplateName", lt["name"]))
-        params.append(("LaunchTemplateVersion", lt["version"]))
-    if req.version is not None:
-        target = b.version(req.version)
-    elif req.launchTemplate is not None:
-        target = n.version
-    else:
-        target = c.version
-    if minor(target) > minor(c.version):  # type: ignore[operator]
-        raise err.invalid_parameter(
-            f"Requested Nodegroup version {target} is newer than the cluster version {c.version}",
-            clusterName=cluster,
-            nodegroupName=name,
-        )
-    if minor(target) < minor(n.version):  # type: ignore[operator]
-        raise err.invalid_parameter(
-            f"Nodegroup {name} cannot be downgraded from {n.version} to {target}",
-            clusterName=cluster,
-            nodegroupName=name,
-        )
-    release = req.releaseVersion or release_version(target)
-    changes["version"] = target
-    changes["release_version"] = release
-    params.append(("Version", target))
-    params.append(("ReleaseVersion", release))
-    u = new_update(
-        b,
-        c,
-        "VersionUpdate",
-        params,
-        changes,
-        token=req.clientRequestToken,
-        nodegroup=n,
-        seconds=b.settings.nodegroup_update_seconds,
-    )
-    return {"update": render_update(u)}
-
-
 # --- console (control API) ------------------------------------------------------------------
 
 
@@ -791,27 +393,6 @@ def start_update(
     return new_update(b, c, type_, params, changes, token=None, nodegroup=nodegroup, seconds=seconds)
 
 
-def _check_scaling(min_size: int, max_size: int, desired: int) -> None:
-    if min_size < 0 or desired < 0 or max_size < 1:
-        raise err.invalid_parameter("Scaling sizes must be non-negative and maxSize at least 1.")
-    if min_size > max_size:
-        raise err.invalid_parameter(
-            f"Minimum capacity {min_size} can't be greater than maximum capacity {max_size}"
-        )
-    if desired < min_size:
-        raise err.invalid_parameter(
-            f"Desired capacity {desired} can't be lower than minimum capacity {min_size}"
-        )
-    if desired > max_size:
-        raise err.invalid_parameter(
-            f"Desired capacity {desired} can't be greater than maximum capacity {max_size}"
-        )
-
-
-def _nodegroup_due(b: EksBackend, c: ClusterRec, n: NodegroupRec) -> None:
-    settle(b, c.nodegroups, n)
-
-
 # In this order, records of one cluster due at the same time move as before the split.
 RESOURCES = (
     Resource(
@@ -822,14 +403,7 @@ RESOURCES = (
         apply_update=_apply_cluster_update,
         tagged=True,
     ),
-    Resource(
-        routes={},
-        kind="nodegroup",
-        records=lambda c: c.nodegroups.values(),
-        on_due=_nodegroup_due,
-        apply_update=_apply_nodegroup_update,
-        tagged=True,
-    ),
+    _nodegroups.RESOURCE,
     _addons.RESOURCE,
     _updates.RESOURCE,
     _tags.RESOURCE,

@@ -9,11 +9,8 @@ from ._backend import EksBackend, Handler
 from ._eks import RESOURCES
 from ._shapes import (
     CreateClusterIn,
-    CreateNodegroupIn,
     UpdateClusterConfigIn,
     UpdateClusterVersionIn,
-    UpdateNodegroupConfigIn,
-    UpdateNodegroupVersionIn,
 )
 from ._wire import Json, QueryReader, decode
 
@@ -43,30 +40,6 @@ def _update_config(b: EksBackend, r: str, s: list[str], q: QueryReader, body: by
     return _eks.update_cluster_config(b, r, s[1], decode(body, UpdateClusterConfigIn))
 
 
-def _create_ng(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return _eks.create_nodegroup(b, r, s[1], decode(body, CreateNodegroupIn))
-
-
-def _list_ngs(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return _eks.list_nodegroups(b, r, s[1], q.int("maxResults"), q.get("nextToken"))
-
-
-def _describe_ng(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return _eks.describe_nodegroup(b, r, s[1], s[3])
-
-
-def _delete_ng(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return _eks.delete_nodegroup(b, r, s[1], s[3])
-
-
-def _ng_config(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return _eks.update_nodegroup_config(b, r, s[1], s[3], decode(body, UpdateNodegroupConfigIn))
-
-
-def _ng_version(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return _eks.update_nodegroup_version(b, r, s[1], s[3], decode(body, UpdateNodegroupVersionIn))
-
-
 # (method, shape) -> (operation, handler); a shape is the path with variable segments as "*".
 _ROUTES: dict[tuple[str, tuple[str, ...]], tuple[str, Handler]] = {
     ("POST", ("clusters",)): ("CreateCluster", _create_cluster),
@@ -75,15 +48,6 @@ _ROUTES: dict[tuple[str, tuple[str, ...]], tuple[str, Handler]] = {
     ("DELETE", ("clusters", "*")): ("DeleteCluster", _delete_cluster),
     ("POST", ("clusters", "*", "updates")): ("UpdateClusterVersion", _update_version),
     ("POST", ("clusters", "*", "update-config")): ("UpdateClusterConfig", _update_config),
-    ("POST", ("clusters", "*", "node-groups")): ("CreateNodegroup", _create_ng),
-    ("GET", ("clusters", "*", "node-groups")): ("ListNodegroups", _list_ngs),
-    ("GET", ("clusters", "*", "node-groups", "*")): ("DescribeNodegroup", _describe_ng),
-    ("DELETE", ("clusters", "*", "node-groups", "*")): ("DeleteNodegroup", _delete_ng),
-    ("POST", ("clusters", "*", "node-groups", "*", "update-config")): ("UpdateNodegroupConfig", _ng_config),
-    ("POST", ("clusters", "*", "node-groups", "*", "update-version")): (
-        "UpdateNodegroupVersion",
-        _ng_version,
-    ),
 }
 _ROUTES.update((key, op) for r in RESOURCES for key, op in r.routes.items())
 # Every path shape's prefixes: a segment is a fixed word where a route has it after the same
