@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from . import _eks, _nodegroups
+from . import _clusters, _eks, _nodegroups
 from . import _errors as err
 from ._backend import EksBackend
 from ._model import LOG_TYPES, ClusterRec, NodegroupRec, render_update
@@ -93,7 +93,7 @@ def create_cluster(b: EksBackend, spec: ClusterSpec) -> ClusterRec:
             raise err.invalid_parameter(f"Unknown log type {t!r}.")
     subnets = spec.subnets or [_fake_id("subnet", spec.name + "a"), _fake_id("subnet", spec.name + "b")]
     cidrs = spec.publicAccessSources or (["0.0.0.0/0", "::/0"] if spec.ipFamily == "ipv6" else ["0.0.0.0/0"])
-    c = _eks.new_cluster(
+    c = _clusters.new_cluster(
         b,
         region,
         spec.name,
