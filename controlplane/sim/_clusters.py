@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import uuid
 
-import msgspec
-
 from . import _errors as err
 from ._backend import EksBackend, Resource
-from ._model import LOG_TYPES, ClusterRec, UpdateRec, render_cluster, render_update
+from ._model import LOG_TYPES, ClusterRec, UpdateRec, render_cluster
 from ._rules import check_name, check_role, check_tags, minor, random_hex
 from ._shapes import CreateClusterIn, LoggingIn, UpdateClusterConfigIn, UpdateClusterVersionIn
-from ._updates import find_token_update, in_progress, new_update, refuse_if_updating, require_active
+from ._updates import Plan, in_progress, refuse_if_updating, request_update
 from ._wire import Json, decode, page_answer
 
 
@@ -185,133 +183,133 @@ def delete_cluster(b: EksBackend, region: str, name: str) -> Json:
     return {"cluster": render_cluster(c)}
 
 
+def version_plan(target: str) -> Plan:
+    """A VersionUpdate of the cluster to ``target`` (a supported version)."""
+    plan = Plan()
+    plan.set("version", "Version", target)
+    plan.show("PlatformVersion", "eks.1")
+    return plan
+
+
+def endpoint_plan(c: ClusterRec, public: bool | None, private: bool | None, cidrs: list[str] | None) -> Plan:
+    """An EndpointAccessUpdate; None keeps the current setting, and only the given ones are params."""
+    pub = c.public_access if public is None else public
+    priv = c.private_access if private is None else private
+    sources = c.public_access_cidrs if cidrs is None else list(cidrs)
+    if not sources:
+        sources = ["0.0.0.0/0", "::/0"] if c.ip_family == "ipv6" else ["0.0.0.0/0"]
+    if not pub and not priv:
+        raise err.invalid_parameter(
+            "Cluster endpoint must have public or private access enabled.", clusterName=c.name
+        )
+    plan = Plan()
+    plan.changes.update(public=pub, private=priv, cidrs=sources)
+    if public is not None:
+        plan.show("EndpointPublicAccess", pub)
+    if private is not None:
+        plan.show("EndpointPrivateAccess", priv)
+    if cidrs is not None:
+        plan.show("PublicAccessCidrs", sources)
+    return plan
+
+
+def logging_plan(c: ClusterRec, on: set[str], off: set[str]) -> Plan:
+    """A LoggingUpdate enabling the log types ``on`` and disabling ``off``."""
+    enabled = (set(c.logging) | on) - off
+    setups = [{"types": [t for t in LOG_TYPES if t in on], "enabled": True}]
+    if off:
+        setups.append({"types": [t for t in LOG_TYPES if t in off], "enabled": False})
+    plan = Plan()
+    plan.changes["logging"] = [t for t in LOG_TYPES if t in enabled]
+    plan.show("ClusterLogging", setups)
+    return plan
+
+
 def update_cluster_version(b: EksBackend, region: str, name: str, req: UpdateClusterVersionIn) -> Json:
     c = b.cluster(region, name)
-    again = find_token_update(c, req.clientRequestToken, None)
-    if again is not None:
-        return again
-    require_active(c)
-    target = b.version(req.version)
-    cur, new = minor(c.version), minor(target)
-    assert cur is not None and new is not None
-    if new == cur:
-        raise err.invalid_parameter(
-            f"Cluster {name} is already at the desired version {target}.", clusterName=name
-        )
-    if new[0] != cur[0] or new[1] != cur[1] + 1:
-        raise err.invalid_parameter(
-            f"Unsupported Kubernetes minor version update from {c.version} to {target}",
-            clusterName=name,
-        )
-    if not req.force:
-        behind = sorted(n.name for n in c.nodegroups.values() if n.version != c.version)
-        if behind:
-            raise err.invalid_request(
-                f"Nodegroups {', '.join(behind)} must be updated to match cluster version "
-                f"{c.version} before updating cluster version",
+
+    def plan() -> Plan:
+        target = b.version(req.version)
+        cur, new = minor(c.version), minor(target)
+        assert cur is not None and new is not None
+        if new == cur:
+            raise err.invalid_parameter(
+                f"Cluster {name} is already at the desired version {target}.", clusterName=name
+            )
+        if new[0] != cur[0] or new[1] != cur[1] + 1:
+            raise err.invalid_parameter(
+                f"Unsupported Kubernetes minor version update from {c.version} to {target}",
                 clusterName=name,
             )
-    u = new_update(
-        b,
-        c,
-        "VersionUpdate",
-        [("Version", target), ("PlatformVersion", "eks.1")],
-        {"version": target},
-        token=req.clientRequestToken,
-        seconds=b.settings.cluster_update_seconds,
-    )
-    return {"update": render_update(u)}
+        if not req.force:
+            behind = sorted(n.name for n in c.nodegroups.values() if n.version != c.version)
+            if behind:
+                raise err.invalid_request(
+                    f"Nodegroups {', '.join(behind)} must be updated to match cluster version "
+                    f"{c.version} before updating cluster version",
+                    clusterName=name,
+                )
+        return version_plan(target)
+
+    return request_update(b, c, "VersionUpdate", req.clientRequestToken, plan)
+
+
+_NOT_UPDATABLE = (
+    "accessConfig",
+    "upgradePolicy",
+    "zonalShiftConfig",
+    "computeConfig",
+    "kubernetesNetworkConfig",
+    "storageConfig",
+    "remoteNetworkConfig",
+    "deletionProtection",
+)
 
 
 def update_cluster_config(b: EksBackend, region: str, name: str, req: UpdateClusterConfigIn) -> Json:
     c = b.cluster(region, name)
-    again = find_token_update(c, req.clientRequestToken, None)
-    if again is not None:
-        return again
-    unsupported = [
-        k
-        for k in (
-            "accessConfig",
-            "upgradePolicy",
-            "zonalShiftConfig",
-            "computeConfig",
-            "kubernetesNetworkConfig",
-            "storageConfig",
-            "remoteNetworkConfig",
-            "deletionProtection",
-        )
-        if getattr(req, k) is not None
-    ]
+    unsupported = [k for k in _NOT_UPDATABLE if getattr(req, k) is not None]
     if unsupported:
         raise err.invalid_parameter(
             f"The simulator does not support updating {', '.join(unsupported)}.", clusterName=name
         )
     if (req.resourcesVpcConfig is None) == (req.logging is None):
         raise err.invalid_parameter("Only one type of update can be allowed.", clusterName=name)
-    require_active(c)
-    if req.logging is not None:
-        on, off = _check_logging(req.logging)
-        enabled = (set(c.logging) | on) - off
-        if enabled == set(c.logging):
-            raise err.invalid_parameter("No changes needed for the logging config provided", clusterName=name)
-        new_logging = [t for t in LOG_TYPES if t in enabled]
-        value = msgspec.json.encode(
-            [{"types": [t for t in LOG_TYPES if t in on], "enabled": True}]
-            + ([{"types": [t for t in LOG_TYPES if t in off], "enabled": False}] if off else [])
-        ).decode()
-        u = new_update(
-            b,
-            c,
-            "LoggingUpdate",
-            [("ClusterLogging", value)],
-            {"logging": new_logging},
-            token=req.clientRequestToken,
-            seconds=b.settings.cluster_update_seconds,
-        )
-        return {"update": render_update(u)}
-    vpc = req.resourcesVpcConfig
+    logging, vpc = req.logging, req.resourcesVpcConfig
+    if logging is not None:
+
+        def logging_update() -> Plan:
+            plan = logging_plan(c, *_check_logging(logging))
+            if set(plan.changes["logging"]) == set(c.logging):
+                raise err.invalid_parameter(
+                    "No changes needed for the logging config provided", clusterName=name
+                )
+            return plan
+
+        return request_update(b, c, "LoggingUpdate", req.clientRequestToken, logging_update)
     assert vpc is not None
     if vpc.subnetIds is not None or vpc.securityGroupIds is not None:
         raise err.invalid_parameter(
             "The simulator does not support updating subnetIds or securityGroupIds.", clusterName=name
         )
-    public = c.public_access if vpc.endpointPublicAccess is None else vpc.endpointPublicAccess
-    private = c.private_access if vpc.endpointPrivateAccess is None else vpc.endpointPrivateAccess
-    cidrs = c.public_access_cidrs if vpc.publicAccessCidrs is None else list(vpc.publicAccessCidrs)
-    if not cidrs:
-        cidrs = ["0.0.0.0/0", "::/0"] if c.ip_family == "ipv6" else ["0.0.0.0/0"]
-    if not public and not private:
-        raise err.invalid_parameter(
-            "Cluster endpoint must have public or private access enabled.", clusterName=name
-        )
-    if (public, private, sorted(cidrs)) == (
-        c.public_access,
-        c.private_access,
-        sorted(c.public_access_cidrs),
-    ):
-        raise err.invalid_parameter(
-            f"Cluster is already at the desired configuration with endpointPrivateAccess: "
-            f"{str(private).lower()} , endpointPublicAccess: {str(public).lower()}, and Public "
-            f"Endpoint Restrictions: [{', '.join(cidrs)}]",
-            clusterName=name,
-        )
-    params: list[tuple[str, str]] = []
-    if vpc.endpointPublicAccess is not None:
-        params.append(("EndpointPublicAccess", str(public).lower()))
-    if vpc.endpointPrivateAccess is not None:
-        params.append(("EndpointPrivateAccess", str(private).lower()))
-    if vpc.publicAccessCidrs is not None:
-        params.append(("PublicAccessCidrs", msgspec.json.encode(cidrs).decode()))
-    u = new_update(
-        b,
-        c,
-        "EndpointAccessUpdate",
-        params,
-        {"public": public, "private": private, "cidrs": cidrs},
-        token=req.clientRequestToken,
-        seconds=b.settings.cluster_update_seconds,
-    )
-    return {"update": render_update(u)}
+
+    def endpoint_update() -> Plan:
+        plan = endpoint_plan(c, vpc.endpointPublicAccess, vpc.endpointPrivateAccess, vpc.publicAccessCidrs)
+        public, private, cidrs = plan.changes["public"], plan.changes["private"], plan.changes["cidrs"]
+        if (public, private, sorted(cidrs)) == (
+            c.public_access,
+            c.private_access,
+            sorted(c.public_access_cidrs),
+        ):
+            raise err.invalid_parameter(
+                f"Cluster is already at the desired configuration with endpointPrivateAccess: "
+                f"{str(private).lower()} , endpointPublicAccess: {str(public).lower()}, and Public "
+                f"Endpoint Restrictions: [{', '.join(cidrs)}]",
+                clusterName=name,
+            )
+        return plan
+
+    return request_update(b, c, "EndpointAccessUpdate", req.clientRequestToken, endpoint_update)
 
 
 def _cluster_due(b: EksBackend, c: ClusterRec, rec: ClusterRec) -> None:

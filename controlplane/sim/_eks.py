@@ -12,7 +12,7 @@ from ._model import (
     NodegroupRec,
     UpdateRec,
 )
-from ._updates import new_update
+from ._updates import Plan, new_update
 from ._wire import Json
 
 # --- console (control API) ------------------------------------------------------------------
@@ -44,8 +44,9 @@ def start_update(
     *,
     nodegroup: NodegroupRec | None = None,
 ) -> UpdateRec:
-    seconds = b.settings.cluster_update_seconds if nodegroup is None else b.settings.nodegroup_update_seconds
-    return new_update(b, c, type_, params, changes, token=None, nodegroup=nodegroup, seconds=seconds)
+    plan = Plan()
+    plan.params, plan.changes = params, changes
+    return new_update(b, c, type_, plan, nodegroup=nodegroup)
 
 
 # In this order, records of one cluster due at the same time move as before the split.

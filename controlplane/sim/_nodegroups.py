@@ -9,7 +9,7 @@ import msgspec
 
 from . import _errors as err
 from ._backend import EksBackend, Resource, settle
-from ._model import ClusterRec, NodegroupRec, Taint, UpdateRec, render_nodegroup, render_update
+from ._model import ClusterRec, NodegroupRec, Taint, UpdateRec, render_nodegroup
 from ._rules import check_name, check_role, check_tags, minor, release_version
 from ._shapes import (
     CreateNodegroupIn,
@@ -18,7 +18,7 @@ from ._shapes import (
     UpdateNodegroupConfigIn,
     UpdateNodegroupVersionIn,
 )
-from ._updates import find_token_update, in_progress, new_update, refuse_if_updating
+from ._updates import Plan, in_progress, refuse_if_nodegroup_updating, refuse_if_updating, request_update
 from ._wire import Json, decode, page_answer
 
 _TAINT_EFFECTS = ("NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE")
@@ -145,12 +145,7 @@ def create_nodegroup(b: EksBackend, region: str, cluster: str, req: CreateNodegr
         raise err.invalid_request(f"Cluster '{cluster}' is not in ACTIVE status", clusterName=cluster)
     refuse_if_updating(c)
     version = b.version(req.version or c.version)
-    if minor(version) > minor(c.version):  # type: ignore[operator]
-        raise err.invalid_parameter(
-            f"Requested Nodegroup version {version} is newer than the cluster version {c.version}",
-            clusterName=cluster,
-            nodegroupName=req.nodegroupName,
-        )
+    check_version(c, version, req.nodegroupName)
     if not req.subnets:
         raise err.invalid_parameter("Subnets are required.", nodegroupName=req.nodegroupName)
     check_role("nodeRole", req.nodeRole)
@@ -223,41 +218,95 @@ def list_nodegroups(
 def delete_nodegroup(b: EksBackend, region: str, cluster: str, name: str) -> Json:
     c = b.cluster(region, cluster)
     n = _nodegroup(c, name)
-    u = in_progress(c, name)
-    if u is not None:
-        raise err.in_use(
-            f"Nodegroup {name} currently has update {u.id} in progress",
-            clusterName=cluster,
-            nodegroupName=name,
-        )
+    refuse_if_nodegroup_updating(c, n)
     if n.status in ("CREATING", "DELETING"):
         raise err.in_use(
             f"Nodegroup {name} cannot be deleted because it is currently {n.status}",
             clusterName=cluster,
             nodegroupName=name,
         )
+    start_delete(b, c, n)
+    return {"nodegroup": render_nodegroup(c.name, n)}
+
+
+def start_delete(b: EksBackend, c: ClusterRec, n: NodegroupRec) -> None:
+    """The node group is DELETING, and gone after the delete time."""
     n.status = "DELETING"
     n.modified_at = b.wall()
     b.schedule("nodegroup", c, n, b.settings.nodegroup_delete_seconds)
     b.generation += 1
-    return {"nodegroup": render_nodegroup(c.name, n)}
 
 
-def _nodegroup_update_guard(c: ClusterRec, n: NodegroupRec) -> None:
-    refuse_if_updating(c)
-    u = in_progress(c, n.name)
-    if u is not None:
-        raise err.in_use(
-            f"Nodegroup {n.name} currently has update {u.id} in progress",
+def check_version(c: ClusterRec, version: str, name: str) -> None:
+    """A node group's Kubernetes version may not be newer than its cluster's."""
+    if minor(version) > minor(c.version):  # type: ignore[operator]
+        raise err.invalid_parameter(
+            f"Requested Nodegroup version {version} is newer than the cluster version {c.version}",
             clusterName=c.name,
-            nodegroupName=n.name,
+            nodegroupName=name,
         )
-    if n.status != "ACTIVE":
-        raise err.in_use(
-            f"Nodegroup {n.name} is currently {n.status}; the update requires ACTIVE.",
-            clusterName=c.name,
-            nodegroupName=n.name,
+
+
+def config_plan(
+    n: NodegroupRec,
+    *,
+    min_size: int | None = None,
+    max_size: int | None = None,
+    desired_size: int | None = None,
+    labels_add: dict[str, str] | None = None,
+    labels_remove: list[str] | None = None,
+    taints_add: list[TaintIn] | None = None,
+    taints_remove: list[TaintIn] | None = None,
+    max_unavailable: int | None = None,
+) -> Plan:
+    """A ConfigUpdate of the node group (empty when nothing is asked for)."""
+    plan = Plan()
+    sizes = (
+        ("min", "MinSize", min_size),
+        ("max", "MaxSize", max_size),
+        ("desired", "DesiredSize", desired_size),
+    )
+    if any(size is not None for _, _, size in sizes):
+        _check_scaling(
+            n.min_size if min_size is None else min_size,
+            n.max_size if max_size is None else max_size,
+            n.desired_size if desired_size is None else desired_size,
         )
+        for key, label, size in sizes:
+            if size is not None:
+                plan.set(key, label, size)
+    both = set(labels_add or ()) & set(labels_remove or ())
+    if both:
+        raise err.invalid_parameter(
+            f"Labels {sorted(both)} cannot be both added and removed.", nodegroupName=n.name
+        )
+    if labels_add:
+        plan.set("labels_add", "LabelsToAdd", labels_add)
+    if labels_remove:
+        plan.set("labels_remove", "LabelsToRemove", labels_remove)
+    if taints_add:
+        plan.set("taints_add", "TaintsToAdd", [msgspec.structs.asdict(_taint(t)) for t in taints_add])
+    if taints_remove:
+        plan.set(
+            "taints_remove", "TaintsToRemove", [msgspec.structs.asdict(_taint(t)) for t in taints_remove]
+        )
+    if max_unavailable is not None:
+        plan.set("max_unavailable", "MaxUnavailable", max_unavailable)
+    return plan
+
+
+def version_plan(
+    target: str, release: str | None = None, launch_template: dict[str, str] | None = None
+) -> Plan:
+    """A VersionUpdate of the node group to ``target`` (and a launch template version)."""
+    plan = Plan()
+    if launch_template is not None:
+        plan.changes["launch_template"] = launch_template
+        plan.show("LaunchTemplateName", launch_template["name"])
+        plan.show("LaunchTemplateVersion", launch_template["version"])
+    plan.set("version", "Version", target)
+    plan.set("release_version", "ReleaseVersion", release or release_version(target))
+    return plan
 
 
 def update_nodegroup_config(
@@ -265,65 +314,27 @@ def update_nodegroup_config(
 ) -> Json:
     c = b.cluster(region, cluster)
     n = _nodegroup(c, name)
-    again = find_token_update(c, req.clientRequestToken, name)
-    if again is not None:
-        return again
-    _nodegroup_update_guard(c, n)
-    changes: Json = {}
-    params: list[tuple[str, str]] = []
-    sc = req.scalingConfig
-    if sc is not None:
-        mn = n.min_size if sc.minSize is None else sc.minSize
-        mx = n.max_size if sc.maxSize is None else sc.maxSize
-        ds = n.desired_size if sc.desiredSize is None else sc.desiredSize
-        _check_scaling(mn, mx, ds)
-        for key, label, value in (
-            ("min", "MinSize", sc.minSize),
-            ("max", "MaxSize", sc.maxSize),
-            ("desired", "DesiredSize", sc.desiredSize),
-        ):
-            if value is not None:
-                changes[key] = value
-                params.append((label, str(value)))
-    if req.labels is not None:
-        add = dict(req.labels.addOrUpdateLabels or {})
-        remove = list(req.labels.removeLabels or [])
-        both = set(add) & set(remove)
-        if both:
+
+    def plan() -> Plan:
+        sc, labels, taints, uc = req.scalingConfig, req.labels, req.taints, req.updateConfig
+        plan = config_plan(
+            n,
+            min_size=sc.minSize if sc else None,
+            max_size=sc.maxSize if sc else None,
+            desired_size=sc.desiredSize if sc else None,
+            labels_add=dict(labels.addOrUpdateLabels or {}) if labels else None,
+            labels_remove=list(labels.removeLabels or []) if labels else None,
+            taints_add=taints.addOrUpdateTaints if taints else None,
+            taints_remove=taints.removeTaints if taints else None,
+            max_unavailable=uc.maxUnavailable if uc else None,
+        )
+        if not plan.changes:
             raise err.invalid_parameter(
-                f"Labels {sorted(both)} cannot be both added and removed.", nodegroupName=name
+                "No changes needed for the nodegroup config provided", nodegroupName=name
             )
-        if add:
-            changes["labels_add"] = add
-            params.append(("LabelsToAdd", msgspec.json.encode(add).decode()))
-        if remove:
-            changes["labels_remove"] = remove
-            params.append(("LabelsToRemove", msgspec.json.encode(remove).decode()))
-    if req.taints is not None:
-        add_t = [msgspec.structs.asdict(_taint(t)) for t in req.taints.addOrUpdateTaints or []]
-        rem_t = [msgspec.structs.asdict(_taint(t)) for t in req.taints.removeTaints or []]
-        if add_t:
-            changes["taints_add"] = add_t
-            params.append(("TaintsToAdd", msgspec.json.encode(add_t).decode()))
-        if rem_t:
-            changes["taints_remove"] = rem_t
-            params.append(("TaintsToRemove", msgspec.json.encode(rem_t).decode()))
-    if req.updateConfig is not None and req.updateConfig.maxUnavailable is not None:
-        changes["max_unavailable"] = req.updateConfig.maxUnavailable
-        params.append(("MaxUnavailable", str(req.updateConfig.maxUnavailable)))
-    if not changes:
-        raise err.invalid_parameter("No changes needed for the nodegroup config provided", nodegroupName=name)
-    u = new_update(
-        b,
-        c,
-        "ConfigUpdate",
-        params,
-        changes,
-        token=req.clientRequestToken,
-        nodegroup=n,
-        seconds=b.settings.nodegroup_update_seconds,
-    )
-    return {"update": render_update(u)}
+        return plan
+
+    return request_update(b, c, "ConfigUpdate", req.clientRequestToken, plan, nodegroup=n)
 
 
 def update_nodegroup_version(
@@ -331,63 +342,39 @@ def update_nodegroup_version(
 ) -> Json:
     c = b.cluster(region, cluster)
     n = _nodegroup(c, name)
-    again = find_token_update(c, req.clientRequestToken, name)
-    if again is not None:
-        return again
-    _nodegroup_update_guard(c, n)
-    changes: Json = {}
-    params: list[tuple[str, str]] = []
-    if req.launchTemplate is not None:
-        if n.launch_template is None:
+
+    def plan() -> Plan:
+        lt: dict[str, str] | None = None
+        if req.launchTemplate is not None:
+            if n.launch_template is None:
+                raise err.invalid_parameter(
+                    "The node group was not created with a launch template; a launch template "
+                    "cannot be added by an update.",
+                    nodegroupName=name,
+                )
+            lt = _resolve_lt(b, region, req.launchTemplate)
+            if lt["id"] != n.launch_template["id"]:
+                raise err.invalid_parameter(
+                    f"Launch template {lt['id']} is not the node group's launch template "
+                    f"{n.launch_template['id']}; only its version can be changed.",
+                    nodegroupName=name,
+                )
+        if req.version is not None:
+            target = b.version(req.version)
+        elif req.launchTemplate is not None:
+            target = n.version
+        else:
+            target = c.version
+        check_version(c, target, name)
+        if minor(target) < minor(n.version):  # type: ignore[operator]
             raise err.invalid_parameter(
-                "The node group was not created with a launch template; a launch template "
-                "cannot be added by an update.",
+                f"Nodegroup {name} cannot be downgraded from {n.version} to {target}",
+                clusterName=cluster,
                 nodegroupName=name,
             )
-        lt = _resolve_lt(b, region, req.launchTemplate)
-        if lt["id"] != n.launch_template["id"]:
-            raise err.invalid_parameter(
-                f"Launch template {lt['id']} is not the node group's launch template "
-                f"{n.launch_template['id']}; only its version can be changed.",
-                nodegroupName=name,
-            )
-        changes["launch_template"] = lt
-        params.append(("LaunchTemplateName", lt["name"]))
-        params.append(("LaunchTemplateVersion", lt["version"]))
-    if req.version is not None:
-        target = b.version(req.version)
-    elif req.launchTemplate is not None:
-        target = n.version
-    else:
-        target = c.version
-    if minor(target) > minor(c.version):  # type: ignore[operator]
-        raise err.invalid_parameter(
-            f"Requested Nodegroup version {target} is newer than the cluster version {c.version}",
-            clusterName=cluster,
-            nodegroupName=name,
-        )
-    if minor(target) < minor(n.version):  # type: ignore[operator]
-        raise err.invalid_parameter(
-            f"Nodegroup {name} cannot be downgraded from {n.version} to {target}",
-            clusterName=cluster,
-            nodegroupName=name,
-        )
-    release = req.releaseVersion or release_version(target)
-    changes["version"] = target
-    changes["release_version"] = release
-    params.append(("Version", target))
-    params.append(("ReleaseVersion", release))
-    u = new_update(
-        b,
-        c,
-        "VersionUpdate",
-        params,
-        changes,
-        token=req.clientRequestToken,
-        nodegroup=n,
-        seconds=b.settings.nodegroup_update_seconds,
-    )
-    return {"update": render_update(u)}
+        return version_plan(target, req.releaseVersion, lt)
+
+    return request_update(b, c, "VersionUpdate", req.clientRequestToken, plan, nodegroup=n)
 
 
 def _nodegroup_due(b: EksBackend, c: ClusterRec, n: NodegroupRec) -> None:

@@ -8,6 +8,10 @@ hands its ``changes`` to that resource's ``Resource.apply_update``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
 
 from . import _errors as err
 from ._backend import EksBackend, Resource
@@ -15,6 +19,26 @@ from ._model import ClusterRec, NodegroupRec, UpdateRec, render_update
 from ._wire import Json, page_answer
 
 _MAX_UPDATES_KEPT = 1000  # terminal updates kept per cluster (bounded bookkeeping)
+
+
+class Plan:
+    """An update being planned: what it changes when it completes (``changes``, keys understood by
+    the target's ``apply_update``) and the ``params`` DescribeUpdate shows."""
+
+    __slots__ = ("changes", "params")
+
+    def __init__(self) -> None:
+        self.changes: Json = {}
+        self.params: list[tuple[str, str]] = []
+
+    def set(self, key: str, label: str, value: Any) -> None:
+        """Change ``key`` to ``value``, shown as the ``label`` param."""
+        self.changes[key] = value
+        self.show(label, value)
+
+    def show(self, label: str, value: Any) -> None:
+        """A param: strings as they are, anything else as JSON (``true``, ``3``, ``["a"]``)."""
+        self.params.append((label, value if isinstance(value, str) else msgspec.json.encode(value).decode()))
 
 
 def in_progress(c: ClusterRec, nodegroup: str | None = None) -> UpdateRec | None:
@@ -31,6 +55,7 @@ def refuse_if_updating(c: ClusterRec) -> None:
 
 
 def require_active(c: ClusterRec) -> None:
+    """The guard of every cluster update: ACTIVE, with no update in progress."""
     refuse_if_updating(c)
     if c.status != "ACTIVE":
         raise err.in_use(
@@ -39,24 +64,69 @@ def require_active(c: ClusterRec) -> None:
         )
 
 
+def refuse_if_nodegroup_updating(c: ClusterRec, n: NodegroupRec) -> None:
+    u = in_progress(c, n.name)
+    if u is not None:
+        raise err.in_use(
+            f"Nodegroup {n.name} currently has update {u.id} in progress",
+            clusterName=c.name,
+            nodegroupName=n.name,
+        )
+
+
+def require_nodegroup_active(c: ClusterRec, n: NodegroupRec) -> None:
+    """The guard of every node group update: the cluster not updating, the node group ACTIVE with no
+    update in progress."""
+    refuse_if_updating(c)
+    refuse_if_nodegroup_updating(c, n)
+    if n.status != "ACTIVE":
+        raise err.in_use(
+            f"Nodegroup {n.name} is currently {n.status}; the update requires ACTIVE.",
+            clusterName=c.name,
+            nodegroupName=n.name,
+        )
+
+
+def request_update(
+    b: EksBackend,
+    c: ClusterRec,
+    type_: str,
+    token: str | None,
+    plan: Callable[[], Plan],
+    *,
+    nodegroup: NodegroupRec | None = None,
+) -> Json:
+    """An update asked for through the API: a retry (same ``token``) answers the update it started;
+    otherwise the target's guard, then ``plan`` (which checks the request against the current
+    state), then the update starts."""
+    again = find_token_update(c, token, nodegroup.name if nodegroup else None)
+    if again is not None:
+        return again
+    if nodegroup is None:
+        require_active(c)
+    else:
+        require_nodegroup_active(c, nodegroup)
+    u = new_update(b, c, type_, plan(), token=token, nodegroup=nodegroup)
+    return {"update": render_update(u)}
+
+
 def new_update(
     b: EksBackend,
     c: ClusterRec,
     type_: str,
-    params: list[tuple[str, str]],
-    changes: Json,
+    plan: Plan,
     *,
-    token: str | None,
+    token: str | None = None,
     nodegroup: NodegroupRec | None = None,
-    seconds: float,
 ) -> UpdateRec:
+    """Start an update of the cluster, or of ``nodegroup``: its target is UPDATING until it completes."""
     u = UpdateRec(
         id=str(uuid.uuid4()),
         type=type_,
         status="InProgress",
         created_at=b.wall(),
-        params=params,
-        changes=changes,
+        params=plan.params,
+        changes=plan.changes,
         nodegroup=nodegroup.name if nodegroup else None,
         token=token,
     )
@@ -64,9 +134,11 @@ def new_update(
     _trim_updates(c)
     if nodegroup is None:
         c.status = "UPDATING"
+        seconds = b.settings.cluster_update_seconds
     else:
         nodegroup.status = "UPDATING"
         nodegroup.modified_at = u.created_at
+        seconds = b.settings.nodegroup_update_seconds
     b.schedule("update", c, u, seconds)
     b.touch(c)
     return u
