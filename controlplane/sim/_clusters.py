@@ -4,6 +4,7 @@ UpdateClusterConfig."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from . import _errors as err
 from ._backend import EksBackend, Resource
@@ -14,15 +15,22 @@ from ._updates import Plan, in_progress, refuse_if_updating, request_update
 from ._wire import Json, decode, page_answer
 
 
+def check_log_types(types: Iterable[str]) -> None:
+    for t in types:
+        if t not in LOG_TYPES:
+            raise err.invalid_parameter(f"Unknown log type {t!r}; valid types are {', '.join(LOG_TYPES)}.")
+
+
+def default_cidrs(ip_family: str) -> list[str]:
+    """Who may reach a public endpoint when no one is named: everyone."""
+    return ["0.0.0.0/0", "::/0"] if ip_family == "ipv6" else ["0.0.0.0/0"]
+
+
 def _check_logging(logging: LoggingIn) -> tuple[set[str], set[str]]:
     on: set[str] = set()
     off: set[str] = set()
     for setup in logging.clusterLogging:
-        for t in setup.types:
-            if t not in LOG_TYPES:
-                raise err.invalid_parameter(
-                    f"Unknown log type {t!r}; valid types are {', '.join(LOG_TYPES)}."
-                )
+        check_log_types(setup.types)
         (on if setup.enabled else off).update(setup.types)
     if on & off:
         raise err.invalid_parameter("A log type cannot be both enabled and disabled.")
@@ -90,13 +98,21 @@ def new_cluster(
     return c
 
 
+def existing(b: EksBackend, region: str, name: str, token: str | None) -> ClusterRec | None:
+    """The cluster a retried CreateCluster (same ``token``) made, or None when the name is free."""
+    c = b.find(region, name)
+    if c is None:
+        return None
+    if token is not None and c.token == token:
+        return c
+    raise err.in_use(f"Cluster already exists with name: {name}", clusterName=name)
+
+
 def create_cluster(b: EksBackend, region: str, req: CreateClusterIn) -> Json:
     check_name("Cluster", req.name, 100)
-    existing = b.find(region, req.name)
-    if existing is not None:
-        if req.clientRequestToken is not None and existing.token == req.clientRequestToken:
-            return {"cluster": render_cluster(existing)}
-        raise err.in_use(f"Cluster already exists with name: {req.name}", clusterName=req.name)
+    retried = existing(b, region, req.name, req.clientRequestToken)
+    if retried is not None:
+        return {"cluster": render_cluster(retried)}
     version = b.version(req.version)
     check_role("roleArn", req.roleArn)
     vpc = req.resourcesVpcConfig
@@ -116,8 +132,7 @@ def create_cluster(b: EksBackend, region: str, req: CreateClusterIn) -> Json:
         ip_family = req.kubernetesNetworkConfig.ipFamily
         if ip_family not in ("ipv4", "ipv6"):
             raise err.invalid_parameter(f"Invalid ipFamily {ip_family!r}.")
-    default_cidrs = ["0.0.0.0/0", "::/0"] if ip_family == "ipv6" else ["0.0.0.0/0"]
-    cidrs = list(vpc.publicAccessCidrs) if vpc.publicAccessCidrs else default_cidrs
+    cidrs = list(vpc.publicAccessCidrs) if vpc.publicAccessCidrs else default_cidrs(ip_family)
     on: set[str] = set()
     if req.logging is not None:
         on, _ = _check_logging(req.logging)
@@ -175,12 +190,17 @@ def delete_cluster(b: EksBackend, region: str, name: str) -> Json:
         raise err.in_use(
             f"Cluster has nodegroups attached: {', '.join(sorted(c.nodegroups))}", clusterName=name
         )
+    start_delete(b, c, b.settings.cluster_delete_seconds)
+    return {"cluster": render_cluster(c)}
+
+
+def start_delete(b: EksBackend, c: ClusterRec, seconds: float) -> None:
+    """The cluster (and its add-ons) is DELETING, and gone after ``seconds``."""
     c.status = "DELETING"
     for a in c.addons.values():
         a.status = "DELETING"
-    b.schedule("cluster", c, c, b.settings.cluster_delete_seconds)
+    b.schedule("cluster", c, c, seconds)
     b.touch(c)
-    return {"cluster": render_cluster(c)}
 
 
 def version_plan(target: str) -> Plan:
@@ -197,7 +217,7 @@ def endpoint_plan(c: ClusterRec, public: bool | None, private: bool | None, cidr
     priv = c.private_access if private is None else private
     sources = c.public_access_cidrs if cidrs is None else list(cidrs)
     if not sources:
-        sources = ["0.0.0.0/0", "::/0"] if c.ip_family == "ipv6" else ["0.0.0.0/0"]
+        sources = default_cidrs(c.ip_family)
     if not pub and not priv:
         raise err.invalid_parameter(
             "Cluster endpoint must have public or private access enabled.", clusterName=c.name

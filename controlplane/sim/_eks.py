@@ -1,56 +1,26 @@
-"""The simulated EKS service: the operations of every resource, as functions over the backend.
+"""The simulated EKS service: one module per resource, as AWS documents the API, plugged into the
+shared backend (``_backend``).
 
-The resources plug into the backend's core (``_backend``) through ``RESOURCES``.
+Each resource module holds its operations as functions over ``EksBackend`` and declares one
+``Resource``: its routes (method + path shape -> operation) and, when its records have lifecycles,
+its kind, its records, the step applied when one is due, and how it applies a completed update.
+Updates, tags and the lifecycle heap are shared: a resource uses ``_updates.request_update`` and
+``Plan`` for its updates, ``b.schedule`` for its lifecycle (``settle`` for CREATING/DELETING), and
+marks itself ``tagged`` to take TagResource.
+
+To add a resource (access entries, pod identity associations, Fargate profiles, ...): add its
+record to ``_model`` (a dict on ``ClusterRec``), its request shapes to ``_shapes``, its errors to
+``_errors``, write its module, and list its ``RESOURCE`` here. Routing, persistence, restore,
+lifecycles and tags then include it.
 """
 
 from __future__ import annotations
 
 from . import _addons, _clusters, _nodegroups, _tags, _updates
-from ._backend import EksBackend
-from ._model import (
-    ClusterRec,
-    NodegroupRec,
-    UpdateRec,
-)
-from ._updates import Plan, new_update
-from ._wire import Json
-
-# --- console (control API) ------------------------------------------------------------------
-
-
-def console_delete_cluster(b: EksBackend, region: str, name: str) -> None:
-    """Delete as the console does: node groups first, the cluster once they are gone."""
-    c = b.cluster(region, name)
-    for n in c.nodegroups.values():
-        if n.status != "DELETING":
-            n.status = "DELETING"
-            b.schedule("nodegroup", c, n, b.settings.nodegroup_delete_seconds)
-    c.status = "DELETING"
-    for a in c.addons.values():
-        a.status = "DELETING"
-    delay = b.settings.cluster_delete_seconds
-    if c.nodegroups:
-        delay += b.settings.nodegroup_delete_seconds
-    b.schedule("cluster", c, c, delay)
-    b.touch(c)
-
-
-def start_update(
-    b: EksBackend,
-    c: ClusterRec,
-    type_: str,
-    params: list[tuple[str, str]],
-    changes: Json,
-    *,
-    nodegroup: NodegroupRec | None = None,
-) -> UpdateRec:
-    plan = Plan()
-    plan.params, plan.changes = params, changes
-    return new_update(b, c, type_, plan, nodegroup=nodegroup)
-
+from ._backend import Resource
 
 # In this order, records of one cluster due at the same time move as before the split.
-RESOURCES = (
+RESOURCES: tuple[Resource, ...] = (
     _clusters.RESOURCE,
     _nodegroups.RESOURCE,
     _addons.RESOURCE,

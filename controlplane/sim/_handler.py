@@ -19,7 +19,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from . import _control, _eks
+from . import _control
 from . import _errors as err
 from ._backend import EksBackend
 from ._faults import FaultInjector
@@ -304,7 +304,7 @@ class Handler:
                 patch = msgspec.json.decode(await request.read(), type=_control.ClusterPatch)
                 return _json(_control.patch_cluster(b, patch.region or region, name, patch))
             if method == "DELETE":
-                _eks.console_delete_cluster(b, region, name)
+                _control.delete_cluster(b, region, name)
                 return _json({})
         if path == "/_sim/state" and method == "GET":
             moto = await asyncio.to_thread(self._moto.state)

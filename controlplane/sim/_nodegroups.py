@@ -31,7 +31,7 @@ def _taint(t: TaintIn) -> Taint:
     return Taint(key=t.key, effect=t.effect, value=t.value)
 
 
-def _check_scaling(min_size: int, max_size: int, desired: int) -> None:
+def check_scaling(min_size: int, max_size: int, desired: int) -> None:
     if min_size < 0 or desired < 0 or max_size < 1:
         raise err.invalid_parameter("Scaling sizes must be non-negative and maxSize at least 1.")
     if min_size > max_size:
@@ -145,7 +145,7 @@ def create_nodegroup(b: EksBackend, region: str, cluster: str, req: CreateNodegr
         raise err.invalid_request(f"Cluster '{cluster}' is not in ACTIVE status", clusterName=cluster)
     refuse_if_updating(c)
     version = b.version(req.version or c.version)
-    check_version(c, version, req.nodegroupName)
+    check_version(c.name, c.version, version, req.nodegroupName)
     if not req.subnets:
         raise err.invalid_parameter("Subnets are required.", nodegroupName=req.nodegroupName)
     check_role("nodeRole", req.nodeRole)
@@ -153,7 +153,7 @@ def create_nodegroup(b: EksBackend, region: str, cluster: str, req: CreateNodegr
     min_size = 1 if sc is None or sc.minSize is None else sc.minSize
     max_size = 2 if sc is None or sc.maxSize is None else sc.maxSize
     desired = 2 if sc is None or sc.desiredSize is None else sc.desiredSize
-    _check_scaling(min_size, max_size, desired)
+    check_scaling(min_size, max_size, desired)
     capacity = req.capacityType or "ON_DEMAND"
     if capacity not in _CAPACITY_TYPES:
         raise err.invalid_parameter(f"Invalid capacityType {capacity!r}.")
@@ -237,12 +237,12 @@ def start_delete(b: EksBackend, c: ClusterRec, n: NodegroupRec) -> None:
     b.generation += 1
 
 
-def check_version(c: ClusterRec, version: str, name: str) -> None:
+def check_version(cluster: str, cluster_version: str, version: str, name: str) -> None:
     """A node group's Kubernetes version may not be newer than its cluster's."""
-    if minor(version) > minor(c.version):  # type: ignore[operator]
+    if minor(version) > minor(cluster_version):  # type: ignore[operator]
         raise err.invalid_parameter(
-            f"Requested Nodegroup version {version} is newer than the cluster version {c.version}",
-            clusterName=c.name,
+            f"Requested Nodegroup version {version} is newer than the cluster version {cluster_version}",
+            clusterName=cluster,
             nodegroupName=name,
         )
 
@@ -267,7 +267,7 @@ def config_plan(
         ("desired", "DesiredSize", desired_size),
     )
     if any(size is not None for _, _, size in sizes):
-        _check_scaling(
+        check_scaling(
             n.min_size if min_size is None else min_size,
             n.max_size if max_size is None else max_size,
             n.desired_size if desired_size is None else desired_size,
@@ -365,7 +365,7 @@ def update_nodegroup_version(
             target = n.version
         else:
             target = c.version
-        check_version(c, target, name)
+        check_version(c.name, c.version, target, name)
         if minor(target) < minor(n.version):  # type: ignore[operator]
             raise err.invalid_parameter(
                 f"Nodegroup {name} cannot be downgraded from {n.version} to {target}",
