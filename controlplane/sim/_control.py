@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from . import _clusters, _nodegroups
+from . import _clusters, _nodegroup_config, _nodegroups
 from . import _errors as err
 from ._backend import EksBackend
 from ._model import LOG_TYPES, ClusterRec, NodegroupRec, render_update
@@ -116,9 +116,9 @@ def create_cluster(b: EksBackend, spec: ClusterSpec) -> ClusterRec:
 
 def _nodegroup_version(b: EksBackend, cluster: str, cluster_version: str, ng: NodegroupSpec) -> str:
     """The new node group's version, after the checks CreateNodegroup makes of its values."""
-    _nodegroups.check_scaling(ng.minSize, ng.maxSize, ng.desiredSize)
+    _nodegroup_config.check_scaling(ng.minSize, ng.maxSize, ng.desiredSize)
     version = b.version(ng.version or cluster_version)
-    _nodegroups.check_version(cluster, cluster_version, version, ng.name)
+    _nodegroup_config.check_version(cluster, cluster_version, version, ng.name)
     return version
 
 
@@ -179,7 +179,7 @@ def patch_cluster(b: EksBackend, region: str, name: str, p: ClusterPatch) -> Jso
             continue
         edited.append((n, ngp))
         labels = n.labels if ngp.labels is None else ngp.labels
-        plan = _nodegroups.config_plan(
+        plan = _nodegroup_config.config_plan(
             n,
             min_size=ngp.minSize,
             max_size=ngp.maxSize,
@@ -190,7 +190,7 @@ def patch_cluster(b: EksBackend, region: str, name: str, p: ClusterPatch) -> Jso
         if plan.changes:
             updates.append(("ConfigUpdate", plan, n))
         if ngp.version is not None and ngp.version != n.version:
-            updates.append(("VersionUpdate", _nodegroups.version_plan(b.version(ngp.version)), n))
+            updates.append(("VersionUpdate", _nodegroup_config.version_plan(b.version(ngp.version)), n))
     doomed = [c.nodegroups.get(ng_name) or _no_nodegroup(name, ng_name) for ng_name in p.deleteNodegroups]
 
     if p.tags is not None:

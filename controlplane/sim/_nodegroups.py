@@ -10,42 +10,25 @@ import msgspec
 from . import _errors as err
 from ._backend import EksBackend, Resource, settle
 from ._model import ClusterRec, NodegroupRec, Taint, UpdateRec, render_nodegroup
+from ._nodegroup_config import (
+    apply_changes,
+    check_scaling,
+    check_version,
+    config_plan,
+    taint,
+    version_plan,
+)
 from ._rules import check_name, check_role, check_tags, minor, release_version
 from ._shapes import (
     CreateNodegroupIn,
     LaunchTemplateIn,
-    TaintIn,
     UpdateNodegroupConfigIn,
     UpdateNodegroupVersionIn,
 )
 from ._updates import Plan, in_progress, refuse_if_nodegroup_updating, refuse_if_updating, request_update
 from ._wire import Json, decode, page_answer
 
-_TAINT_EFFECTS = ("NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE")
 _CAPACITY_TYPES = ("ON_DEMAND", "SPOT", "CAPACITY_BLOCK")
-
-
-def _taint(t: TaintIn) -> Taint:
-    if t.effect not in _TAINT_EFFECTS:
-        raise err.invalid_parameter(f"Invalid taint effect {t.effect!r}.")
-    return Taint(key=t.key, effect=t.effect, value=t.value)
-
-
-def check_scaling(min_size: int, max_size: int, desired: int) -> None:
-    if min_size < 0 or desired < 0 or max_size < 1:
-        raise err.invalid_parameter("Scaling sizes must be non-negative and maxSize at least 1.")
-    if min_size > max_size:
-        raise err.invalid_parameter(
-            f"Minimum capacity {min_size} can't be greater than maximum capacity {max_size}"
-        )
-    if desired < min_size:
-        raise err.invalid_parameter(
-            f"Desired capacity {desired} can't be lower than minimum capacity {min_size}"
-        )
-    if desired > max_size:
-        raise err.invalid_parameter(
-            f"Desired capacity {desired} can't be greater than maximum capacity {max_size}"
-        )
 
 
 def _nodegroup(c: ClusterRec, name: str) -> NodegroupRec:
@@ -192,7 +175,7 @@ def create_nodegroup(b: EksBackend, region: str, cluster: str, req: CreateNodegr
         ami_type=ami,
         capacity_type=capacity,
         labels=dict(req.labels or {}),
-        taints=[_taint(t) for t in req.taints or []],
+        taints=[taint(t) for t in req.taints or []],
         tags=tags,
         launch_template=lt,
         remote_access=remote,
@@ -235,78 +218,6 @@ def start_delete(b: EksBackend, c: ClusterRec, n: NodegroupRec) -> None:
     n.modified_at = b.wall()
     b.schedule("nodegroup", c, n, b.settings.nodegroup_delete_seconds)
     b.generation += 1
-
-
-def check_version(cluster: str, cluster_version: str, version: str, name: str) -> None:
-    """A node group's Kubernetes version may not be newer than its cluster's."""
-    if minor(version) > minor(cluster_version):  # type: ignore[operator]
-        raise err.invalid_parameter(
-            f"Requested Nodegroup version {version} is newer than the cluster version {cluster_version}",
-            clusterName=cluster,
-            nodegroupName=name,
-        )
-
-
-def config_plan(
-    n: NodegroupRec,
-    *,
-    min_size: int | None = None,
-    max_size: int | None = None,
-    desired_size: int | None = None,
-    labels_add: dict[str, str] | None = None,
-    labels_remove: list[str] | None = None,
-    taints_add: list[TaintIn] | None = None,
-    taints_remove: list[TaintIn] | None = None,
-    max_unavailable: int | None = None,
-) -> Plan:
-    """A ConfigUpdate of the node group (empty when nothing is asked for)."""
-    plan = Plan()
-    sizes = (
-        ("min", "MinSize", min_size),
-        ("max", "MaxSize", max_size),
-        ("desired", "DesiredSize", desired_size),
-    )
-    if any(size is not None for _, _, size in sizes):
-        check_scaling(
-            n.min_size if min_size is None else min_size,
-            n.max_size if max_size is None else max_size,
-            n.desired_size if desired_size is None else desired_size,
-        )
-        for key, label, size in sizes:
-            if size is not None:
-                plan.set(key, label, size)
-    both = set(labels_add or ()) & set(labels_remove or ())
-    if both:
-        raise err.invalid_parameter(
-            f"Labels {sorted(both)} cannot be both added and removed.", nodegroupName=n.name
-        )
-    if labels_add:
-        plan.set("labels_add", "LabelsToAdd", labels_add)
-    if labels_remove:
-        plan.set("labels_remove", "LabelsToRemove", labels_remove)
-    if taints_add:
-        plan.set("taints_add", "TaintsToAdd", [msgspec.structs.asdict(_taint(t)) for t in taints_add])
-    if taints_remove:
-        plan.set(
-            "taints_remove", "TaintsToRemove", [msgspec.structs.asdict(_taint(t)) for t in taints_remove]
-        )
-    if max_unavailable is not None:
-        plan.set("max_unavailable", "MaxUnavailable", max_unavailable)
-    return plan
-
-
-def version_plan(
-    target: str, release: str | None = None, launch_template: dict[str, str] | None = None
-) -> Plan:
-    """A VersionUpdate of the node group to ``target`` (and a launch template version)."""
-    plan = Plan()
-    if launch_template is not None:
-        plan.changes["launch_template"] = launch_template
-        plan.show("LaunchTemplateName", launch_template["name"])
-        plan.show("LaunchTemplateVersion", launch_template["version"])
-    plan.set("version", "Version", target)
-    plan.set("release_version", "ReleaseVersion", release or release_version(target))
-    return plan
 
 
 def update_nodegroup_config(
@@ -385,37 +296,10 @@ def _apply_nodegroup_update(b: EksBackend, c: ClusterRec, u: UpdateRec) -> None:
     n = c.nodegroups.get(u.nodegroup or "")
     if n is None:
         return
-    _apply_nodegroup_changes(n, u.changes)
+    apply_changes(n, u.changes)
     n.modified_at = b.wall()
     if n.status == "UPDATING" and in_progress(c, n.name) is None:
         n.status = "ACTIVE"
-
-
-def _apply_nodegroup_changes(n: NodegroupRec, ch: Json) -> None:
-    if "min" in ch:
-        n.min_size = ch["min"]
-    if "max" in ch:
-        n.max_size = ch["max"]
-    if "desired" in ch:
-        n.desired_size = ch["desired"]
-    if ch.get("labels_add") or ch.get("labels_remove"):
-        labels = dict(n.labels)
-        for k in ch.get("labels_remove", []):
-            labels.pop(k, None)
-        labels.update(ch.get("labels_add", {}))
-        n.labels = labels
-    if ch.get("taints_add") or ch.get("taints_remove"):
-        removed = {(t["key"], t["effect"]) for t in ch.get("taints_remove", [])}
-        added = [Taint(**t) for t in ch.get("taints_add", [])]
-        keys = {(t.key, t.effect) for t in added}
-        n.taints = [t for t in n.taints if (t.key, t.effect) not in removed | keys] + added
-    if "version" in ch:
-        n.version = ch["version"]
-        n.release_version = ch["release_version"]
-    if "launch_template" in ch:
-        n.launch_template = ch["launch_template"]
-    if "max_unavailable" in ch:
-        n.max_unavailable = ch["max_unavailable"]
 
 
 RESOURCE = Resource(
