@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from . import _errors as err
-from ._backend import EksBackend, Resource, settle
+from ._backend import EksBackend, Resource, settle, start_deleting
 from ._model import AddonRec, ClusterRec, render_addon
 from ._rules import check_tags
 from ._shapes import CreateAddonIn
@@ -61,24 +61,23 @@ def create_addon(b: EksBackend, region: str, cluster: str, req: CreateAddonIn) -
     return {"addon": render_addon(c.name, a)}
 
 
-def describe_addon(b: EksBackend, region: str, cluster: str, name: str) -> Json:
-    c = b.cluster(region, cluster)
+def _addon(c: ClusterRec, name: str) -> AddonRec:
     a = c.addons.get(name)
     if a is None:
-        raise err.addon_not_found(cluster, name)
-    return {"addon": render_addon(c.name, a)}
+        raise err.addon_not_found(c.name, name)
+    return a
+
+
+def describe_addon(b: EksBackend, region: str, cluster: str, name: str) -> Json:
+    c = b.cluster(region, cluster)
+    return {"addon": render_addon(c.name, _addon(c, name))}
 
 
 def delete_addon(b: EksBackend, region: str, cluster: str, name: str) -> Json:
     c = b.cluster(region, cluster)
-    a = c.addons.get(name)
-    if a is None:
-        raise err.addon_not_found(cluster, name)
+    a = _addon(c, name)
     if a.status != "DELETING":
-        a.status = "DELETING"
-        a.modified_at = b.wall()
-        b.schedule("addon", c, a, b.settings.addon_delete_seconds)
-        b.generation += 1
+        start_deleting(b, "addon", c, a, b.settings.addon_delete_seconds)
     return {"addon": render_addon(c.name, a)}
 
 

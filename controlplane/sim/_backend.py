@@ -66,9 +66,18 @@ class _Settling(Protocol):
     modified_at: float
 
 
+def start_deleting(b: EksBackend, kind: str, c: ClusterRec, rec: _Settling, seconds: float) -> None:
+    """A cluster's sub-resource (node group, add-on, ...) is DELETING, and ``settle`` removes it
+    after ``seconds``."""
+    rec.status = "DELETING"
+    rec.modified_at = b.wall()
+    b.schedule(kind, c, rec, seconds)
+    b.generation += 1
+
+
 def settle(b: EksBackend, records: MutableMapping[str, Any], rec: _Settling) -> None:
-    """The lifecycle step of a cluster's sub-resource (node group, add-on, ...) that came due:
-    CREATING becomes ACTIVE, DELETING leaves ``records``."""
+    """The lifecycle step of a cluster's sub-resource that came due: CREATING becomes ACTIVE,
+    DELETING leaves ``records``."""
     if rec.status == "CREATING":
         rec.status = "ACTIVE"
         rec.modified_at = b.wall()

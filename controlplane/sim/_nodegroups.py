@@ -8,7 +8,7 @@ import uuid
 import msgspec
 
 from . import _errors as err
-from ._backend import EksBackend, Resource, settle
+from ._backend import EksBackend, Resource, settle, start_deleting
 from ._model import ClusterRec, NodegroupRec, Taint, UpdateRec, render_nodegroup
 from ._nodegroup_config import (
     apply_changes,
@@ -214,10 +214,7 @@ def delete_nodegroup(b: EksBackend, region: str, cluster: str, name: str) -> Jso
 
 def start_delete(b: EksBackend, c: ClusterRec, n: NodegroupRec) -> None:
     """The node group is DELETING, and gone after the delete time."""
-    n.status = "DELETING"
-    n.modified_at = b.wall()
-    b.schedule("nodegroup", c, n, b.settings.nodegroup_delete_seconds)
-    b.generation += 1
+    start_deleting(b, "nodegroup", c, n, b.settings.nodegroup_delete_seconds)
 
 
 def update_nodegroup_config(
