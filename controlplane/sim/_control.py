@@ -192,7 +192,7 @@ def patch_cluster(b: EksBackend, region: str, name: str, p: ClusterPatch) -> Jso
         if ngp.version is not None and ngp.version != n.version:
             updates.append(("VersionUpdate", _nodegroup_config.version_plan(b.version(ngp.version)), n))
     doomed = [c.nodegroups.get(ng_name) or _no_nodegroup(name, ng_name) for ng_name in p.deleteNodegroups]
-
+    # Everything is checked: now the changes, in the order the patch lists them.
     if p.tags is not None:
         c.tags = dict(p.tags)
     for n, ngp in edited:
