@@ -6,10 +6,13 @@ from typing import Any
 
 import msgspec
 
+from . import _clusters, _nodegroup_config, _nodegroups
 from . import _errors as err
-from ._eks import EksBackend, Json, minor
+from ._backend import EksBackend
 from ._model import LOG_TYPES, ClusterRec, NodegroupRec, render_update
 from ._settings import EndpointAccess
+from ._updates import Plan, new_update
+from ._wire import Json
 
 
 class NodegroupSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -82,15 +85,14 @@ def create_cluster(b: EksBackend, spec: ClusterSpec) -> ClusterRec:
     """An ACTIVE cluster with ACTIVE node groups, as if it had been made outside the control plane."""
     s = b.settings
     region = spec.region or s.default_region
-    if b._regions.get(region, {}).get(spec.name) is not None:
-        raise err.in_use(f"Cluster already exists with name: {spec.name}", clusterName=spec.name)
-    version = b._version(spec.version)
-    for t in spec.loggingTypes:
-        if t not in LOG_TYPES:
-            raise err.invalid_parameter(f"Unknown log type {t!r}.")
+    _clusters.existing(b, region, spec.name, None)
+    version = b.version(spec.version)
+    _clusters.check_log_types(spec.loggingTypes)
+    groups = [(ng, _nodegroup_version(b, spec.name, version, ng)) for ng in spec.nodegroups]
     subnets = spec.subnets or [_fake_id("subnet", spec.name + "a"), _fake_id("subnet", spec.name + "b")]
-    cidrs = spec.publicAccessSources or (["0.0.0.0/0", "::/0"] if spec.ipFamily == "ipv6" else ["0.0.0.0/0"])
-    c = b.new_cluster(
+    cidrs = spec.publicAccessSources or _clusters.default_cidrs(spec.ipFamily)
+    c = _clusters.new_cluster(
+        b,
         region,
         spec.name,
         version=version,
@@ -107,17 +109,23 @@ def create_cluster(b: EksBackend, spec: ClusterSpec) -> ClusterRec:
         endpoint_access=spec.endpointAccess,
         status="ACTIVE",
     )
-    for ng in spec.nodegroups:
-        _new_nodegroup(b, c, ng, status="ACTIVE")
+    for ng, ng_version in groups:
+        _new_nodegroup(b, c, ng, ng_version, status="ACTIVE")
     return c
 
 
-def _new_nodegroup(b: EksBackend, c: ClusterRec, ng: NodegroupSpec, status: str) -> NodegroupRec:
-    version = b._version(ng.version or c.version)
-    if minor(version) > minor(c.version):  # type: ignore[operator]
-        raise err.invalid_parameter(f"Node group version {version} is newer than the cluster's.")
+def _nodegroup_version(b: EksBackend, cluster: str, cluster_version: str, ng: NodegroupSpec) -> str:
+    """The new node group's version, after the checks CreateNodegroup makes of its values."""
+    _nodegroup_config.check_scaling(ng.minSize, ng.maxSize, ng.desiredSize)
+    version = b.version(ng.version or cluster_version)
+    _nodegroup_config.check_version(cluster, cluster_version, version, ng.name)
+    return version
+
+
+def _new_nodegroup(b: EksBackend, c: ClusterRec, ng: NodegroupSpec, version: str, status: str) -> None:
     lt = ng.launchTemplate
-    return b.new_nodegroup(
+    _nodegroups.new_nodegroup(
+        b,
         c,
         ng.name,
         version=version,
@@ -141,102 +149,79 @@ def _new_nodegroup(b: EksBackend, c: ClusterRec, ng: NodegroupSpec, status: str)
 
 def patch_cluster(b: EksBackend, region: str, name: str, p: ClusterPatch) -> Json:
     """Change a cluster as the console would. Version, endpoint and logging changes and node group
-    scaling/label/version changes go through UPDATING with update IDs; tags change at once. Unlike
-    the API, several updates may start in one patch (the test author asked for all of them)."""
+    scaling/label/version changes go through UPDATING with update IDs; tags change at once. The
+    values are checked as the API checks them, all before anything changes; but unlike the API,
+    several updates may start in one patch, whatever the cluster is doing (the test author asked
+    for all of them)."""
     c = b.cluster(region, name)
     if c.status not in ("ACTIVE", "UPDATING"):
         raise err.in_use(f"Cluster {name} is {c.status}.", clusterName=name)
-    started: list[Json] = []
-    if p.tags is not None:
-        c.tags = dict(p.tags)
-        b.touch(c)
+    updates: list[tuple[str, Plan, NodegroupRec | None]] = []
     if p.version is not None and p.version != c.version:
-        target = b._version(p.version)
-        u = b.start_update(
-            c, "VersionUpdate", [("Version", target), ("PlatformVersion", "eks.1")], {"version": target}
-        )
-        started.append(render_update(u))
+        updates.append(("VersionUpdate", _clusters.version_plan(b.version(p.version)), None))
     if p.publicAccess is not None or p.privateAccess is not None or p.publicAccessSources is not None:
         public = c.public_access if p.publicAccess is None else p.publicAccess
         private = c.private_access if p.privateAccess is None else p.privateAccess
-        cidrs = c.public_access_cidrs if p.publicAccessSources is None else list(p.publicAccessSources)
-        if not public and not private:
-            raise err.invalid_parameter("Cluster endpoint must have public or private access enabled.")
-        params = [
-            ("EndpointPublicAccess", str(public).lower()),
-            ("EndpointPrivateAccess", str(private).lower()),
-        ]
-        if p.publicAccessSources is not None:
-            params.append(("PublicAccessCidrs", msgspec.json.encode(cidrs).decode()))
-        u = b.start_update(
-            c,
-            "EndpointAccessUpdate",
-            params,
-            {"public": public, "private": private, "cidrs": cidrs or ["0.0.0.0/0"]},
-        )
-        started.append(render_update(u))
+        plan = _clusters.endpoint_plan(c, public, private, p.publicAccessSources)
+        updates.append(("EndpointAccessUpdate", plan, None))
     if p.loggingTypes is not None:
-        for t in p.loggingTypes:
-            if t not in LOG_TYPES:
-                raise err.invalid_parameter(f"Unknown log type {t!r}.")
-        enabled = [t for t in LOG_TYPES if t in p.loggingTypes]
-        value = msgspec.json.encode([{"types": enabled, "enabled": True}]).decode()
-        u = b.start_update(c, "LoggingUpdate", [("ClusterLogging", value)], {"logging": enabled})
-        started.append(render_update(u))
+        _clusters.check_log_types(p.loggingTypes)
+        on = set(p.loggingTypes)
+        updates.append(("LoggingUpdate", _clusters.logging_plan(c, on, set(LOG_TYPES) - on), None))
+    created: list[tuple[NodegroupSpec, str]] = []
+    edited: list[tuple[NodegroupRec, NodegroupPatch]] = []
     for ng_name, ngp in p.nodegroups.items():
         n = c.nodegroups.get(ng_name)
         if n is None:
-            spec = NodegroupSpec(
-                name=ng_name,
-                **{k: v for k, v in msgspec.structs.asdict(ngp).items() if v is not None},
-            )
-            _new_nodegroup(b, c, spec, status="CREATING")
+            given = {k: v for k, v in msgspec.structs.asdict(ngp).items() if v is not None}
+            spec = NodegroupSpec(name=ng_name, **given)
+            created.append((spec, _nodegroup_version(b, c.name, c.version, spec)))
             continue
+        edited.append((n, ngp))
+        labels = n.labels if ngp.labels is None else ngp.labels
+        plan = _nodegroup_config.config_plan(
+            n,
+            min_size=ngp.minSize,
+            max_size=ngp.maxSize,
+            desired_size=ngp.desiredSize,
+            labels_add={k: v for k, v in labels.items() if n.labels.get(k) != v},
+            labels_remove=[k for k in n.labels if k not in labels],
+        )
+        if plan.changes:
+            updates.append(("ConfigUpdate", plan, n))
+        if ngp.version is not None and ngp.version != n.version:
+            updates.append(("VersionUpdate", _nodegroup_config.version_plan(b.version(ngp.version)), n))
+    doomed = [c.nodegroups.get(ng_name) or _no_nodegroup(name, ng_name) for ng_name in p.deleteNodegroups]
+    # Everything is checked: now the changes, in the order the patch lists them.
+    if p.tags is not None:
+        c.tags = dict(p.tags)
+    for n, ngp in edited:
         if ngp.tags is not None:
             n.tags = dict(ngp.tags)
-        changes: Json = {}
-        params = []
-        for key, label, size in (
-            ("min", "MinSize", ngp.minSize),
-            ("max", "MaxSize", ngp.maxSize),
-            ("desired", "DesiredSize", ngp.desiredSize),
-        ):
-            if size is not None:
-                changes[key] = size
-                params.append((label, str(size)))
-        if ngp.labels is not None:
-            add = {k: v for k, v in ngp.labels.items() if n.labels.get(k) != v}
-            remove = [k for k in n.labels if k not in ngp.labels]
-            if add:
-                changes["labels_add"] = add
-                params.append(("LabelsToAdd", msgspec.json.encode(add).decode()))
-            if remove:
-                changes["labels_remove"] = remove
-                params.append(("LabelsToRemove", msgspec.json.encode(remove).decode()))
-        if changes:
-            u = b.start_update(c, "ConfigUpdate", params, changes, nodegroup=n)
-            started.append(render_update(u))
-        if ngp.version is not None and ngp.version != n.version:
-            target = b._version(ngp.version)
-            rel = f"{target}.0-20250501"
-            u = b.start_update(
-                c,
-                "VersionUpdate",
-                [("Version", target), ("ReleaseVersion", rel)],
-                {"version": target, "release_version": rel},
-                nodegroup=n,
-            )
-            started.append(render_update(u))
-        b.touch(c)
-    for ng_name in p.deleteNodegroups:
-        n = c.nodegroups.get(ng_name)
-        if n is None:
-            raise err.nodegroup_not_found(name, ng_name)
+    for spec, version in created:
+        _new_nodegroup(b, c, spec, version, status="CREATING")
+    started = [render_update(new_update(b, c, type_, plan, nodegroup=n)) for type_, plan, n in updates]
+    for n in doomed:
         if n.status != "DELETING":
-            n.status = "DELETING"
-            b._schedule("nodegroup", c, n, b.settings.nodegroup_delete_seconds)
-            b.touch(c)
+            _nodegroups.start_delete(b, c, n)
+    b.touch(c)
     return {"updates": started}
+
+
+def _no_nodegroup(cluster: str, name: str) -> NodegroupRec:
+    raise err.nodegroup_not_found(cluster, name)
+
+
+def delete_cluster(b: EksBackend, region: str, name: str) -> None:
+    """Delete as the console does: node groups first, the cluster once they are gone."""
+    c = b.cluster(region, name)
+    for n in c.nodegroups.values():
+        if n.status != "DELETING":
+            _nodegroups.start_delete(b, c, n)
+    delay = b.settings.cluster_delete_seconds
+    if c.nodegroups:
+        delay += b.settings.nodegroup_delete_seconds
+    _clusters.start_delete(b, c, delay)
 
 
 def state(b: EksBackend) -> list[Json]:

@@ -21,13 +21,14 @@ from yarl import URL
 
 from . import _control
 from . import _errors as err
-from ._eks import EksBackend
+from ._backend import EksBackend
 from ._faults import FaultInjector
 from ._fixes import FIXED, MotoFixes
 from ._moto import MotoServer
 from ._query import ec2_error_xml, params
-from ._routes import QueryReader, route
+from ._routes import route
 from ._settings import FaultSettings
+from ._wire import QueryReader
 
 _JSON = "application/json"
 _HOP = frozenset(
@@ -303,7 +304,7 @@ class Handler:
                 patch = msgspec.json.decode(await request.read(), type=_control.ClusterPatch)
                 return _json(_control.patch_cluster(b, patch.region or region, name, patch))
             if method == "DELETE":
-                b.console_delete_cluster(region, name)
+                _control.delete_cluster(b, region, name)
                 return _json({})
         if path == "/_sim/state" and method == "GET":
             moto = await asyncio.to_thread(self._moto.state)

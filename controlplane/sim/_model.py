@@ -27,7 +27,8 @@ class UpdateRec(msgspec.Struct):
     created_at: float
     params: list[tuple[str, str]]
     changes: dict[str, Any]
-    """What the update applies when it completes (keys understood by ``_eks`` only)."""
+    """What the update applies when it completes (keys understood by its target resource's
+    ``apply_update`` only; see ``_updates.Plan``)."""
     nodegroup: str | None = None
     addon: str | None = None
     token: str | None = None

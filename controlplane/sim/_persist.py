@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
 from typing import Any
 
 import msgspec
 
-from ._eks import EksBackend
+from ._backend import EksBackend
 from ._model import ClusterRec
 
 _FORMAT = 1
@@ -24,13 +23,6 @@ class Snapshot(msgspec.Struct):
     clusters: list[ClusterRec]
 
 
-def _records(c: ClusterRec) -> Iterator[Any]:
-    yield c
-    yield from c.nodegroups.values()
-    yield from c.addons.values()
-    yield from c.updates.values()
-
-
 def encode(backend: EksBackend, now: float) -> bytes:
     clusters = list(backend.clusters())
     saved: list[tuple[Any, float]] = []
@@ -38,7 +30,7 @@ def encode(backend: EksBackend, now: float) -> bytes:
         # Swap due times for delays just for the encode; this runs without awaiting, so nothing
         # else observes the swapped values.
         for c in clusters:
-            for rec in _records(c):
+            for _, rec in backend.records(c):
                 if rec.due is not None:
                     saved.append((rec, rec.due))
                     rec.due = max(rec.due - now, 0.0)
@@ -55,7 +47,7 @@ def load(backend: EksBackend, data: bytes) -> int:
         raise ValueError(f"unsupported state format {snap.format}")
     for c in snap.clusters:
         remaining: dict[int, float] = {}
-        for rec in _records(c):
+        for _, rec in backend.records(c):
             if rec.due is not None:
                 remaining[id(rec)] = rec.due
                 rec.due = None

@@ -1,200 +1,17 @@
-"""EKS REST-JSON routing: path + method -> operation, request decoding, answer encoding."""
+"""EKS REST-JSON routing: method + path -> operation, over the routes every resource declares."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
 from urllib.parse import unquote
 
-import msgspec
-
-from . import _errors as err
-from ._eks import EksBackend, Json
-from ._shapes import (
-    CreateAddonIn,
-    CreateClusterIn,
-    CreateNodegroupIn,
-    TagResourceIn,
-    UpdateClusterConfigIn,
-    UpdateClusterVersionIn,
-    UpdateNodegroupConfigIn,
-    UpdateNodegroupVersionIn,
-)
-
-Query = Mapping[str, str]
-Handler = Callable[[EksBackend, str, list[str], "QueryReader", bytes], "Json | bytes"]
-
-
-class QueryReader:
-    """Query parameters, parsed only when an operation asks for them (DescribeCluster never does)."""
-
-    __slots__ = ("_get_all", "_query")
-
-    def __init__(self, query: Query, get_all: Callable[[str], list[str]]) -> None:
-        self._query = query
-        self._get_all = get_all
-
-    def get(self, key: str) -> str | None:
-        return self._query.get(key)
-
-    def all(self, key: str) -> list[str]:
-        return self._get_all(key)
-
-    def int(self, key: str) -> int | None:
-        v = self._query.get(key)
-        if v is None:
-            return None
-        try:
-            return int(v)
-        except ValueError as e:
-            raise err.invalid_parameter(f"{key} must be an integer.") from e
-
-
-def _decode(body: bytes, typ: type[Any]) -> Any:
-    try:
-        return msgspec.json.decode(body or b"{}", type=typ)
-    except msgspec.ValidationError as e:
-        raise err.invalid_parameter(str(e)) from e
-    except msgspec.DecodeError as e:
-        raise err.EksError("SerializationException", 400, f"Malformed JSON body: {e}") from e
-
-
-# Each handler gets (backend, region, path segments, query, body).
-def _create_cluster(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.create_cluster(r, _decode(body, CreateClusterIn))
-
-
-def _list_clusters(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.list_clusters(r, q.int("maxResults"), q.get("nextToken"))
-
-
-def _describe_cluster(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.describe_cluster(r, s[1])
-
-
-def _delete_cluster(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.delete_cluster(r, s[1])
-
-
-def _update_version(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.update_cluster_version(r, s[1], _decode(body, UpdateClusterVersionIn))
-
-
-def _update_config(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.update_cluster_config(r, s[1], _decode(body, UpdateClusterConfigIn))
-
-
-def _list_updates(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.list_updates(
-        r,
-        s[1],
-        nodegroup=q.get("nodegroupName"),
-        addon=q.get("addonName"),
-        max_results=q.int("maxResults"),
-        token=q.get("nextToken"),
-    )
-
-
-def _describe_update(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.describe_update(r, s[1], s[3], q.get("nodegroupName"), q.get("addonName"))
-
-
-def _create_ng(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.create_nodegroup(r, s[1], _decode(body, CreateNodegroupIn))
-
-
-def _list_ngs(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.list_nodegroups(r, s[1], q.int("maxResults"), q.get("nextToken"))
-
-
-def _describe_ng(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.describe_nodegroup(r, s[1], s[3])
-
-
-def _delete_ng(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.delete_nodegroup(r, s[1], s[3])
-
-
-def _ng_config(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.update_nodegroup_config(r, s[1], s[3], _decode(body, UpdateNodegroupConfigIn))
-
-
-def _ng_version(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.update_nodegroup_version(r, s[1], s[3], _decode(body, UpdateNodegroupVersionIn))
-
-
-def _create_addon(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.create_addon(r, s[1], _decode(body, CreateAddonIn))
-
-
-def _list_addons(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.list_addons(r, s[1], q.int("maxResults"), q.get("nextToken"))
-
-
-def _describe_addon(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.describe_addon(r, s[1], s[3])
-
-
-def _delete_addon(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.delete_addon(r, s[1], s[3])
-
-
-def _addon_versions(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.describe_addon_versions(
-        q.get("kubernetesVersion"), q.get("addonName"), q.int("maxResults"), q.get("nextToken")
-    )
-
-
-def _tag(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.tag_resource(s[1], _decode(body, TagResourceIn).tags)
-
-
-def _untag(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.untag_resource(s[1], q.all("tagKeys"))
-
-
-def _list_tags(b: EksBackend, r: str, s: list[str], q: QueryReader, body: bytes) -> Json | bytes:
-    return b.list_tags(s[1])
-
+from ._backend import Handler
+from ._eks import RESOURCES
 
 # (method, shape) -> (operation, handler); a shape is the path with variable segments as "*".
-_ROUTES: dict[tuple[str, tuple[str, ...]], tuple[str, Handler]] = {
-    ("POST", ("clusters",)): ("CreateCluster", _create_cluster),
-    ("GET", ("clusters",)): ("ListClusters", _list_clusters),
-    ("GET", ("clusters", "*")): ("DescribeCluster", _describe_cluster),
-    ("DELETE", ("clusters", "*")): ("DeleteCluster", _delete_cluster),
-    ("POST", ("clusters", "*", "updates")): ("UpdateClusterVersion", _update_version),
-    ("GET", ("clusters", "*", "updates")): ("ListUpdates", _list_updates),
-    ("GET", ("clusters", "*", "updates", "*")): ("DescribeUpdate", _describe_update),
-    ("POST", ("clusters", "*", "update-config")): ("UpdateClusterConfig", _update_config),
-    ("POST", ("clusters", "*", "node-groups")): ("CreateNodegroup", _create_ng),
-    ("GET", ("clusters", "*", "node-groups")): ("ListNodegroups", _list_ngs),
-    ("GET", ("clusters", "*", "node-groups", "*")): ("DescribeNodegroup", _describe_ng),
-    ("DELETE", ("clusters", "*", "node-groups", "*")): ("DeleteNodegroup", _delete_ng),
-    ("POST", ("clusters", "*", "node-groups", "*", "update-config")): ("UpdateNodegroupConfig", _ng_config),
-    ("POST", ("clusters", "*", "node-groups", "*", "update-version")): (
-        "UpdateNodegroupVersion",
-        _ng_version,
-    ),
-    ("POST", ("clusters", "*", "addons")): ("CreateAddon", _create_addon),
-    ("GET", ("clusters", "*", "addons")): ("ListAddons", _list_addons),
-    ("GET", ("clusters", "*", "addons", "*")): ("DescribeAddon", _describe_addon),
-    ("DELETE", ("clusters", "*", "addons", "*")): ("DeleteAddon", _delete_addon),
-    ("GET", ("addons", "supported-versions")): ("DescribeAddonVersions", _addon_versions),
-    ("POST", ("tags", "*")): ("TagResource", _tag),
-    ("DELETE", ("tags", "*")): ("UntagResource", _untag),
-    ("GET", ("tags", "*")): ("ListTagsForResource", _list_tags),
-}
-_FIXED = {
-    "clusters",
-    "updates",
-    "update-config",
-    "node-groups",
-    "addons",
-    "update-version",
-    "tags",
-    "supported-versions",
-}
+_ROUTES = {key: op for r in RESOURCES for key, op in r.routes.items()}
+# Every path shape's prefixes: a segment is a fixed word where a route has it after the same
+# prefix, else a variable (a cluster may be named "updates").
+_PREFIXES = {shape[: i + 1] for _, shape in _ROUTES for i in range(len(shape))}
 
 
 def route(method: str, raw_path: str) -> tuple[str, Handler, list[str]] | None:
@@ -203,10 +20,10 @@ def route(method: str, raw_path: str) -> tuple[str, Handler, list[str]] | None:
     segs = path.strip("/").split("/")
     if segs[0] == "tags" and len(segs) > 2:  # an unencoded ARN contains slashes
         segs = ["tags", "/".join(segs[1:])]
-    shape = tuple(
-        s if (i % 2 == 0 or (segs[0] == "addons" and i == 1)) and s in _FIXED else "*"
-        for i, s in enumerate(segs)
-    )
+    shape: tuple[str, ...] = ()
+    for s in segs:
+        fixed = (*shape, s)
+        shape = fixed if fixed in _PREFIXES else (*shape, "*")
     found = _ROUTES.get((method, shape))
     if found is None:
         return None

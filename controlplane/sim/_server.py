@@ -14,7 +14,8 @@ import aiohttp
 from aiohttp import web
 
 from . import _persist
-from ._eks import EksBackend, Endpoints
+from ._backend import EksBackend, Endpoints
+from ._eks import RESOURCES
 from ._fixes import MotoFixes
 from ._handler import Handler
 from ._moto import MotoServer
@@ -140,6 +141,7 @@ class Simulator:
 
         backend = EksBackend(
             s,
+            resources=RESOURCES,
             clock=loop.time,
             wall=time.time,
             endpoints=endpoints,

@@ -129,6 +129,70 @@ async def test_control_create_patch_and_delete(sim: Simulator) -> None:
         assert status == 200 and await status_of(eks, "ext") == "DELETING"
 
 
+async def test_console_edits_are_checked_like_the_api_and_a_bad_patch_changes_nothing(sim: Simulator) -> None:
+    spec = {"name": "con", "tags": {"a": "1"}, "nodegroups": [{"name": "ng", "maxSize": 3}]}
+    assert (await call(sim, "POST", "/_sim/clusters", spec))[0] == 201
+    bad_patches = [
+        ({"nodegroups": {"ng": {"desiredSize": 9}}}, "Desired capacity 9"),
+        ({"loggingTypes": ["api", "nope"]}, "Unknown log type 'nope'"),
+        ({"publicAccess": False}, "public or private access"),
+        ({"nodegroups": {"new": {"version": "1.99"}}}, "unsupported Kubernetes version"),
+        ({"deleteNodegroups": ["ghost"]}, "No node group found"),
+    ]
+    for bad, message in bad_patches:
+        status, out = await call(sim, "PATCH", "/_sim/clusters/con", {"tags": {"b": "2"}, **bad})
+        assert status >= 400 and message in out["message"], (bad, out)
+    status, out = await call(
+        sim,
+        "POST",
+        "/_sim/clusters",
+        {**spec, "name": "con2", "nodegroups": [{"name": "ng", "minSize": 4, "maxSize": 3}]},
+    )
+    assert status == 400 and "Minimum capacity 4" in out["message"]
+    _, state = await call(sim, "GET", "/_sim/state")
+    [c] = state["clusters"]  # the refused cluster was not made, and nothing of "con" changed
+    assert c["name"] == "con" and c["tags"] == {"a": "1"} and c["updates"] == []
+    assert [(n["name"], n["desiredSize"], n["status"]) for n in c["nodegroups"]] == [("ng", 2, "ACTIVE")]
+
+
+async def test_console_updates_read_like_the_apis(sim: Simulator) -> None:
+    spec = {"name": "con", "version": "1.30", "nodegroups": [{"name": "ng", "labels": {"a": "1"}}]}
+    await call(sim, "POST", "/_sim/clusters", spec)
+    patch = {
+        "version": "1.31",
+        "loggingTypes": ["api"],
+        "nodegroups": {"ng": {"maxSize": 4, "labels": {"b": "2"}, "version": "1.31"}},
+    }
+    status, out = await call(sim, "PATCH", "/_sim/clusters/con", patch)
+    assert status == 200
+    params = {(u["type"], p["type"]): p["value"] for u in out["updates"] for p in u["params"]}
+    assert params == {
+        ("VersionUpdate", "Version"): "1.31",
+        ("VersionUpdate", "PlatformVersion"): "eks.1",
+        ("LoggingUpdate", "ClusterLogging"): (
+            '[{"types":["api"],"enabled":true},'
+            '{"types":["audit","authenticator","controllerManager","scheduler"],"enabled":false}]'
+        ),
+        ("ConfigUpdate", "MaxSize"): "4",
+        ("ConfigUpdate", "LabelsToAdd"): '{"b":"2"}',
+        ("ConfigUpdate", "LabelsToRemove"): '["a"]',
+        ("VersionUpdate", "ReleaseVersion"): "1.31.0-20250501",
+    }
+    async with aws(sim, "eks") as eks:
+
+        async def settled() -> bool:
+            return await status_of(eks, "con") == "ACTIVE" and await status_of(eks, "con", "ng") == "ACTIVE"
+
+        await wait_for(settled)
+        c = (await eks.describe_cluster(name="con"))["cluster"]
+        assert c["version"] == "1.31" and c["logging"]["clusterLogging"][0] == {
+            "types": ["api"],
+            "enabled": True,
+        }
+        ng = (await eks.describe_nodegroup(clusterName="con", nodegroupName="ng"))["nodegroup"]
+        assert ng["version"] == "1.31" and ng["labels"] == {"b": "2"} and ng["scalingConfig"]["maxSize"] == 4
+
+
 async def test_control_batch(sim: Simulator) -> None:
     status, out = await call(
         sim,
