@@ -49,6 +49,9 @@ class AdminSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=T
     """Require the bearer token on ``/metrics`` too."""
     max_body_bytes: int = 1_048_576
     """Largest request body accepted; larger requests get 413."""
+    reuse_port: bool = False
+    """Bind the listen address with ``SO_REUSEPORT``, so that several replicas on one machine share one
+    port (``serve --workers N`` sets it for its workers)."""
 
 
 class LifecycleSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):

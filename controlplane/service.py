@@ -206,7 +206,7 @@ class Service:
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)
         host, port = parse_listen(s.admin.listen)
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, reuse_port=s.admin.reuse_port or None)
         await site.start()
         sockets = getattr(site._server, "sockets", None) or []
         bound = sockets[0].getsockname()[1] if sockets else port

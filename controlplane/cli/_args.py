@@ -14,6 +14,17 @@ def action_group(sub: Subcommands, name: str, help_text: str) -> Subcommands:
     return sub.add_parser(name, help=help_text).add_subparsers(dest="action", metavar="ACTION", required=True)
 
 
+def count(value: str) -> int:
+    """An argparse type: a whole number of at least one."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value!r}")
+    return number
+
+
 def positive(value: str) -> float:
     """An argparse type: a number of seconds greater than zero."""
     try:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ._args import Subcommands
+from ._args import Subcommands, count
 from ._client import CliError
 
 DEFAULT_CONFIG = Path("config/controlplane.toml")
@@ -28,6 +28,12 @@ def add_commands(sub: Subcommands, conn: argparse.ArgumentParser) -> None:
     serve.add_argument("--sim", action="store_true", help="run against the built-in AWS simulator")
     serve.add_argument("--aws-endpoint", help="override every AWS endpoint with this URL")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--workers",
+        type=count,
+        default=1,
+        help="run N replica processes under this one, sharing the admin port (all the cores of a machine)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     for name, (_, help_text) in PASSTHROUGH.items():
@@ -59,11 +65,59 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"controlplane: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.service.log_level, settings.service.log_format)
+    if args.workers > 1:
+        if args.sim:
+            print(
+                "controlplane: --workers cannot be combined with --sim (one simulator per process)",
+                file=sys.stderr,
+            )
+            return 2
+        return _serve_workers(settings, args.workers)
     try:
         return asyncio.run(serve(settings, sim=args.sim))
     except OSError as exc:
         # Typically the listen address is taken; a traceback would bury the one line that matters.
         raise CliError(f"{exc.strerror or exc} ({settings.admin.listen})") from None
+
+
+def _serve_workers(settings: Any, workers: int) -> int:
+    """The parent of ``serve --workers N``: reserve the port, create the token, supervise the workers."""
+    from controlplane.admin import admin_token  # noqa: PLC0415
+    from controlplane.config import parse_listen  # noqa: PLC0415
+    from controlplane.replicas import (  # noqa: PLC0415
+        WorkerPool,
+        reserve_port,
+        resolve_identity,
+        worker_command,
+        worker_env,
+    )
+
+    data_dir = Path(settings.service.data_dir)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    host, port = parse_listen(settings.admin.listen)
+    try:
+        reserved = reserve_port(host, port)
+    except OSError as exc:
+        raise CliError(f"{exc.strerror or exc} ({settings.admin.listen})") from None
+    identity = resolve_identity(settings.replica.id, data_dir)
+    try:
+        _, token_path = admin_token(settings.admin, data_dir)  # once, before the workers race for it
+        bound = reserved.getsockname()[1]
+        listen = f"[{host}]:{bound}" if ":" in host else f"{host}:{bound}"
+        pool = WorkerPool(
+            workers,
+            command=worker_command(sys.argv[1:], listen),
+            env=worker_env(),
+            base_id=identity.id,
+            stop_timeout=settings.service.shutdown_timeout + 5.0,
+        )
+        print(f"eks-controlplane: {workers} workers, admin API http://{listen}", file=sys.stderr, flush=True)
+        if token_path is not None:
+            print(f"eks-controlplane: admin token in {token_path}", file=sys.stderr, flush=True)
+        return pool.run()
+    finally:
+        identity.close()
+        reserved.close()
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:

@@ -7,15 +7,20 @@ from ._balance import balance, targets
 from ._follow import ChangeRouter, follow
 from ._identity import ReplicaIdentity, fresh_id, resolve_identity
 from ._member import Membership, ShardHost
+from ._workers import WorkerPool, reserve_port, worker_command, worker_env
 
 __all__ = [
     "ChangeRouter",
     "Membership",
     "ReplicaIdentity",
     "ShardHost",
+    "WorkerPool",
     "balance",
     "follow",
     "fresh_id",
+    "reserve_port",
     "resolve_identity",
     "targets",
+    "worker_command",
+    "worker_env",
 ]
