@@ -20,6 +20,7 @@ from controlplane.aws import AccessDeniedError
 from controlplane.cluster import ReconcileError, _plan
 from controlplane.cluster import _conditions as cond
 from controlplane.cluster._actor import is_access_denied
+from controlplane.cluster._context import Pass
 from controlplane.cluster._rancher import phase_conditions
 from controlplane.downstream import DownstreamError
 
@@ -210,8 +211,6 @@ def _cluster_in(phase: Phase, failure: str) -> Cluster:
 
 
 def test_intent_tokens_repeat_for_a_retry_and_change_once_a_call_went_through() -> None:
-    from controlplane.cluster._context import Pass
-
     cluster = Cluster(
         metadata=Metadata(name="c", generation=3, creation_timestamp="2026-01-01T00:00:00Z"),
         spec=ClusterSpec(eks_config=EKSClusterConfigSpec()),
