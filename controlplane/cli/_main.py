@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import _clusters, _credentials, _iam, _serve, _settings
+from . import _clusters, _credentials, _iam, _replicas, _serve, _settings
 from ._client import CliError, connection_options
 
 
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     _clusters.add_commands(sub, conn)
     _credentials.add_commands(sub, conn)
     _settings.add_commands(sub, conn)
+    _replicas.add_commands(sub, conn)
     _iam.add_commands(sub, conn)
     return parser
 
