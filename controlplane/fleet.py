@@ -20,7 +20,7 @@ from typing import Any, Final
 from actors import Actor, ActorError, ActorSystem
 from controlplane.api import Cluster
 from controlplane.cluster import ClusterActor, ClusterDeps, SpecChanged, SyncTick
-from controlplane.scheduler import REFRESH_CRON_SETTING, SettingChanged
+from controlplane.scheduler import REFRESH_CRON_SETTING, Adopted, SettingChanged
 from controlplane.store import Change, ChangeKind, Fence, Store, shard_of
 
 log = logging.getLogger("controlplane.fleet")
@@ -65,12 +65,18 @@ class Fleet:
 
     # --- shards (driven by membership) --------------------------------------------------------------
     async def start_shard(self, shard: int, fence: Fence) -> None:
-        """Run every cluster of ``shard`` under ``fence`` (clusters created meanwhile arrive by the feed)."""
+        """Run every cluster of ``shard`` under ``fence`` (clusters created meanwhile arrive by the feed).
+        Once the scheduler runs (a shard taken over, not the first join), the clusters are refreshed soon,
+        spread over the initial window, rather than at the next round."""
         self._fences[shard] = fence
         self._members.setdefault(shard, set())
+        adopted: list[str] = []
         for cluster in await self._store.list_clusters_in_shards([shard]):
-            if self._fences.get(shard) is fence:  # not stopped while listing
-                self.spawn(cluster)
+            if self._fences.get(shard) is fence and self.spawn(cluster) is not None:  # not stopped meanwhile
+                adopted.append(cluster.metadata.name)
+        scheduler = self.system_actor(SCHEDULER)
+        if adopted and scheduler is not None:
+            scheduler.tell(Adopted(tuple(adopted)))
 
     async def stop_shard(self, shard: int) -> None:
         """Stop the shard's actors (each finishes its message in hand), then commit every status they

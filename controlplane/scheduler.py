@@ -48,7 +48,14 @@ class SettingChanged(msgspec.Struct, frozen=True):
     value: str
 
 
-SchedulerMessage = Fire | Dispatch | SettingChanged
+class Adopted(msgspec.Struct, frozen=True):
+    """Clusters this replica just took over (a shard acquired from a replica that died or handed it
+    over): refresh them soon, spread over the initial window, instead of at the next round."""
+
+    names: tuple[str, ...]
+
+
+SchedulerMessage = Fire | Dispatch | SettingChanged | Adopted
 
 
 class RoundTracker:
@@ -114,7 +121,8 @@ class SchedulerActor(Actor[SchedulerMessage, str]):
         self._send = send
         self._initial_spread = initial_spread
         self.tracker = tracker
-        self._due: list[tuple[float, str]] = []
+        self._due: list[tuple[float, str, int]] = []
+        """Ticks still to send this round: (loop time, cluster, round id; 0 for adopted clusters)."""
         self._next_round = 0
         self._fire_timer: Timer | None = None
         self._dispatch_timer: Timer | None = None
@@ -131,6 +139,8 @@ class SchedulerActor(Actor[SchedulerMessage, str]):
             self._start_round(initial=message.initial)
         elif isinstance(message, Dispatch):
             self._dispatch()
+        elif isinstance(message, Adopted):
+            self._adopt(message.names)
         else:
             return self._change(message.value)
         return None
@@ -163,21 +173,34 @@ class SchedulerActor(Actor[SchedulerMessage, str]):
         if skipped:
             SYNC_TICKS.labels("skipped_overrun").inc(skipped)
         self._next_round += 1
-        if spread > 0:
-            due = sorted((loop_now + spread_offset(name, spread), name) for name in self._cluster_names())
-        else:
-            due = sorted((loop_now, name) for name in self._cluster_names())
+        round_id = self._next_round
+        due = sorted(
+            (loop_now + (spread_offset(name, spread) if spread > 0 else 0.0), name, round_id)
+            for name in self._cluster_names()
+        )
         self._due = due
         self.tracker.start(self._next_round, len(due))
         self._arm_fire()
         self._dispatch()
 
+    def _adopt(self, names: tuple[str, ...]) -> None:
+        """Ticks for adopted clusters, spread like an initial round, outside round accounting (the
+        round in progress was counted without them)."""
+        if not names:
+            return
+        now = dt.datetime.now(dt.UTC)
+        spread = min(self.schedule.period_at(now) * SPREAD_FRACTION, self._initial_spread)
+        loop_now = asyncio.get_running_loop().time()
+        for name in names:
+            offset = spread_offset(name, spread) if spread > 0 else 0.0
+            bisect.insort(self._due, (loop_now + offset, name, 0))
+        self._dispatch()
+
     def _dispatch(self) -> None:
         loop_now = asyncio.get_running_loop().time()
-        cut = bisect.bisect_right(self._due, (loop_now, "\U0010ffff"))
+        cut = bisect.bisect_right(self._due, (loop_now, "\U0010ffff", 0))
         ready, self._due = self._due[:cut], self._due[cut:]
-        round_id = self._next_round
-        for planned, name in ready:
+        for planned, name, round_id in ready:
             try:
                 sent = self._send(name, SyncTick(planned=planned, round_id=round_id))
             except ActorError:

@@ -11,7 +11,7 @@ from actors import ActorSystem
 from controlplane.cluster import SyncTick
 from controlplane.metrics import REGISTRY
 from controlplane.schedule import parse_refresh_cron
-from controlplane.scheduler import RoundTracker, SchedulerActor, SettingChanged
+from controlplane.scheduler import Adopted, RoundTracker, SchedulerActor, SettingChanged
 
 pytestmark = pytest.mark.anyio
 
@@ -90,3 +90,41 @@ async def test_round_tracker_measures_completed_rounds() -> None:
     tracker.refreshed("c", 7)
     assert sample("controlplane_sync_round_seconds_count") == before + 1
     assert len(tracker.durations) >= 1
+
+
+async def test_adopted_clusters_are_ticked_soon_outside_round_accounting() -> None:
+    got: list[tuple[str, SyncTick]] = []
+    owned = NAMES[:10]
+
+    def send(name: str, tick: SyncTick) -> bool:
+        got.append((name, tick))
+        return True
+
+    tracker = RoundTracker()
+    async with ActorSystem() as system:
+        scheduler = system.spawn(
+            "scheduler",
+            SchedulerActor(
+                parse_refresh_cron("@every 1h"),
+                cluster_names=lambda: owned,
+                send=send,
+                initial_spread=0.2,
+                tracker=tracker,
+            ),
+        )
+        with anyio.fail_after(5):
+            while len(got) < len(owned):
+                await anyio.sleep(0.01)
+        assert (tracker.seen, tracker.expected) == (0, len(owned))  # the actors count completions
+        taken_over = tuple(NAMES[10:60])
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        scheduler.tell(Adopted(taken_over))
+        with anyio.fail_after(5):  # not at the next round, an hour away: within the initial spread
+            while len(got) < len(owned) + len(taken_over):
+                await anyio.sleep(0.01)
+        adopted = got[len(owned) :]
+        assert sorted(name for name, _ in adopted) == sorted(taken_over)
+        assert all(tick.round_id == 0 for _, tick in adopted)  # outside the round in progress
+        assert max(tick.planned for _, tick in adopted) - began < 0.2 + 0.05
+        assert tracker.expected == len(owned)
