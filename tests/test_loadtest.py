@@ -201,3 +201,43 @@ def test_refreshes_per_period_counts_whole_periods_after_the_first_tick() -> Non
     assert _per_period(samples, first, samples[-1], 10.0) == [100.0, 100.0]
     assert _per_period(samples, None, samples[-1], 10.0) == []
     assert _per_period(samples, first, samples[12], 10.0) == []  # no whole period before the end
+
+
+@pytest.mark.slow
+def test_tiny_run_with_two_replicas_and_a_failover(tmp_path: Path) -> None:
+    out = tmp_path / "load"
+    argv = [
+        sys.executable, "-m", "controlplane.cli", "load",
+        "--clusters", "20", "--nodegroups", "1", "--rounds", "1", "--period", "2",
+        "--time-scale", "0.01", "--initial-spread", "0.5", "--admin-requests", "40",
+        "--replicas", "2", "--failover", "--skip-baselines", "--out", str(out), "--timeout", "120",
+    ]  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        # Shorter leases, so the fail-over takes seconds (the timing of a real run is the default's).
+        "CONTROLPLANE_REPLICA_LEASE_DURATION": "3",
+        "CONTROLPLANE_REPLICA_RENEW_DEADLINE": "2",
+        "CONTROLPLANE_REPLICA_RETRY_PERIOD": "0.5",
+        "CONTROLPLANE_REPLICA_LEASE_MARGIN": "0.2",
+    }
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        output, _ = proc.communicate(timeout=150)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        output, _ = proc.communicate()
+        pytest.fail(f"load test timed out:\n{output.decode(errors='replace')[-3000:]}")
+    text = output.decode(errors="replace")
+    assert proc.returncode == 0, text[-3000:]
+    result = json.loads((out / "result.json").read_text())
+    assert result["replicas"] == 2
+    assert result["refreshes_measured"] >= 20, text[-3000:]  # both replicas' refreshes are counted
+    assert result["failover_clusters"] > 0
+    assert 0 < result["failover_seconds"] < 30, text[-3000:]
+    assert 0 < result["restart_to_first_tick_seconds"] < 60
+    for name in ("controlplane-1-load-r1", "controlplane-1-load-r2", "controlplane-2-load-r1"):
+        assert (out / f"{name}.log").exists()
+    assert "failover_seconds" in text

@@ -53,6 +53,10 @@ class LoadOptions(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "info"
     timeout: float = 0.0
     """Overall deadline of the run in seconds; 0 derives one from the sizes."""
+    replicas: int = 1
+    """Control-plane replicas sharing the fleet (separate processes on one store)."""
+    failover: bool = False
+    """After the rounds, SIGKILL one replica and measure until a survivor refreshed each of its clusters."""
 
     def __post_init__(self) -> None:
         if self.clusters < 1 or self.nodegroups < 0 or self.rounds < 1:
@@ -67,6 +71,8 @@ class LoadOptions(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError("--endpoint-access must be public or private")
         if min(self.admin_concurrency, self.baseline_concurrency, self.import_concurrency) < 1:
             raise ValueError("concurrency options must be >= 1")
+        if self.replicas < 1 or (self.failover and self.replicas < 2):
+            raise ValueError("--replicas must be >= 1, and --failover needs at least 2")
 
     @property
     def cron(self) -> str:
@@ -133,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", action="store_true", help="cProfile the control plane (DIR/profile.txt)")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=d.log_level)
     p.add_argument("--timeout", type=float, default=d.timeout, help="overall deadline, seconds (0: derived)")
+    p.add_argument("--replicas", type=int, default=d.replicas, help="control-plane replicas (%(default)s)")
+    p.add_argument(
+        "--failover", action="store_true", help="SIGKILL a replica after the rounds; time the take-over"
+    )
     return p
 
 

@@ -31,6 +31,9 @@ RESULT_KEYS = (
 )
 """Keys ``result.json`` always has (numbers; ``null`` only when a phase was skipped or failed)."""
 
+OPTIONAL_KEYS = ("replicas", "failover_clusters", "failover_seconds")
+"""Keys a run has only when asked for (several replicas, a fail-over), shown after the others."""
+
 OPERATOR_CALLS_PER_REFRESH = 8.0
 """The low end of eks-operator's 8-11 AWS calls per cluster refresh."""
 
@@ -185,6 +188,9 @@ def table(r: Mapping[str, Any], period: float) -> str:
         if key == "tick_lag_seconds_max":
             extra = "  (bucket upper bound)"
         lines.append(f"{key:<44}{_fmt(key, r.get(key)):>16}{extra}")
+    for key in OPTIONAL_KEYS:
+        if r.get(key) is not None:
+            lines.append(f"{key:<44}{_fmt(key, r.get(key)):>16}")
     lines.append("")
     lines.append(f"{'target':<24}{'goal':<40}{'this run':<52}{'met':>5}")
     lines.append("-" * 121)

@@ -21,6 +21,7 @@ from ._clients import AdminClient, SimClient, calls_delta, create_manifest, impo
 from ._options import LoadOptions
 from ._plot import draw
 from ._procs import Child, ProcessError, serve_argv, sim_argv
+from ._replicas import count_written_by, replica_id, wait_balanced
 from ._report import RESULT_KEYS, percentile, table
 from ._sampler import PREFIXES, Sample, Sampler, ticks_seen
 
@@ -88,10 +89,12 @@ class Run:
         self.data_dir = self.out / "data"
         self.result: dict[str, Any] = dict.fromkeys(RESULT_KEYS)
         self.result |= {"clusters": opts.clusters, "nodegroups": opts.nodegroups, "rounds": opts.rounds}
+        self.result["replicas"] = opts.replicas
         self.children: list[Child] = []
         self.alive: list[str] = [f"{PREFIX}{i:05d}" for i in range(opts.clusters)]
         self.marks: list[tuple[float, str]] = []
         self.started = time.monotonic()
+        self.admins: list[AdminClient] = []
 
     # --- children ------------------------------------------------------------------------------------
 
@@ -113,13 +116,41 @@ class Run:
             "CONTROLPLANE_SERVICE_LOG_FORMAT": "json",
         }
 
-    async def _start_cp(self, name: str, sim_url: str, *, profile: Path | None = None) -> tuple[Child, str]:
+    async def _start_cp(
+        self, name: str, sim_url: str, *, profile: Path | None = None, replica: str = ""
+    ) -> tuple[Child, str]:
         argv = serve_argv(self.out / "controlplane.toml", self.data_dir, sim_url, self.opts.log_level)
         if profile is not None:
             argv = [argv[0], "-c", _PROFILE_CODE.format(path=str(profile)), *argv[3:]]
-        child = self._child(name, argv, self._cp_env())
+        env = self._cp_env()
+        if replica:
+            env["CONTROLPLANE_REPLICA_ID"] = replica
+        child = self._child(name, argv, env)
         found = await child.wait_for_line(ADMIN_LINE, within=60)
         return child, found.group(1)
+
+    async def _start_replicas(
+        self, http: aiohttp.ClientSession, name: str, sim_url: str, *, profile: Path | None = None
+    ) -> tuple[list[Child], list[AdminClient]]:
+        """Every replica of the run (one unless ``--replicas``); with several, until the split is even."""
+        n = self.opts.replicas
+        children: list[Child] = []
+        urls: list[str] = []
+        for i in range(n):
+            replica = replica_id(i) if n > 1 else ""
+            child, url = await self._start_cp(
+                name if n == 1 else f"{name}-{replica}",
+                sim_url,
+                profile=profile if i == 0 else None,
+                replica=replica,
+            )
+            children.append(child)
+            urls.append(url)
+        token = (self.data_dir / "admin-token").read_text().strip()
+        admins = [AdminClient(http, url, token) for url in urls]
+        if n > 1:
+            await wait_balanced(admins[0], n, within=min(self.remaining(), 120.0))
+        return children, admins
 
     async def _stop_all(self) -> None:
         for child in reversed(self.children):
@@ -157,13 +188,16 @@ class Run:
         sim = SimClient(http, sim_url)
         await sim.register_credential()
         prof = self.out / "controlplane.prof" if o.profile else None
-        cp, url = await self._start_cp("controlplane-1", sim_url, profile=prof)
-        token = (self.data_dir / "admin-token").read_text().strip()
-        admin = AdminClient(http, url, token)
-        progress(f"simulator {sim_url}, control plane {url} (pid {cp.pid})")
+        cps, admins = await self._start_replicas(http, "controlplane-1", sim_url, profile=prof)
+        admin = admins[0]
+        self.admins = admins
+        progress(
+            f"simulator {sim_url}, control plane {', '.join(a.url for a in admins)} "
+            f"(pid {', '.join(str(cp.pid) for cp in cps)})"
+        )
 
         await asyncio.sleep(1.0)  # let the idle process settle before its baseline RSS
-        idle_rss = psutil.Process(cp.pid).memory_info().rss
+        idle_rss = sum(psutil.Process(cp.pid).memory_info().rss for cp in cps)
         for start in range(0, o.clusters, BATCH):
             await sim.create_batch(
                 min(BATCH, o.clusters - start),
@@ -176,9 +210,9 @@ class Run:
         progress(f"simulator holds {o.clusters:,} clusters; faults {faults(o)}")
         await admin.put_credential()
 
-        async with Sampler(admin, sim, cp.pid, o.sample_interval) as sampler:
+        async with Sampler(admins, sim, [cp.pid for cp in cps], o.sample_interval) as sampler:
             await self._import(admin, sampler)
-            rss_after = psutil.Process(cp.pid).memory_info().rss
+            rss_after = sampler.rss()
             self.result["rss_bytes_idle"] = idle_rss
             self.result["rss_bytes_after_import"] = rss_after
             self.result["rss_bytes_per_cluster"] = max(0, rss_after - idle_rss) / o.clusters
@@ -190,7 +224,9 @@ class Run:
             samples = list(sampler.samples)
         final_clusters = int(samples[-1].clusters)
         self.result["clusters_at_end"] = final_clusters
-        shutdown = await cp.stop(grace=60)
+        if o.failover:
+            cps = await self._failover(cps, admins)
+        shutdown = max([await cp.stop(grace=60) for cp in cps])
         self.result["shutdown_seconds"] = shutdown
         progress(f"control plane stopped in {shutdown:.2f}s (SIGTERM)")
         if prof is not None:
@@ -213,11 +249,13 @@ class Run:
         self.marks.append((began - sampler.origin, "import"))
         queue = iter(self.alive)
 
-        async def worker() -> None:
+        async def worker(i: int) -> None:
+            # Spread over the replicas: any replica accepts any write (the owner learns of it by the feed).
+            target = self.admins[i % len(self.admins)]
             for name in queue:
-                await admin.create(import_manifest(name))
+                await target.create(import_manifest(name))
 
-        await asyncio.gather(*(worker() for _ in range(min(o.import_concurrency, o.clusters))))
+        await asyncio.gather(*(worker(i) for i in range(min(o.import_concurrency, o.clusters))))
         posted = time.monotonic() - began
         progress(
             f"imported {o.clusters:,} clusters through the admin API in {posted:.1f}s; waiting for active"
@@ -403,7 +441,8 @@ class Run:
                     return
                 issued += 1
                 name = rng.choice(self.alive)
-                seconds, status = await admin.timed_get(f"/v1/clusters/{name}")
+                target = admin if len(self.admins) == 1 else rng.choice(self.admins)
+                seconds, status = await target.timed_get(f"/v1/clusters/{name}")
                 latencies.append(seconds)
                 statuses[status] = statuses.get(status, 0) + 1
                 await asyncio.sleep(gap * rng.random() * 2)
@@ -438,21 +477,22 @@ class Run:
     async def _restart(self, http: aiohttp.ClientSession, sim_url: str, expected: int) -> None:
         progress(f"restarting the control plane on the same data dir; waiting for {expected:,} ticks")
         began = time.monotonic()
-        cp, url = await self._start_cp("controlplane-2", sim_url)
+        cps, admins = await self._start_replicas(http, "controlplane-2", sim_url)
         ready = time.monotonic() - began
-        token = (self.data_dir / "admin-token").read_text().strip()
-        admin = AdminClient(http, url, token)
         # A restart reconciles every cluster once and ticks it once: bounded by the remaining time.
         limit = min(self.remaining(), self.opts.initial_spread + 60 + expected / 25)
         while True:
-            text, _, _ = await admin.metrics()
-            seen = ticks_seen(_prom.parse(text, PREFIXES))
+            seen = 0.0
+            for admin in admins:
+                text, _, _ = await admin.metrics()
+                seen += ticks_seen(_prom.parse(text, PREFIXES))
             if seen >= expected:
                 break
             if time.monotonic() - began > limit:
                 raise LoadTestError(f"restart: only {seen:,.0f}/{expected:,} ticks after {limit:.0f}s")
-            if not cp.alive():
-                raise ProcessError(f"restarted control plane exited; see {cp.log_path}")
+            for cp in cps:
+                if not cp.alive():
+                    raise ProcessError(f"restarted control plane exited; see {cp.log_path}")
             await asyncio.sleep(0.1)
         elapsed = time.monotonic() - began
         self.result["restart_to_ready_seconds"] = ready
@@ -460,14 +500,37 @@ class Run:
         # The steady-state cost of holding the fleet: a process that loaded every cluster from the store
         # and refreshed each once, without the heap high-water mark the import left in the first one.
         await asyncio.sleep(1.0)
-        rss = int(psutil.Process(cp.pid).memory_info().rss)
+        rss = sum(int(psutil.Process(cp.pid).memory_info().rss) for cp in cps)
         idle = self.result.get("rss_bytes_idle")
         self.result["rss_bytes_restarted"] = rss
         if isinstance(idle, int | float) and expected:
             self.result["rss_bytes_per_cluster_after_import"] = self.result.get("rss_bytes_per_cluster")
             self.result["rss_bytes_per_cluster"] = max(0, rss - idle) / expected
         progress(f"restart: admin API after {ready:.2f}s, every cluster ticked after {elapsed:.2f}s")
-        await cp.stop()
+        for cp in cps:
+            await cp.stop()
+
+    async def _failover(self, cps: list[Child], admins: list[AdminClient]) -> list[Child]:
+        """SIGKILL the last replica; time until a survivor refreshed every cluster it ran (their status
+        names the survivor). Returns the survivors."""
+        victim_index = len(cps) - 1
+        victim, victim_id = cps[victim_index], replica_id(victim_index)
+        orphans = await count_written_by(self.data_dir, victim_id)
+        progress(f"fail-over: SIGKILL {victim_id} (pid {victim.pid}), which runs {orphans:,} clusters")
+        victim.kill_now()
+        began = time.monotonic()
+        limit = min(self.remaining(), 600.0)
+        left = orphans
+        while left:
+            await asyncio.sleep(0.5)
+            left = await count_written_by(self.data_dir, victim_id)
+            if time.monotonic() - began > limit:
+                raise LoadTestError(f"fail-over: {left:,} clusters still last written by {victim_id}")
+        took = time.monotonic() - began
+        self.result["failover_clusters"] = orphans
+        self.result["failover_seconds"] = took
+        progress(f"fail-over: every orphaned cluster refreshed by a survivor after {took:.1f}s")
+        return cps[:victim_index]
 
 
 class Churn:

@@ -71,13 +71,46 @@ def take(
     )
 
 
-class Sampler:
-    """``async with Sampler(...)`` samples every ``interval`` seconds in a task it owns."""
+def combine(parts: list[Sample]) -> Sample:
+    """One sample of a fleet run by several replicas: counts, CPU, RSS and histograms add up; a round is
+    complete when every replica completed it (the fewest rounds, and their mean duration)."""
+    if len(parts) == 1:
+        return parts[0]
+    lag: dict[float, float] = {}
+    for part in parts:
+        for bound, count in part.lag:
+            lag[bound] = lag.get(bound, 0.0) + count
+    rounds = min(p.rounds for p in parts)
+    return Sample(
+        t=max(p.t for p in parts),
+        rss=sum(p.rss for p in parts),
+        cpu=sum(p.cpu for p in parts),
+        refreshed=sum(p.refreshed for p in parts),
+        ticks=sum(p.ticks for p in parts),
+        active=sum(p.active for p in parts),
+        clusters=sum(p.clusters for p in parts),
+        rounds=rounds,
+        round_sum=sum(p.round_sum / p.rounds * rounds for p in parts if p.rounds) / len(parts),
+        overrun=sum(p.overrun for p in parts),
+        reconciles=sum(p.reconciles for p in parts),
+        lag=sorted(lag.items()),
+        aws_calls=parts[0].aws_calls,
+        scrape_seconds=max(p.scrape_seconds for p in parts),
+        scrape_bytes=sum(p.scrape_bytes for p in parts),
+    )
 
-    def __init__(self, admin: AdminClient, sim: SimClient, pid: int, interval: float) -> None:
-        self.admin = admin
+
+class Sampler:
+    """``async with Sampler(...)`` samples every ``interval`` seconds in a task it owns. With several
+    replicas (``admins`` and ``pids`` in the same order) a sample is their sum (``combine``)."""
+
+    def __init__(self, admins: list[AdminClient], sim: SimClient, pids: list[int], interval: float) -> None:
+        if not admins or len(admins) != len(pids):
+            raise ValueError("one admin client per control-plane process")
+        self.admins = admins
+        self.admin = admins[0]
         self.sim = sim
-        self.process = psutil.Process(pid)
+        self.processes = [psutil.Process(pid) for pid in pids]
         self.interval = interval
         self.samples: collections.deque[Sample] = collections.deque(maxlen=MAX_SAMPLES)
         self.errors = 0
@@ -103,26 +136,31 @@ class Sampler:
         return self.samples[-1]
 
     def cpu_seconds(self) -> float:
-        t = self.process.cpu_times()
-        return float(t.user + t.system)
+        return sum(float(t.user + t.system) for t in (p.cpu_times() for p in self.processes))
 
     def rss(self) -> int:
-        rss = int(self.process.memory_info().rss)
+        rss = sum(int(p.memory_info().rss) for p in self.processes)
         self.rss_peak = max(self.rss_peak, rss)
         return rss
 
     async def sample(self) -> Sample:
-        text, seconds, size = await self.admin.metrics()
+        scrapes = await asyncio.gather(*(admin.metrics() for admin in self.admins))
         calls = total_calls(await self.sim.calls())
-        s = take(
-            _prom.parse(text, PREFIXES),
-            t=time.monotonic() - self.origin,
-            rss=self.rss(),
-            cpu=self.cpu_seconds(),
-            calls=calls,
-            seconds=seconds,
-            size=size,
-        )
+        t = time.monotonic() - self.origin
+        parts = [
+            take(
+                _prom.parse(text, PREFIXES),
+                t=t,
+                rss=int(proc.memory_info().rss),
+                cpu=float(sum(proc.cpu_times()[:2])),
+                calls=calls,
+                seconds=seconds,
+                size=size,
+            )
+            for (text, seconds, size), proc in zip(scrapes, self.processes, strict=True)
+        ]
+        s = combine(parts)
+        self.rss_peak = max(self.rss_peak, s.rss)
         self.samples.append(s)
         self._new.set()
         self._new = asyncio.Event()
