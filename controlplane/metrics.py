@@ -280,3 +280,23 @@ FEED_RESYNCS = Counter(
     "Times this replica fell behind the change feed's retention and re-listed its shards.",
     registry=REGISTRY,
 )
+
+# --- the event loop -----------------------------------------------------------------------------
+LOOP_LAG_SECONDS = Histogram(
+    "controlplane_event_loop_lag_seconds",
+    "How much later than due the event loop ran a 100 ms timer: a stall delays every actor at once.",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=REGISTRY,
+)
+LOOP_LAG_MAX_SECONDS = Gauge(
+    "controlplane_event_loop_lag_max_seconds",
+    "The worst event-loop stall seen since the process started.",
+    registry=REGISTRY,
+)
+GC_PAUSE_SECONDS = Histogram(
+    "controlplane_gc_pause_seconds",
+    "Time spent in one pass of Python's cyclic garbage collector, by generation.",
+    ["generation"],
+    buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+    registry=REGISTRY,
+)

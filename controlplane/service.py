@@ -20,6 +20,7 @@ from aiohttp import web
 
 from actors import ActorSystem, Supervision
 from controlplane import metrics
+from controlplane._loopwatch import GcTimer, watch_loop
 from controlplane._observer import MetricsObserver
 from controlplane.admin import admin_token, build_admin_app
 from controlplane.aws import AwsAdapter, AwsSettings, CachedCredentialLookup
@@ -101,6 +102,7 @@ class Service:
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         identity = resolve_identity(s.replica.id, self.data_dir)
         stack.callback(identity.close)
+        stack.callback(GcTimer().close)
         store = self._store or SQLiteStore(
             self.data_dir / "controlplane.db",
             msgspec.convert(s.store, StoreSettings),
@@ -170,6 +172,7 @@ class Service:
         background = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(background.cancel_scope.cancel)
         background.start_soon(self.membership.run)
+        background.start_soon(watch_loop)
         background.start_soon(partial(follow, self.store, self.fleet, after=cursor))
         self.ready = True
 
