@@ -21,7 +21,7 @@ from actors import Actor, ActorError, ActorSystem
 from controlplane.api import Cluster
 from controlplane.cluster import ClusterActor, ClusterDeps, SpecChanged, SyncTick
 from controlplane.scheduler import REFRESH_CRON_SETTING, Adopted, SettingChanged
-from controlplane.store import Change, ChangeKind, Fence, Store, shard_of
+from controlplane.store import Change, ChangeKind, Fence, RawCluster, Store, shard_of
 
 log = logging.getLogger("controlplane.fleet")
 
@@ -71,9 +71,9 @@ class Fleet:
         self._fences[shard] = fence
         self._members.setdefault(shard, set())
         adopted: list[str] = []
-        for cluster in await self._store.list_clusters_in_shards([shard]):
-            if self._fences.get(shard) is fence and self.spawn(cluster) is not None:  # not stopped meanwhile
-                adopted.append(cluster.metadata.name)
+        for raw in await self._store.list_raw_clusters_in_shards([shard]):
+            if self._fences.get(shard) is fence and self.spawn(raw) is not None:  # not stopped meanwhile
+                adopted.append(raw.name)
         scheduler = self.system_actor(SCHEDULER)
         if adopted and scheduler is not None:
             scheduler.tell(Adopted(tuple(adopted)))
@@ -94,9 +94,9 @@ class Fleet:
         return sorted(self._fences)
 
     # --- clusters -----------------------------------------------------------------------------------
-    def spawn(self, cluster: Cluster) -> ClusterActor | None:
+    def spawn(self, cluster: Cluster | RawCluster) -> ClusterActor | None:
         """Start the cluster's actor if its shard is held here and it is not running yet."""
-        name = cluster.metadata.name
+        name = cluster.name if isinstance(cluster, RawCluster) else cluster.metadata.name
         shard = shard_of(name, self._shard_count)
         fence = self._fences.get(shard)
         if fence is None:

@@ -6,7 +6,7 @@ embedded default backend.
 
 from ._errors import AlreadyExists, ChangesExpired, Conflict, Fenced, NotFound, StoreClosed, StoreError
 from ._protocol import Store
-from ._records import Change, ChangeKind, Fence, Lease, ReplicaRecord, shard_of
+from ._records import Change, ChangeKind, Fence, Lease, RawCluster, ReplicaRecord, shard_of
 from ._settings import StoreSettings
 from ._sqlite import SQLiteStore
 
@@ -20,6 +20,7 @@ __all__ = [
     "Fenced",
     "Lease",
     "NotFound",
+    "RawCluster",
     "ReplicaRecord",
     "SQLiteStore",
     "Store",

@@ -34,7 +34,7 @@ from typing import Protocol, Self
 
 from controlplane.api import Cluster, ClusterSpec, ClusterStatus, Credential, Event, Phase
 
-from ._records import Change, Fence, Lease, ReplicaRecord
+from ._records import Change, Fence, Lease, RawCluster, ReplicaRecord
 
 
 class Store(Protocol):
@@ -73,6 +73,11 @@ class Store(Protocol):
 
     async def list_clusters_in_shards(self, shards: Collection[int]) -> list[Cluster]:
         """Every cluster whose shard is in ``shards``, ordered by name (a replica's own clusters)."""
+        ...
+
+    async def list_raw_clusters_in_shards(self, shards: Collection[int]) -> list[RawCluster]:
+        """Like ``list_clusters_in_shards``, still encoded (a replica starts 50,000 actors without
+        decoding 50,000 clusters; each decodes its own when its first message arrives)."""
         ...
 
     async def count_clusters_by_shard(self) -> dict[int, int]:

@@ -41,6 +41,17 @@ class Change(msgspec.Struct, frozen=True, gc=False):
     """When it was committed, in seconds since the epoch (the store's clock)."""
 
 
+class RawCluster(msgspec.Struct, frozen=True, gc=False):
+    """A stored cluster, still encoded: what a replica needs to start its actor without decoding it
+    (the actor decodes it when its first message arrives)."""
+
+    name: str
+    phase: str
+    """``status.phase`` (the latest written, flushed or not)."""
+    data: bytes
+    """The ``Cluster`` as JSON (metadata, spec and status)."""
+
+
 class Fence(msgspec.Struct, frozen=True, gc=False):
     """The lease a write is made under: the write lands only if, in the same transaction, ``owner``
     still holds ``shard`` at ``epoch`` and the lease has not expired. A replica that lost its lease

@@ -45,7 +45,7 @@ from controlplane.metrics import (
 from . import _sqlite_feed as feed
 from . import _sqlite_ops as ops
 from ._errors import Fenced, StoreClosed, StoreError
-from ._records import Change, Fence, Lease, ReplicaRecord
+from ._records import Change, Fence, Lease, RawCluster, ReplicaRecord
 from ._settings import StoreSettings
 from ._sqlite_conn import Connection, connect_reader, connect_writer
 
@@ -271,6 +271,28 @@ class SQLiteStore:
             "list_clusters_in_shards", partial(ops.list_clusters_in_shards, shards=sorted(set(shards)))
         )
         return [self._overlay(cluster, seq, overlay.get(cluster.metadata.name)) for cluster, seq in rows]
+
+    async def list_raw_clusters_in_shards(self, shards: Collection[int]) -> list[RawCluster]:
+        overlay = {**self._inflight, **self._pending} if (self._pending or self._inflight) else {}
+        rows = await self._read(
+            "list_raw_clusters_in_shards",
+            partial(ops.list_raw_clusters_in_shards, shards=sorted(set(shards))),
+        )
+        out: list[RawCluster] = []
+        for name, phase, data, seq in rows:
+            entry = overlay.get(name)
+            if entry is not None and entry.seq > seq:
+                cluster = msgspec.json.decode(data, type=Cluster)
+                out.append(
+                    RawCluster(
+                        name,
+                        entry.phase,
+                        ops.compose(_ENCODE(cluster.metadata), _ENCODE(cluster.spec), entry.data),
+                    )
+                )
+            else:
+                out.append(RawCluster(name, phase, data))
+        return out
 
     async def count_clusters_by_shard(self) -> dict[int, int]:
         return await self._read("count_clusters_by_shard", partial(feed.count_clusters_by_shard))

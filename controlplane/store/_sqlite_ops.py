@@ -87,6 +87,28 @@ def list_clusters_in_shards(conn: sqlite3.Connection, shards: list[int]) -> list
         return [_decode(row) for row in rows]
 
 
+def list_raw_clusters_in_shards(
+    conn: sqlite3.Connection, shards: list[int]
+) -> list[tuple[str, str, bytes, int]]:
+    """(name, phase, cluster JSON, status_seq) of every cluster in ``shards``, without decoding any."""
+    rows = conn.execute(
+        "SELECT c.name, s.phase, c.metadata, c.spec, s.status, s.status_seq FROM clusters AS c"
+        " JOIN cluster_status AS s ON s.name = c.name"
+        " WHERE c.shard IN (SELECT value FROM json_each(?)) ORDER BY c.name",
+        (ENCODE(shards),),
+    ).fetchall()
+    return [
+        (str(name), str(phase), compose(metadata, spec, status), int(seq))
+        for name, phase, metadata, spec, status, seq in rows
+    ]
+
+
+def compose(metadata: bytes, spec: bytes, status: bytes) -> bytes:
+    """A ``Cluster``'s JSON from its stored parts (the metadata JSON carries name, resourceVersion and
+    generation: every write of them re-encodes it)."""
+    return b'{"metadata":' + metadata + b',"spec":' + spec + b',"status":' + status + b"}"
+
+
 @contextmanager
 def _collection_paused(pause: bool) -> Iterator[None]:
     """Pause CPython's cyclic GC while decoding many clusters.

@@ -93,3 +93,44 @@ async def test_system_actor_names_work_as_cluster_names(tmp_path: Path, sim: Sim
 
 def _refreshed() -> float:
     return REGISTRY.get_sample_value("controlplane_sync_ticks_total", {"outcome": "refreshed"}) or 0.0
+
+
+async def test_idle_actors_keep_their_cluster_encoded_and_a_restart_decodes_none(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    # The initial round after the restart is spread over 1,000 s ("parked" is due after 524 s): no tick
+    # comes before the checks below.
+    settings = service_settings(
+        tmp_path, sim.url, sync={"refresh_cron": "@every 1h", "initial_round_spread": 100_000.0}
+    )
+    body = {"name": "parked", "region": "us-west-2"}
+    async with aiohttp.ClientSession() as http, http.post(f"{sim.url}/_sim/clusters", json=body) as r:
+        assert r.status == 201
+    async with Service(settings) as svc:
+        await svc.store.put_credential(
+            Credential(namespace="default", name="test", access_key="AKIDTEST", secret_key="test-secret")
+        )
+        status, body = await _api(svc, "POST", "/v1/clusters", imported("parked"))
+        assert status == 201, body
+        with anyio.fail_after(20):  # a sync request refreshes it once it is active
+            while not ((await _api(svc, "GET", "/v1/clusters/parked"))[1].get("status") or {}).get(
+                "lastSyncTime"
+            ):
+                await _api(svc, "POST", "/v1/clusters/parked/sync")
+                await anyio.sleep(0.05)
+        actor = svc.fleet.actor("parked")
+        assert actor is not None
+        with anyio.fail_after(10):
+            while actor.mailbox_depth or actor._cluster is not None:
+                await anyio.sleep(0.01)
+        assert actor._cluster is None  # between messages: only the encoded form
+        assert actor.cluster == await svc.store.get_cluster("parked")
+    # A restart starts the actor from the stored bytes: nothing is decoded before its first message.
+    async with Service(settings) as svc:
+        actor = svc.fleet.actor("parked")
+        assert actor is not None and actor._cluster is None and actor._encoded is None
+        status, _ = await _api(svc, "POST", "/v1/clusters/parked/sync")
+        assert status == 202
+        with anyio.fail_after(10):  # decoded for the tick, encoded again once it was handled
+            while actor._encoded is None or actor.mailbox_depth or actor._cluster is not None:
+                await anyio.sleep(0.01)
