@@ -15,6 +15,8 @@ import msgspec
 from controlplane.api import Cluster, ClusterSpec, ClusterStatus, Credential, Event, Metadata
 
 from . import _sqlite_feed as feed
+from ._batcher import StatusRow
+from ._crypto import SecretBox, credential_context, secret_context
 from ._errors import AlreadyExists, Conflict, NotFound
 from ._records import ChangeKind, Fence, shard_of
 from ._sqlite_conn import transaction
@@ -26,7 +28,6 @@ _STATUS = msgspec.json.Decoder(ClusterStatus)
 _EVENT = msgspec.json.Decoder(Event)
 _CREDENTIAL = msgspec.json.Decoder(Credential)
 _SECRET = msgspec.json.Decoder(dict[str, str])
-decode_status = _STATUS.decode
 
 _SELECT = (
     "SELECT c.name, c.resource_version, c.generation, c.metadata, c.spec, s.status, s.status_seq "
@@ -37,8 +38,6 @@ _UPDATE_STATUS = (
     "UPDATE cluster_status SET status = ?, phase = ?, status_seq = ? WHERE name = ? AND status_seq < ?"
 )
 _UPDATE_STATUS_FENCED = f"{_UPDATE_STATUS} AND {feed.FENCE_HOLDS}"
-StatusRow = tuple[bytes, str, int, str, Fence | None]
-"""One pending status: (status JSON, phase, sequence number, cluster name, fence or None)."""
 _BULK_DECODE = 256  # rows; see _collection_paused
 
 
@@ -276,32 +275,33 @@ def list_events(conn: sqlite3.Connection, name: str, limit: int) -> list[Event]:
     return [_EVENT.decode(row[0]) for row in rows]
 
 
-def put_credential(conn: sqlite3.Connection, cred: Credential, now: str) -> Credential:
+def put_credential(conn: sqlite3.Connection, cred: Credential, now: str, box: SecretBox) -> Credential:
+    context = credential_context(cred.namespace, cred.name)
     with transaction(conn):
         row = conn.execute(
             "SELECT data FROM credentials WHERE namespace = ? AND name = ?", (cred.namespace, cred.name)
         ).fetchone()
-        created = _CREDENTIAL.decode(row[0]).created if row is not None else ""
+        created = _CREDENTIAL.decode(box.open(row[0], context)).created if row is not None else ""
         stored = msgspec.structs.replace(cred, created=created or now, updated=now)
         conn.execute(
             "INSERT INTO credentials (namespace, name, data) VALUES (?, ?, ?) "
             "ON CONFLICT (namespace, name) DO UPDATE SET data = excluded.data",
-            (cred.namespace, cred.name, ENCODE(stored)),
+            (cred.namespace, cred.name, box.seal(ENCODE(stored), context)),
         )
         feed.append_change(conn, ChangeKind.CREDENTIAL, f"{cred.namespace}:{cred.name}", feed.now())
     return stored
 
 
-def get_credential(conn: sqlite3.Connection, namespace: str, name: str) -> Credential | None:
+def get_credential(conn: sqlite3.Connection, namespace: str, name: str, box: SecretBox) -> Credential | None:
     row = conn.execute(
         "SELECT data FROM credentials WHERE namespace = ? AND name = ?", (namespace, name)
     ).fetchone()
-    return None if row is None else _CREDENTIAL.decode(row[0])
+    return None if row is None else _CREDENTIAL.decode(box.open(row[0], credential_context(namespace, name)))
 
 
-def list_credentials(conn: sqlite3.Connection) -> list[Credential]:
-    rows = conn.execute("SELECT data FROM credentials ORDER BY namespace, name").fetchall()
-    return [_CREDENTIAL.decode(row[0]) for row in rows]
+def list_credentials(conn: sqlite3.Connection, box: SecretBox) -> list[Credential]:
+    rows = conn.execute("SELECT namespace, name, data FROM credentials ORDER BY namespace, name").fetchall()
+    return [_CREDENTIAL.decode(box.open(data, credential_context(ns, name))) for ns, name, data in rows]
 
 
 def delete_credential(conn: sqlite3.Connection, namespace: str, name: str) -> bool:
@@ -331,19 +331,20 @@ def list_settings(conn: sqlite3.Connection) -> dict[str, str]:
     return {str(n): str(v) for n, v in conn.execute("SELECT name, value FROM settings ORDER BY name")}
 
 
-def put_secret(conn: sqlite3.Connection, name: str, data: bytes, fence: Fence | None) -> None:
+def put_secret(conn: sqlite3.Connection, name: str, data: bytes, fence: Fence | None, box: SecretBox) -> None:
+    sealed = box.seal(data, secret_context(name))
     with transaction(conn):
         feed.check_fence(conn, fence, feed.now())
         conn.execute(
             "INSERT INTO secrets (name, data) VALUES (?, ?) "
             "ON CONFLICT (name) DO UPDATE SET data = excluded.data",
-            (name, data),
+            (name, sealed),
         )
 
 
-def get_secret(conn: sqlite3.Connection, name: str) -> dict[str, str] | None:
+def get_secret(conn: sqlite3.Connection, name: str, box: SecretBox) -> dict[str, str] | None:
     row = conn.execute("SELECT data FROM secrets WHERE name = ?", (name,)).fetchone()
-    return None if row is None else _SECRET.decode(row[0])
+    return None if row is None else _SECRET.decode(box.open(row[0], secret_context(name)))
 
 
 def delete_secret(conn: sqlite3.Connection, name: str, fence: Fence | None) -> bool:
