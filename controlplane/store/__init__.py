@@ -1,14 +1,18 @@
 """Persistence of clusters, statuses, events, credentials, settings and secrets.
 
 ``Store`` is the contract (see its module for the semantics every backend keeps); ``SQLiteStore`` is the
-embedded default backend.
+embedded default backend, ``PostgresStore`` the one several replicas share. ``open_store`` picks one by URL
+(``sqlite:///PATH`` or ``postgresql://USER@HOST:PORT/DB``); ``redact_url`` is how a URL is printed.
 """
 
 from ._errors import AlreadyExists, ChangesExpired, Conflict, Fenced, NotFound, StoreClosed, StoreError
+from ._factory import open_store, store_url
+from ._pg import PostgresStore
 from ._protocol import Store
 from ._records import Change, ChangeKind, Fence, Lease, ReplicaRecord, shard_of
 from ._settings import StoreSettings
 from ._sqlite import SQLiteStore
+from ._url import redact_url
 
 __all__ = [
     "AlreadyExists",
@@ -20,11 +24,15 @@ __all__ = [
     "Fenced",
     "Lease",
     "NotFound",
+    "PostgresStore",
     "ReplicaRecord",
     "SQLiteStore",
     "Store",
     "StoreClosed",
     "StoreError",
     "StoreSettings",
+    "open_store",
+    "redact_url",
     "shard_of",
+    "store_url",
 ]

@@ -22,19 +22,17 @@ from enum import Enum
 from itertools import islice
 
 import anyio
-import msgspec
 
 from controlplane.api import Cluster, ClusterStatus
 from controlplane.metrics import STORE_BATCH_SIZE, STORE_FLUSH_SECONDS, STORE_PENDING_WRITES
 
+from ._codec import ENCODE, STATUS
 from ._errors import Fenced, StoreError
 from ._records import Fence
 from ._settings import StoreSettings
 
 logger = logging.getLogger("controlplane.store")
 
-ENCODE = msgspec.json.Encoder().encode
-decode_status = msgspec.json.Decoder(ClusterStatus).decode
 StatusRow = tuple[bytes, str, int, str, Fence | None]
 """One pending status: (status JSON, phase, sequence number, cluster name, fence or None)."""
 Commit = Callable[[list[StatusRow], bool], Awaitable[list[str]]]
@@ -120,7 +118,7 @@ class StatusBatcher:
     @staticmethod
     def overlay(cluster: Cluster, row_seq: int, entry: Pending | None) -> Cluster:
         if entry is not None and entry.seq > row_seq:
-            cluster.status = decode_status(entry.data)
+            cluster.status = STATUS.decode(entry.data)
         return cluster
 
     # --- writes -------------------------------------------------------------------------------------------

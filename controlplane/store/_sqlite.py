@@ -37,6 +37,7 @@ from controlplane.metrics import STORE_OPERATION_SECONDS
 from . import _sqlite_feed as feed
 from . import _sqlite_ops as ops
 from ._batcher import State, StatusBatcher, StatusRow
+from ._codec import ENCODE as _ENCODE
 from ._crypto import SecretBox
 from ._errors import StoreClosed, StoreError
 from ._records import Change, Fence, Lease, ReplicaRecord
@@ -48,7 +49,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_ENCODE = ops.ENCODE
 DEFAULT_KEY_FILE = "secret.key"
 """The key file's name beside the database when ``[store] secret_key_file`` is not set."""
 
