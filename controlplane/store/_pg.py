@@ -54,6 +54,8 @@ T = TypeVar("T")
 P = ParamSpec("P")
 _CLOSE_TIMEOUT = 10.0
 _LISTEN_RETRY = 1.0
+_CLIENT_ERRORS = (asyncpg.InterfaceError, asyncpg.InternalClientError)
+"""The driver's own failures (a lost or broken connection, a protocol error), as opposed to the server's."""
 
 
 def _now() -> str:
@@ -215,7 +217,7 @@ class PostgresStore:
         except asyncpg.PostgresError as exc:
             message = exc.args[0] if exc.args else type(exc).__name__
             raise StoreError(f"postgresql {operation}: {message} (SQLSTATE {exc.sqlstate})") from None
-        except (TimeoutError, asyncpg.InterfaceError, OSError) as exc:
+        except (TimeoutError, OSError, *_CLIENT_ERRORS) as exc:
             raise StoreError(f"postgresql {operation}: {type(exc).__name__}: {exc} ({self.url})") from None
 
     @asynccontextmanager
@@ -417,7 +419,7 @@ class PostgresStore:
         while True:
             try:
                 conn = await self._connect()
-            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except (TimeoutError, OSError, asyncpg.PostgresError, *_CLIENT_ERRORS) as exc:
                 logger.warning("change-feed listener cannot connect (polling meanwhile): %s", exc)
                 await anyio.sleep(_LISTEN_RETRY)
                 continue
@@ -427,7 +429,7 @@ class PostgresStore:
                 await conn.add_listener(NOTIFY_CHANNEL, lambda *_args: self._notify_changed())
                 self._notify_changed()  # anything committed while we were not listening
                 await lost.wait()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except (OSError, asyncpg.PostgresError, *_CLIENT_ERRORS) as exc:
                 logger.warning("change-feed listener failed (polling meanwhile): %s", exc)
             finally:
                 with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_TIMEOUT):
