@@ -28,7 +28,7 @@ ENV_URL = "CONTROLPLANE_TEST_PG_URL"
 _START_TIMEOUT = 60
 
 
-def _bindir() -> Path:
+def bindir() -> Path:
     """The newest installed server's binaries (Debian keeps them out of PATH)."""
     found = sorted(
         glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3].split(".")[0])
@@ -69,7 +69,7 @@ def _server_user() -> str | None:
 def local_server() -> Iterator[str]:
     """Start a server; yield the URL of its ``postgres`` database (superuser ``postgres``, trust auth on
     loopback); stop it and remove its files afterwards."""
-    bindir = _bindir()
+    binaries = bindir()
     user = _server_user()
     root = Path(tempfile.mkdtemp(prefix="controlplane-pg-"))
     data, sockets, log = root / "data", root / "run", root / "server.log"
@@ -80,7 +80,7 @@ def local_server() -> Iterator[str]:
             os.chown(path, entry.pw_uid, entry.pw_gid)
     started = False
     try:
-        _run(user, bindir / "initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+        _run(user, binaries / "initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
              "--no-sync", "--no-instructions")  # fmt: skip
         for _attempt in range(3):  # the free port may be taken between the probe and the start
             port = _free_port()
@@ -88,7 +88,7 @@ def local_server() -> Iterator[str]:
                 f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={sockets} "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
             )
-            done = _run(user, bindir / "pg_ctl", "-D", str(data), "-l", str(log), "-o", options, "-w",
+            done = _run(user, binaries / "pg_ctl", "-D", str(data), "-l", str(log), "-o", options, "-w",
                         "-t", str(_START_TIMEOUT), "start", check=False)  # fmt: skip
             if done.returncode == 0:
                 started = True
@@ -99,7 +99,7 @@ def local_server() -> Iterator[str]:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
         if started:
-            _run(user, bindir / "pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop", check=False)
+            _run(user, binaries / "pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop", check=False)
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -114,6 +114,7 @@ class SQLiteStore:
             self._state = State.CLOSED
             raise
         self._state = State.OPEN
+        logger.info("store open: sqlite:///%s", self.path)
         return self
 
     def _keyed(self, conn: sqlite3.Connection) -> None:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from ._errors import StoreError
 
@@ -47,10 +47,10 @@ def parse_url(url: str) -> StoreURL:
         return StoreURL("sqlite", path, url)
     scheme = url.partition(":")[0].lower()
     if scheme in _POSTGRES_SCHEMES:
-        redacted = redact_url(url)
         if not url.startswith(f"{scheme}://"):
-            raise StoreError(f"store url {redacted} is not postgresql://USER@HOST:PORT/DB")
-        return StoreURL("postgresql", url, redacted)
+            # Not echoed: a malformed URL may hold a password where redaction would not find it.
+            raise StoreError(f"store url is not postgresql://USER@HOST:PORT/DB ({scheme}: without //)")
+        return StoreURL("postgresql", url, redact_url(url))
     if scheme == "sqlite":
         raise StoreError("store url must be sqlite:///PATH (three slashes, then the path)")
     raise StoreError(
@@ -76,7 +76,11 @@ def redact_url(url: str) -> str:
             if any(key.lower() in _SECRET_PARAMS for key, _ in pairs):
                 masked = [(k, _MASK if k.lower() in _SECRET_PARAMS else v) for k, v in pairs]
                 query = urlencode(masked, safe="*")
-        return urlunsplit(parts._replace(netloc=netloc, query=query))
+        if (netloc, query) == (parts.netloc, parts.query):
+            return url
+        # Assembled by hand: urlunsplit drops an empty host ("postgresql:///db" is a valid libpq URL).
+        rebuilt = f"{parts.scheme}://{netloc}{parts.path}"
+        return rebuilt + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
     except ValueError:
         scheme = re.match(r"[A-Za-z][A-Za-z0-9+.-]*", url)
         return f"{scheme.group(0) if scheme else ''}://{_MASK}"

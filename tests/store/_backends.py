@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
 import asyncpg
 import msgspec
 import pytest
@@ -18,9 +20,20 @@ import pytest
 from controlplane.api import ClusterStatus
 from controlplane.store import PostgresStore, SQLiteStore, Store, StoreSettings, _pg_ops, _sqlite_ops
 
+from .. import _pg
 from ._helpers import raw_status as sqlite_raw_status
 
 BACKENDS = ("sqlite", "postgresql")
+
+
+def _pg_dump() -> str:
+    try:
+        return str(_pg.bindir() / "pg_dump")
+    except RuntimeError:
+        found = shutil.which("pg_dump")
+        if found is None:
+            raise
+        return found
 
 
 class Backend:
@@ -88,6 +101,17 @@ class Backend:
             await pg.execute(statement)
         finally:
             await pg.close()
+
+    async def dump(self) -> bytes:
+        """Everything the database holds, as an operator could read it: the SQLite files (with the WAL),
+        or ``pg_dump``'s output."""
+        if self.kind == "sqlite":
+            files = sorted(p for p in self.db.parent.iterdir() if p.name.startswith(self.db.name))
+            return b"".join(p.read_bytes() for p in files)
+        done = await anyio.run_process([_pg_dump(), "--no-owner", "--dbname", self.pg_url], check=True)
+        # pg_dump brackets its script with \restrict/\unrestrict lines holding a random key each run.
+        lines = done.stdout.splitlines(keepends=True)
+        return b"".join(line for line in lines if not line.startswith((b"\\restrict", b"\\unrestrict")))
 
     def patch_status_batches(self, monkeypatch: pytest.MonkeyPatch, wrap: Callable[[Any], Any]) -> None:
         """Replace the backend's batch-commit function with ``wrap(real)``."""
