@@ -2,9 +2,11 @@
 
 ``Store`` is the contract (see its module for the semantics every backend keeps); ``SQLiteStore`` is the
 embedded default backend, ``PostgresStore`` the one several replicas share. ``open_store`` picks one by URL
-(``sqlite:///PATH`` or ``postgresql://USER@HOST:PORT/DB``); ``redact_url`` is how a URL is printed.
+(``sqlite:///PATH`` or ``postgresql://USER@HOST:PORT/DB``); ``redact_url`` is how a URL is printed;
+``copy_store`` moves a whole fleet from one store to another.
 """
 
+from ._copy import CopySummary, Portable, copy_store
 from ._errors import AlreadyExists, ChangesExpired, Conflict, Fenced, NotFound, StoreClosed, StoreError
 from ._factory import open_store, store_url
 from ._pg import PostgresStore
@@ -20,10 +22,12 @@ __all__ = [
     "ChangeKind",
     "ChangesExpired",
     "Conflict",
+    "CopySummary",
     "Fence",
     "Fenced",
     "Lease",
     "NotFound",
+    "Portable",
     "PostgresStore",
     "ReplicaRecord",
     "SQLiteStore",
@@ -31,6 +35,7 @@ __all__ = [
     "StoreClosed",
     "StoreError",
     "StoreSettings",
+    "copy_store",
     "open_store",
     "redact_url",
     "shard_of",

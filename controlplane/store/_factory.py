@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ._copy import Portable
 from ._pg import PostgresStore
-from ._protocol import Store
 from ._settings import StoreSettings
 from ._sqlite import DEFAULT_KEY_FILE, SQLiteStore
 from ._url import default_url, parse_url
@@ -18,7 +18,7 @@ def store_url(settings: StoreSettings, data_dir: str | Path) -> str:
 
 def open_store(
     url: str, settings: StoreSettings | None = None, *, data_dir: str | Path, shards: int = 256
-) -> Store:
+) -> Portable:
     """A new (unopened) store for ``url`` (empty: ``sqlite:///<data_dir>/controlplane.db``); use it as
     ``async with``. The secret key file is ``settings.secret_key_file``, else (SQLite only)
     ``<data_dir>/secret.key``. ``StoreError`` names what is wrong with the URL, never its password."""

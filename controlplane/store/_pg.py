@@ -22,28 +22,28 @@ Semantics are the SQLite backend's (see ``Store``), with these PostgreSQL specif
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, Self, TypeVar
+from typing import Concatenate, ParamSpec, Self, TypeVar
 
 import anyio
-import asyncpg
 import msgspec
 from anyio.abc import TaskGroup
 
 from controlplane.api import Cluster, ClusterSpec, ClusterStatus, Credential, Event, Phase
-from controlplane.metrics import STORE_OPERATION_SECONDS
 
+from . import _pg_bulk as bulk
 from . import _pg_feed as feed
 from . import _pg_ops as ops
 from ._batcher import State, StatusBatcher, StatusRow
 from ._codec import ENCODE
+from ._copy import ClusterImport
 from ._crypto import KEY_CHECK, KEY_HELP, SecretBox, read_key_file
 from ._errors import StoreClosed, StoreError
-from ._pg_schema import NOTIFY_CHANNEL, Connection, migrate
+from ._pg_conn import PgConnections
+from ._pg_schema import Connection, migrate
 from ._records import Change, Fence, Lease, ReplicaRecord
 from ._settings import StoreSettings
 from ._url import redact_url
@@ -52,10 +52,7 @@ logger = logging.getLogger("controlplane.store")
 
 T = TypeVar("T")
 P = ParamSpec("P")
-_CLOSE_TIMEOUT = 10.0
-_LISTEN_RETRY = 1.0
-_CLIENT_ERRORS = (asyncpg.InterfaceError, asyncpg.InternalClientError)
-"""The driver's own failures (a lost or broken connection, a protocol error), as opposed to the server's."""
+_ALL_EVENTS = 2**62
 
 
 def _now() -> str:
@@ -79,21 +76,18 @@ class PostgresStore:
     ) -> None:
         if shards < 1:
             raise ValueError(f"shards must be >= 1, got {shards}")
-        self._dsn = url
         self.url = redact_url(url)
         """The URL without its password: safe to print."""
         self.settings = settings or StoreSettings()
+        self._db = PgConnections(url, self.url, self.settings)
         self.shards = shards
         key_file = secret_key_file or self.settings.secret_key_file
         self.secret_key_file = Path(key_file) if key_file else None
         self._state = State.NEW
-        self._pool: asyncpg.Pool | None = None
         self._task_group: TaskGroup | None = None
         self._box: SecretBox | None = None
         self._batcher = StatusBatcher(self.settings, self._commit_statuses, self._notify_changed)
         self._changed = anyio.Event()  # set (and replaced) on a change here or a notification
-        lock_ms = max(1, round(self.settings.busy_timeout * 1000))
-        self._server_settings = {"application_name": "eks-controlplane", "lock_timeout": f"{lock_ms}ms"}
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.url!r}, {self._state.name.lower()})"
@@ -105,30 +99,25 @@ class PostgresStore:
         self._state = State.CLOSING  # unusable until fully open
         try:
             box = await self._load_key()
-            with self._errors("open"):
-                conn = await self._connect()
+            with self._db.errors("open"):
+                conn = await self._db.connect()
                 try:
                     await migrate(conn, then=lambda c: self._prepare(c, box))
                 finally:
                     await conn.close()
-                self._pool = await asyncpg.create_pool(
-                    self._dsn,
-                    min_size=min(2, self.settings.pool_size),
-                    max_size=self.settings.pool_size,
-                    server_settings=self._server_settings,
-                )
-                async with self._pool.acquire() as pooled:
-                    self._batcher.start_after(await ops.max_status_seq(pooled))
+                await self._db.open_pool()
+            async with self._db.acquire("open", timed=False) as pooled:
+                self._batcher.start_after(await ops.max_status_seq(pooled))
             self._box = box
             task_group = anyio.create_task_group()
             await task_group.__aenter__()
             self._task_group = task_group
             task_group.start_soon(self._batcher.run)
             task_group.start_soon(self._trimmer)
-            task_group.start_soon(self._listener)
+            task_group.start_soon(self._db.listen, self._notify_changed)
         except BaseException:
             with anyio.CancelScope(shield=True):
-                await self._close_pool()
+                await self._db.close()
             self._state = State.CLOSED
             raise
         self._state = State.OPEN
@@ -159,9 +148,6 @@ class PostgresStore:
             box.verify(str(check), f"PostgreSQL database {self.url}")
         await feed.assign_shards(conn, self.shards)
 
-    async def _connect(self) -> asyncpg.Connection:
-        return await asyncpg.connect(self._dsn, server_settings=self._server_settings)
-
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
@@ -184,17 +170,8 @@ class PostgresStore:
             finally:
                 with anyio.CancelScope(shield=True):
                     self._batcher.release(StoreClosed(f"store {self.url} closed before the flush"))
-                    await self._close_pool()
+                    await self._db.close()
                     self._state = State.CLOSED
-
-    async def _close_pool(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        with anyio.move_on_after(_CLOSE_TIMEOUT) as scope:
-            await pool.close()
-        if scope.cancelled_caught:
-            pool.terminate()
 
     def _check_open(self) -> None:
         if self._state is not State.OPEN:
@@ -206,29 +183,6 @@ class PostgresStore:
         assert self._box is not None  # set at open, before the store is usable
         return self._box
 
-    @contextmanager
-    def _errors(self, operation: str) -> Any:
-        """Driver and network failures become ``StoreError`` (the store's own errors pass through).
-        Only the server's message is kept: its details may quote row values."""
-        try:
-            yield
-        except StoreError:
-            raise
-        except asyncpg.PostgresError as exc:
-            message = exc.args[0] if exc.args else type(exc).__name__
-            raise StoreError(f"postgresql {operation}: {message} (SQLSTATE {exc.sqlstate})") from None
-        except (TimeoutError, OSError, *_CLIENT_ERRORS) as exc:
-            raise StoreError(f"postgresql {operation}: {type(exc).__name__}: {exc} ({self.url})") from None
-
-    @asynccontextmanager
-    async def _connection(self, operation: str) -> AsyncIterator[Connection]:
-        self._check_open()
-        pool = self._pool
-        assert pool is not None
-        with STORE_OPERATION_SECONDS.labels(operation).time(), self._errors(operation):
-            async with pool.acquire() as conn:
-                yield conn
-
     async def _run(
         self,
         operation: str,
@@ -236,7 +190,8 @@ class PostgresStore:
         *a: P.args,
         **kw: P.kwargs,
     ) -> T:
-        async with self._connection(operation) as conn:
+        self._check_open()
+        async with self._db.acquire(operation) as conn:
             return await fn(conn, *a, **kw)
 
     async def _run_change(
@@ -248,8 +203,7 @@ class PostgresStore:
     ) -> T:
         """A write that appends to the change feed: wake this process's followers once it committed."""
         try:
-            async with self._connection(operation) as conn:
-                return await fn(conn, *a, **kw)
+            return await self._run(operation, fn, *a, **kw)
         finally:
             self._notify_changed()
 
@@ -342,12 +296,8 @@ class PostgresStore:
         await self._batcher.flush()
 
     async def _commit_statuses(self, rows: list[StatusRow], durable: bool) -> list[str]:
-        pool = self._pool
-        if pool is None:
-            raise StoreClosed(f"store {self.url} is closed")
-        with self._errors("write_statuses"):
-            async with pool.acquire() as conn:
-                return await ops.write_statuses(conn, rows, durable, self.settings.synchronous)
+        async with self._db.acquire("write_statuses", timed=False) as conn:
+            return await ops.write_statuses(conn, rows, durable, self.settings.synchronous)
 
     # --- events ----------------------------------------------------------------------------------------
     async def append_event(self, name: str, event: Event, *, fence: Fence | None = None) -> None:
@@ -414,37 +364,32 @@ class PostgresStore:
             with anyio.move_on_after(self.settings.feed_poll_interval):
                 await changed.wait()
 
-    async def _listener(self) -> None:
-        """Keep one connection LISTENing for the feed's notifications; reconnect when it is lost."""
-        while True:
-            try:
-                conn = await self._connect()
-            except (TimeoutError, OSError, asyncpg.PostgresError, *_CLIENT_ERRORS) as exc:
-                logger.warning("change-feed listener cannot connect (polling meanwhile): %s", exc)
-                await anyio.sleep(_LISTEN_RETRY)
-                continue
-            lost = anyio.Event()
-            try:
-                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
-                await conn.add_listener(NOTIFY_CHANNEL, lambda *_args: self._notify_changed())
-                self._notify_changed()  # anything committed while we were not listening
-                await lost.wait()
-            except (OSError, asyncpg.PostgresError, *_CLIENT_ERRORS) as exc:
-                logger.warning("change-feed listener failed (polling meanwhile): %s", exc)
-            finally:
-                with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_TIMEOUT):
-                    await conn.close()
-            await anyio.sleep(_LISTEN_RETRY)
-
     async def _trimmer(self) -> None:
         retention = self.settings.change_retention
         while True:
             await anyio.sleep(min(max(retention / 10, 0.01), 30.0))
             try:
-                async with self._connection("trim_changes") as conn:
+                async with self._db.acquire("trim_changes") as conn:
                     await feed.trim_changes(conn, retention)
             except StoreError as exc:
                 logger.warning("trimming the change feed failed (retrying later): %s", exc)
+
+    # --- whole-fleet export and import (store copy) ------------------------------------------------------
+    async def counts(self) -> dict[str, int]:
+        return await self._run("counts", bulk.counts)
+
+    async def list_secrets(self) -> dict[str, dict[str, str]]:
+        return await self._run("list_secrets", bulk.list_secrets, self._key)
+
+    async def export_events(self, name: str) -> list[Event]:
+        return await self._run("list_events", ops.list_events, name, _ALL_EVENTS)
+
+    async def import_clusters(self, items: Sequence[ClusterImport]) -> None:
+        seqs = [self._batcher.next_seq() for _ in items]
+        await self._run_change("import_clusters", bulk.import_clusters, items, seqs, self.shards)
+
+    async def import_credentials(self, creds: Sequence[Credential]) -> None:
+        await self._run_change("import_credentials", bulk.import_credentials, creds, self._key)
 
     # --- replicas and leases -----------------------------------------------------------------------------
     async def heartbeat(self, replica_id: str, address: str, *, started: float) -> float:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -34,10 +34,12 @@ from anyio.abc import TaskGroup
 from controlplane.api import Cluster, ClusterSpec, ClusterStatus, Credential, Event, Phase
 from controlplane.metrics import STORE_OPERATION_SECONDS
 
+from . import _sqlite_bulk as bulk
 from . import _sqlite_feed as feed
 from . import _sqlite_ops as ops
 from ._batcher import State, StatusBatcher, StatusRow
 from ._codec import ENCODE as _ENCODE
+from ._copy import ClusterImport
 from ._crypto import SecretBox
 from ._errors import StoreClosed, StoreError
 from ._records import Change, Fence, Lease, ReplicaRecord
@@ -49,6 +51,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+_ALL_EVENTS = -1  # SQLite's LIMIT -1: no limit
 DEFAULT_KEY_FILE = "secret.key"
 """The key file's name beside the database when ``[store] secret_key_file`` is not set."""
 
@@ -76,6 +79,8 @@ class SQLiteStore:
         if shards < 1:
             raise ValueError(f"shards must be >= 1, got {shards}")
         self.path = Path(path)
+        self.url = f"sqlite:///{self.path}"
+        """Where it is, as a store URL."""
         self.settings = settings or StoreSettings()
         self.shards = shards
         self.secret_key_file = Path(
@@ -114,7 +119,7 @@ class SQLiteStore:
             self._state = State.CLOSED
             raise
         self._state = State.OPEN
-        logger.info("store open: sqlite:///%s", self.path)
+        logger.info("store open: %s", self.url)
         return self
 
     def _keyed(self, conn: sqlite3.Connection) -> None:
@@ -387,6 +392,27 @@ class SQLiteStore:
                 await self._writer.call(partial(feed.trim_changes, older_than=time.time() - retention))
             except StoreError as exc:
                 logger.warning("trimming the change feed failed (retrying later): %s", exc)
+
+    # --- whole-fleet export and import (store copy) ------------------------------------------------------
+    async def counts(self) -> dict[str, int]:
+        return await self._read("counts", partial(bulk.counts))
+
+    async def list_secrets(self) -> dict[str, dict[str, str]]:
+        return await self._read("list_secrets", partial(bulk.list_secrets, box=self._key))
+
+    async def export_events(self, name: str) -> list[Event]:
+        return await self._read("list_events", partial(ops.list_events, name=name, limit=_ALL_EVENTS))
+
+    async def import_clusters(self, items: Sequence[ClusterImport]) -> None:
+        seqs = [self._batcher.next_seq() for _ in items]
+        await self._write_change(
+            "import_clusters", partial(bulk.import_clusters, items=items, seqs=seqs, shards=self.shards)
+        )
+
+    async def import_credentials(self, creds: Sequence[Credential]) -> None:
+        await self._write_change(
+            "import_credentials", partial(bulk.import_credentials, creds=creds, box=self._key)
+        )
 
     # --- replicas and leases -----------------------------------------------------------------------------
     async def heartbeat(self, replica_id: str, address: str, *, started: float) -> float:
