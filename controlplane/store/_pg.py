@@ -248,6 +248,9 @@ class PostgresStore:
         rows = await self._run("list_clusters_in_shards", ops.list_clusters_in_shards, sorted(set(shards)))
         return [self._batcher.overlay(c, seq, overlay.get(c.metadata.name)) for c, seq in rows]
 
+    async def count_clusters_by_shard(self) -> dict[int, int]:
+        return await self._run("count_clusters_by_shard", feed.count_clusters_by_shard)
+
     async def find_identity(self, display_name: str, region: str) -> dict[str, str]:
         return await self._run("find_identity", ops.find_identity, display_name, region)
 

@@ -157,6 +157,11 @@ async def assign_shards(conn: Connection, shards: int) -> int:
     return len(names)
 
 
+async def count_clusters_by_shard(conn: Connection) -> dict[int, int]:
+    rows = await conn.fetch("SELECT shard, count(*) FROM clusters GROUP BY shard")
+    return {int(r[0]): int(r[1]) for r in rows}
+
+
 # --- replicas -------------------------------------------------------------------------------------------
 async def heartbeat(conn: Connection, replica_id: str, address: str, started: float) -> float:
     at = await conn.fetchval(

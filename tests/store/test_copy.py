@@ -21,7 +21,7 @@ from controlplane.api import Credential, Event, Phase
 from controlplane.config import AdminSettings
 from controlplane.store import PostgresStore, SQLiteStore, StoreError, StoreSettings, copy_store
 from controlplane.store._copy import Portable
-from tests.admin._support import AUTH, TOKEN, FakeController
+from tests.admin._support import AUTH, TOKEN, FakeReplica
 
 from ._helpers import cluster, spec, status
 
@@ -64,7 +64,7 @@ async def _fleet(store: Portable) -> None:
 async def _api(store: Portable) -> AsyncIterator[TestClient[Any, Any]]:
     app = build_admin_app(
         store=store,
-        controller=FakeController(store),
+        replica=FakeReplica(store),
         settings=AdminSettings(),
         token=TOKEN,
         registry=metrics.REGISTRY,

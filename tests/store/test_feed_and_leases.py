@@ -239,6 +239,7 @@ async def test_clusters_by_shard_and_by_identity(store: Store) -> None:
     for shard, members in by_shard.items():
         assert [c.metadata.name for c in await store.list_clusters_in_shards([shard])] == sorted(members)
     assert len(await store.list_clusters_in_shards(range(SHARDS))) == 30
+    assert await store.count_clusters_by_shard() == {s: len(m) for s, m in by_shard.items()}
     assert await store.find_identity("prod", "us-east-1") == {n: "cattle-global-data:aws" for n in names}
     assert await store.find_identity("prod", "eu-west-1") == {}
 
