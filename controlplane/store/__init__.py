@@ -14,7 +14,7 @@ from ._protocol import Store
 from ._records import Change, ChangeKind, Fence, Lease, ReplicaRecord, shard_of
 from ._settings import StoreSettings
 from ._sqlite import SQLiteStore
-from ._url import redact_url
+from ._url import StoreURL, parse_url, redact_url
 
 __all__ = [
     "AlreadyExists",
@@ -35,8 +35,10 @@ __all__ = [
     "StoreClosed",
     "StoreError",
     "StoreSettings",
+    "StoreURL",
     "copy_store",
     "open_store",
+    "parse_url",
     "redact_url",
     "shard_of",
     "store_url",
