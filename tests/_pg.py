@@ -66,9 +66,10 @@ def _server_user() -> str | None:
 
 
 @contextmanager
-def local_server() -> Iterator[str]:
+def local_server(*, durable: bool = False) -> Iterator[str]:
     """Start a server; yield the URL of its ``postgres`` database (superuser ``postgres``, trust auth on
-    loopback); stop it and remove its files afterwards."""
+    loopback); stop it and remove its files afterwards. Tests run it with fsync off (they test
+    behaviour, not crash safety); ``durable`` keeps PostgreSQL's defaults (for benchmarks)."""
     binaries = bindir()
     user = _server_user()
     root = Path(tempfile.mkdtemp(prefix="controlplane-pg-"))
@@ -86,8 +87,10 @@ def local_server() -> Iterator[str]:
             port = _free_port()
             options = (
                 f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={sockets} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+                "-c max_connections=200"
             )
+            if not durable:
+                options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             done = _run(user, binaries / "pg_ctl", "-D", str(data), "-l", str(log), "-o", options, "-w",
                         "-t", str(_START_TIMEOUT), "start", check=False)  # fmt: skip
             if done.returncode == 0:
