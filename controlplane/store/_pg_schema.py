@@ -114,6 +114,8 @@ async def migrate(
     found before. A database newer than this code is refused: old code must not write data it does not
     understand. ``then`` runs in the same transaction once the schema is current (the key check)."""
     async with conn.transaction():
+        # Wait for another replica's migration however long it takes (not just busy_timeout).
+        await conn.execute("SET LOCAL lock_timeout = 0")
         await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
         found = await schema_version(conn)
         if found > len(MIGRATIONS):

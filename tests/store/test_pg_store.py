@@ -112,6 +112,35 @@ async def test_replicas_opening_an_empty_database_at_once_migrate_it_once(
     assert await _fetchval(pg_url, "SELECT count(*) FROM feed_head") == 1
 
 
+async def test_opening_waits_for_another_replicas_migration_beyond_the_lock_timeout(
+    open_store: Callable[..., PostgresStore], pg_url: str
+) -> None:
+    other = await asyncpg.connect(pg_url)
+    try:
+        migrating = other.transaction()
+        await migrating.start()
+        await other.execute("SELECT pg_advisory_xact_lock($1)", _pg_schema.MIGRATION_LOCK)
+        opened: list[PostgresStore] = []
+        done = anyio.Event()
+
+        async def replica() -> None:
+            async with open_store(StoreSettings(busy_timeout=0.05)) as one:
+                opened.append(one)
+                await done.wait()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(replica)
+            await anyio.sleep(0.5)  # ten times the lock timeout
+            assert opened == []
+            await migrating.rollback()
+            with anyio.fail_after(10):
+                while not opened:
+                    await anyio.sleep(0.01)
+            done.set()
+    finally:
+        await other.close()
+
+
 async def test_a_newer_schema_is_refused(open_store: Callable[..., PostgresStore], pg_url: str) -> None:
     async with open_store():
         pass
