@@ -72,6 +72,9 @@ class PgConnections:
             raise StoreError(f"postgresql {operation}: {message} (SQLSTATE {exc.sqlstate})") from None
         except (TimeoutError, OSError, *_CLIENT_ERRORS) as exc:
             raise StoreError(f"postgresql {operation}: {type(exc).__name__}: {exc} ({self.url})") from None
+        except ValueError as exc:
+            # The driver parses the URL when it connects (a port that is not a number, a bad IPv6 host).
+            raise StoreError(f"postgresql {operation}: the store url does not parse: {exc}") from None
 
     @asynccontextmanager
     async def acquire(self, operation: str, *, timed: bool = True) -> AsyncIterator[Connection]:

@@ -178,6 +178,16 @@ async def test_an_unreachable_server_is_a_store_error_without_the_password(
         await store.get_cluster("a")
 
 
+@pytest.mark.parametrize(
+    "url", ["postgresql://cp:hunter2@127.0.0.1:notaport/cp", "postgresql://cp:hunter2@[::1/cp"]
+)
+async def test_a_url_the_driver_cannot_parse_is_a_store_error(key_file: Path, url: str) -> None:
+    with pytest.raises(StoreError, match="the store url does not parse") as info:
+        async with PostgresStore(url, FAST, secret_key_file=key_file):
+            pass
+    assert "hunter2" not in str(info.value)
+
+
 def socket_port() -> Any:
     """A loopback port nothing listens on (bound, not listening, while the test runs)."""
     import contextlib  # noqa: PLC0415
@@ -273,7 +283,12 @@ async def test_the_store_recovers_when_the_server_drops_its_connections(
                     break
                 except StoreError:
                     await anyio.sleep(0.05)
-            await anyio.sleep(1.5)  # the listener reconnects after its retry delay
+            while not await _fetchval(  # the listener reconnects after its retry delay
+                pg_url,
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN %'",
+                database,
+            ):
+                await anyio.sleep(0.05)
             async with open_store(slow_poll) as writer:
                 # Woken by NOTIFY on the listener's new connection, not by the 60 s poll.
                 assert await _woken_by(store, head, writer.create_cluster(cluster("b"))) > head
