@@ -48,12 +48,11 @@ def test_redaction(url: str, redacted: str) -> None:
 @given(st.text(alphabet=string.printable, min_size=1, max_size=40))
 def test_a_password_never_survives_redaction(password: str) -> None:
     quoted = quote(password, safe="")
-    for url in (
-        f"postgresql://cp:{quoted}@db.internal:5432/fleet",
-        f"postgresql://cp@db/f?password={quoted}",
-    ):
-        redacted = redact_url(url)
-        assert quoted not in redacted.replace("***", "") or quoted in "postgresql://cp@db.internal:5432/fleet"
+    assert (
+        redact_url(f"postgresql://cp:{quoted}@db.internal:5432/fleet")
+        == "postgresql://cp:***@db.internal:5432/fleet"
+    )
+    assert redact_url(f"postgresql://cp@db/f?password={quoted}") == "postgresql://cp@db/f?password=***"
 
 
 def test_parse_picks_the_backend_and_keeps_sqlite_paths_as_written() -> None:
