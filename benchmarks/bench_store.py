@@ -1,20 +1,26 @@
-"""Store benchmark: status write throughput with many clusters, flush batches, creates and listing.
+"""Store benchmark: status write throughput with many clusters, flush batches, creates and listing, for
+SQLite and PostgreSQL side by side.
 
-    python benchmarks/bench_store.py [--clusters 10000] [--rounds 5] [--out FILE]
+    python benchmarks/bench_store.py [--clusters 10000] [--rounds 5] [--store both|sqlite|postgresql]
+                                     [--pg-url URL] [--out FILE]
 
 Every cluster is an asyncio task writing a realistic status (conditions, upstream spec, CA, ...) ``rounds``
-times, as actors do on sync ticks. Prints a table and writes the figures as JSON.
+times, as actors do on sync ticks. Prints a table (a column per backend) and writes the figures as JSON.
+PostgreSQL: ``--pg-url`` (a role that may create databases; a fresh database is made for the run), else a
+throwaway local server is started as the tests do (tests/_pg.py), with fsync on.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +41,8 @@ from controlplane.api import (
     Phase,
 )
 from controlplane.metrics import REGISTRY
-from controlplane.store import SQLiteStore, StoreSettings
+from controlplane.store import Store, StoreSettings, open_store
+from tests import _pg
 
 
 def eks_config(i: int) -> EKSClusterConfigSpec:
@@ -138,12 +145,10 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run(clusters: int, rounds: int, path: Path) -> dict[str, Any]:
+async def run(clusters: int, rounds: int, store: Store, size: Callable[[], Awaitable[int]]) -> dict[str, Any]:
     results: dict[str, Any] = {"clusters": clusters, "rounds": rounds}
-    settings = StoreSettings()
-    results["settings"] = msgspec.to_builtins(settings)
     names = [f"cluster-{i:05d}" for i in range(clusters)]
-    async with SQLiteStore(path, settings) as store:
+    async with store:
         # --- creates (one at a time, as the API does) ---
         started = time.perf_counter()
         for i, name in enumerate(names):
@@ -252,7 +257,7 @@ async def run(clusters: int, rounds: int, path: Path) -> dict[str, Any]:
             await store.get_cluster(names[i])
         gets = len(range(0, clusters, max(1, clusters // 1000)))
         results["get_cluster_ms_mean"] = (time.perf_counter() - t0) / gets * 1e3
-    results["database_bytes"] = path.stat().st_size
+    results["database_bytes"] = await size()
     return results
 
 
@@ -280,22 +285,67 @@ ROWS = [
     ("list_clusters(phase=active) (s)", "list_clusters_phase_seconds", "{:.3f}"),
     ("list_cluster_names (s)", "list_cluster_names_seconds", "{:.4f}"),
     ("get_cluster mean (ms)", "get_cluster_ms_mean", "{:.3f}"),
-    ("database file (MB)", "database_bytes", "MB"),
+    ("database size (MB)", "database_bytes", "MB"),
 ]
 
 
-def table(results: dict[str, Any]) -> str:
-    lines = [f"{'metric':<46} {'value':>14}", "-" * 61]
+def table(results: dict[str, dict[str, Any]]) -> str:
+    backends = list(results)
+    lines = [f"{'metric':<46}" + "".join(f" {b:>14}" for b in backends), "-" * (46 + 15 * len(backends))]
     for label, key, fmt in ROWS:
-        value = results[key]
-        if fmt == "ms":
-            text = f"{value * 1e3:.2f}"
-        elif fmt == "MB":
-            text = f"{value / 1e6:.1f}"
-        else:
-            text = fmt.format(value)
-        lines.append(f"{label:<46} {text:>14}")
+        cells = []
+        for backend in backends:
+            value = results[backend][key]
+            if fmt == "ms":
+                cells.append(f"{value * 1e3:.2f}")
+            elif fmt == "MB":
+                cells.append(f"{value / 1e6:.1f}")
+            else:
+                cells.append(fmt.format(value))
+        lines.append(f"{label:<46}" + "".join(f" {c:>14}" for c in cells))
     return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def postgres_database(url: str | None) -> Iterator[str]:
+    """A fresh database on ``url``'s server, or on a throwaway local one (fsync on: the figures must
+    include the WAL flushes a real server does)."""
+    with contextlib.ExitStack() as stack:
+        server = url or stack.enter_context(_pg.local_server(durable=True))
+        yield stack.enter_context(_pg.fresh_database(server))
+
+
+async def _postgres_size(url: str) -> int:
+    import asyncpg  # noqa: PLC0415
+
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval("SELECT pg_database_size(current_database())"))
+    finally:
+        await conn.close()
+
+
+def bench(backend: str, clusters: int, rounds: int, pg_url: str | None, db: Path | None) -> dict[str, Any]:
+    settings = StoreSettings()
+    with tempfile.TemporaryDirectory() as tmp:
+        key = Path(tmp) / "secret.key"
+        key.write_bytes(base64.b64encode(os.urandom(32)))
+        key.chmod(0o600)
+        settings = msgspec.structs.replace(settings, secret_key_file=str(key))
+        if backend == "sqlite":
+            path = db or Path(tmp) / "bench.db"
+
+            async def sqlite_size() -> int:
+                return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+
+            store = open_store(f"sqlite:///{path}", settings, data_dir=tmp)
+            results = anyio.run(run, clusters, rounds, store, sqlite_size)
+        else:
+            with postgres_database(pg_url) as url:
+                store = open_store(url, settings, data_dir=tmp)
+                results = anyio.run(run, clusters, rounds, store, lambda: _postgres_size(url))
+    results["settings"] = msgspec.to_builtins(settings)
+    return results
 
 
 def main() -> None:
@@ -304,16 +354,17 @@ def main() -> None:
     )
     parser.add_argument("--clusters", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=5, help="status writes per cluster")
+    parser.add_argument("--store", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--pg-url", help="PostgreSQL server to run on (default: a throwaway local one)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/bench_store.json"))
-    parser.add_argument("--db", type=Path, help="database file (default: a fresh temporary file)")
+    parser.add_argument("--db", type=Path, help="SQLite database file (default: a fresh temporary file)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = args.db or Path(tmp) / "bench.db"
-        results = anyio.run(run, args.clusters, args.rounds, path)
-    results["python"] = sys.version.split()[0]
+    backends = ["sqlite", "postgresql"] if args.store == "both" else [args.store]
+    results = {b: bench(b, args.clusters, args.rounds, args.pg_url, args.db) for b in backends}
     print(table(results))
+    report = {"python": sys.version.split()[0], "backends": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(msgspec.json.format(msgspec.json.encode(results)))
+    args.out.write_bytes(msgspec.json.format(msgspec.json.encode(report)))
     print(f"\nwrote {args.out}")
 
 

@@ -1,7 +1,8 @@
 """Service configuration: frozen settings structs, loaded from TOML, environment and flags.
 
 Precedence (lowest to highest): built-in defaults, ``config/controlplane.toml`` (or ``--config FILE``),
-environment variables ``CONTROLPLANE_<SECTION>_<FIELD>`` (e.g. ``CONTROLPLANE_ADMIN_LISTEN``), then
+environment variables ``CONTROLPLANE_<SECTION>_<FIELD>`` (e.g. ``CONTROLPLANE_ADMIN_LISTEN``; of
+``[store]`` only ``CONTROLPLANE_STORE_URL`` and ``CONTROLPLANE_STORE_SECRET_KEY_FILE``), then
 command-line flags. ``CONTROLPLANE_TIME_SCALE`` multiplies every wait, requeue and backoff interval.
 """
 
@@ -122,6 +123,9 @@ class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
 
 
 _SECTIONS = ("service", "admin", "lifecycle", "sync", "sim", "replica")
+_STORE_ENV = ("url", "secret_key_file")
+"""The ``[store]`` settings the environment may set (where the store is and its key differ per deployment;
+the tuning knobs do not)."""
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
@@ -132,6 +136,10 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
             key = f"{ENV_PREFIX}{section.upper()}_{f.name.upper()}"
             if key in env:
                 overrides.setdefault(section, {})[f.name] = env[key]
+    for name in _STORE_ENV:
+        key = f"{ENV_PREFIX}STORE_{name.upper()}"
+        if key in env:
+            overrides.setdefault("store", {})[name] = env[key]
     if f"{ENV_PREFIX}TIME_SCALE" in env:
         overrides.setdefault("service", {})["time_scale"] = env[f"{ENV_PREFIX}TIME_SCALE"]
     return overrides

@@ -32,7 +32,7 @@ from controlplane.probe import Prober, ProbeSettings
 from controlplane.replicas import Membership, follow, resolve_identity
 from controlplane.schedule import parse_refresh_cron
 from controlplane.scheduler import REFRESH_CRON_SETTING, RoundTracker, SchedulerActor
-from controlplane.store import SQLiteStore, Store, StoreSettings
+from controlplane.store import Store, StoreSettings, open_store, redact_url, store_url
 from controlplane.token import TokenMinter
 
 log = logging.getLogger("controlplane.service")
@@ -74,6 +74,8 @@ class Service:
         self.url = ""
         self.token = ""
         self.token_path: Path | None = None
+        self.store_url = ""
+        """Where the store is, password redacted."""
         self.tracker = RoundTracker()
         self._stack = contextlib.AsyncExitStack()
         self.system: ActorSystem
@@ -103,10 +105,10 @@ class Service:
         identity = resolve_identity(s.replica.id, self.data_dir)
         stack.callback(identity.close)
         stack.callback(GcTimer().close)
-        store = self._store or SQLiteStore(
-            self.data_dir / "controlplane.db",
-            msgspec.convert(s.store, StoreSettings),
-            shards=s.replica.shards,
+        store_settings = msgspec.convert(s.store, StoreSettings)
+        self.store_url = redact_url(store_url(store_settings, self.data_dir))
+        store = self._store or open_store(
+            store_settings.url, store_settings, data_dir=self.data_dir, shards=s.replica.shards
         )
         self.store = await stack.enter_async_context(store)
         credentials = CachedCredentialLookup(
@@ -277,6 +279,7 @@ async def serve(settings: Settings, *, sim: bool = False, stop: asyncio.Event | 
         print(
             f"eks-controlplane: admin API {svc.url}  metrics {svc.url}/metrics", file=sys.stderr, flush=True
         )
+        print(f"eks-controlplane: store {svc.store_url}", file=sys.stderr, flush=True)
         if svc.token_path is not None:
             print(f"eks-controlplane: admin token in {svc.token_path}", file=sys.stderr, flush=True)
         if simulator is not None:

@@ -10,8 +10,9 @@ them, so client commands start fast.
 
 Layout: ``_main`` builds the parser and dispatches; one module per command group adds its commands
 (``_serve``: serve, sim, load; ``_clusters``: apply, get, describe, delete, sync; ``_credentials``;
-``_settings``; ``_iam``); ``_client`` is the admin API client and its connection options; ``_output`` is
-the one place that prints tables, JSON and YAML.
+``_settings``; ``_replicas``; ``_iam``; ``_store``: store copy, on the databases directly); ``_client`` is
+the admin API client and its connection options; ``_output`` is the one place that prints tables, JSON and
+YAML.
 """
 
 from ._main import main

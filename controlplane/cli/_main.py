@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import _clusters, _credentials, _iam, _replicas, _serve, _settings
+from . import _clusters, _credentials, _iam, _replicas, _serve, _settings, _store
 from ._client import CliError, connection_options
 
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     _credentials.add_commands(sub, conn)
     _settings.add_commands(sub, conn)
     _replicas.add_commands(sub, conn)
+    _store.add_commands(sub, conn)
     _iam.add_commands(sub, conn)
     return parser
 

@@ -25,6 +25,11 @@ def add_commands(sub: Subcommands, conn: argparse.ArgumentParser) -> None:
     serve.add_argument("--config", help="TOML config file (default: config/controlplane.toml if present)")
     serve.add_argument("--listen", help="admin API HOST:PORT")
     serve.add_argument("--data-dir", help="state directory (SQLite database, admin token)")
+    serve.add_argument(
+        "--store",
+        metavar="URL",
+        help="sqlite:///PATH or postgresql://USER@HOST:PORT/DB (default: sqlite:///<data-dir>/controlplane.db)",
+    )
     serve.add_argument("--sim", action="store_true", help="run against the built-in AWS simulator")
     serve.add_argument("--aws-endpoint", help="override every AWS endpoint with this URL")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
@@ -53,17 +58,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from controlplane.logs import configure_logging  # noqa: PLC0415
     from controlplane.schedule import parse_refresh_cron  # noqa: PLC0415
     from controlplane.service import serve  # noqa: PLC0415
-    from controlplane.store import StoreSettings  # noqa: PLC0415
+    from controlplane.store import StoreError, StoreSettings, parse_url  # noqa: PLC0415
 
     config = args.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
     try:
         settings = load_settings(config, overrides=_overrides(args))
         msgspec.convert(settings.aws, AwsSettings)
-        msgspec.convert(settings.store, StoreSettings)
+        store = msgspec.convert(settings.store, StoreSettings)
         parse_refresh_cron(settings.sync.refresh_cron)
     except (ConfigError, msgspec.ValidationError, ValueError) as exc:
         print(f"controlplane: {exc}", file=sys.stderr)
         return 2
+    if store.url:
+        try:
+            parse_url(store.url)
+        except StoreError as exc:
+            print(f"controlplane: invalid setting store.url: {exc}", file=sys.stderr)
+            return 2
     configure_logging(settings.service.log_level, settings.service.log_format)
     if args.workers > 1:
         if args.sim:
@@ -75,6 +86,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _serve_workers(settings, args.workers)
     try:
         return asyncio.run(serve(settings, sim=args.sim))
+    except StoreError as exc:
+        # The store refused to open (a wrong secret key, an unreachable database): one clear line.
+        raise CliError(str(exc)) from None
     except OSError as exc:
         # Typically the listen address is taken; a traceback would bury the one line that matters.
         raise CliError(f"{exc.strerror or exc} ({settings.admin.listen})") from None
@@ -127,6 +141,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         overrides.setdefault("admin", {})["listen"] = args.listen
     if args.data_dir:
         overrides.setdefault("service", {})["data_dir"] = args.data_dir
+    if args.store:
+        overrides.setdefault("store", {})["url"] = args.store
     if args.log_level:
         overrides.setdefault("service", {})["log_level"] = args.log_level
     if args.aws_endpoint:

@@ -6,9 +6,24 @@ from typing import Literal
 
 import msgspec
 
+_SCHEMES = ("sqlite", "postgresql", "postgres")
+
 
 class StoreSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """How the store batches status writes, bounds event logs and waits for locks."""
+    """Where the store is, how it batches status writes, bounds event logs and waits for locks."""
+
+    url: str = ""
+    """``sqlite:///PATH`` or ``postgresql://USER@HOST:PORT/DB``. Empty: ``sqlite:///<data_dir>/controlplane.db``.
+    A password in it is never logged (URLs are printed redacted)."""
+
+    secret_key_file: str = ""
+    """The key that encrypts credentials and secrets at rest (32 random bytes, base64). Empty: for SQLite
+    ``<data_dir>/secret.key``, generated (mode 0600) when absent; PostgreSQL requires it, the same file
+    on every replica."""
+
+    pool_size: int = 10
+    """PostgreSQL: most connections this process keeps open (plus one that listens for notifications).
+    Every replica holds up to this many: keep ``replicas * (pool_size + 1)`` under ``max_connections``."""
 
     flush_interval: float = 0.05
     """Seconds a non-durable status write may wait before its batch is committed (the batching window)."""
@@ -52,3 +67,9 @@ class StoreSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             raise ValueError("busy_timeout must not be negative")
         if self.change_retention <= 0 or self.feed_poll_interval <= 0:
             raise ValueError("change_retention and feed_poll_interval must be positive")
+        if self.pool_size < 2:
+            raise ValueError("pool_size must be at least 2 (status flushes and reads each need one)")
+        scheme = self.url.partition(":")[0].lower()
+        if self.url and scheme not in _SCHEMES:
+            # Only the scheme is named: the rest of a URL may hold a password.
+            raise ValueError(f"url must start with sqlite:/// or postgresql:// (got a {scheme!r} URL)")

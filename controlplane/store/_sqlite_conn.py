@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ._errors import StoreClosed, StoreError
 from ._settings import StoreSettings
@@ -112,8 +112,11 @@ def _enable_wal(conn: sqlite3.Connection, path: Path) -> None:
         raise StoreError(f"cannot enable WAL on {path} (journal_mode is {mode})")
 
 
-def connect_writer(path: Path, settings: StoreSettings) -> sqlite3.Connection:
-    """The single writing connection: file created 0600, WAL, schema migrated."""
+def connect_writer(
+    path: Path, settings: StoreSettings, *, then: Callable[[sqlite3.Connection], Any] | None = None
+) -> sqlite3.Connection:
+    """The single writing connection: file created 0600, WAL, schema migrated (and ``then`` run in the
+    migration's transaction)."""
     prepare_file(path)
     conn = sqlite3.connect(path, isolation_level=None, timeout=settings.busy_timeout)
     try:
@@ -121,7 +124,7 @@ def connect_writer(path: Path, settings: StoreSettings) -> sqlite3.Connection:
         conn.execute(f"PRAGMA synchronous={settings.synchronous.upper()}")
         # A big batch grows the WAL past the auto-checkpoint size; truncate it back afterwards.
         conn.execute("PRAGMA journal_size_limit=67108864")
-        migrate(conn)
+        migrate(conn, then=then)
         for suffix in ("-wal", "-shm"):
             _restrict(path.with_name(path.name + suffix))
     except BaseException:

@@ -5,51 +5,44 @@ They encode and decode with msgspec on that thread too, so large reads cost the 
 
 from __future__ import annotations
 
-import gc
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import Any
 
 import msgspec
 
-from controlplane.api import Cluster, ClusterSpec, ClusterStatus, Credential, Event, Metadata
+from controlplane.api import Cluster, Credential, Event, Metadata
 
 from . import _sqlite_feed as feed
+from ._batcher import StatusRow
+from ._codec import (
+    CLUSTER_COLUMNS,
+    CREDENTIAL,
+    ENCODE,
+    EVENT,
+    RAW_COLUMNS,
+    SECRET,
+    SPEC,
+    RawRow,
+    decode_cluster,
+    decode_clusters,
+    deletion_update,
+    identity,
+    raw_cluster,
+    spec_update,
+    with_metadata,
+)
+from ._crypto import SecretBox, credential_context, secret_context
 from ._errors import AlreadyExists, Conflict, NotFound
 from ._records import ChangeKind, Fence, shard_of
 from ._sqlite_conn import transaction
 
-ENCODE = msgspec.json.Encoder().encode
-_METADATA = msgspec.json.Decoder(Metadata)
-_SPEC = msgspec.json.Decoder(ClusterSpec)
-_STATUS = msgspec.json.Decoder(ClusterStatus)
-_EVENT = msgspec.json.Decoder(Event)
-_CREDENTIAL = msgspec.json.Decoder(Credential)
-_SECRET = msgspec.json.Decoder(dict[str, str])
-decode_status = _STATUS.decode
-
-_SELECT = (
-    "SELECT c.name, c.resource_version, c.generation, c.metadata, c.spec, s.status, s.status_seq "
-    "FROM clusters AS c JOIN cluster_status AS s ON s.name = c.name"
-)
-_Row = tuple[str, int, int, bytes, bytes, bytes, int]
+_SELECT = f"SELECT {CLUSTER_COLUMNS} FROM clusters AS c JOIN cluster_status AS s ON s.name = c.name"
+_Row = tuple[Any, ...]
+"""A row of ``CLUSTER_COLUMNS``."""
 _UPDATE_STATUS = (
     "UPDATE cluster_status SET status = ?, phase = ?, status_seq = ? WHERE name = ? AND status_seq < ?"
 )
 _UPDATE_STATUS_FENCED = f"{_UPDATE_STATUS} AND {feed.FENCE_HOLDS}"
-StatusRow = tuple[bytes, str, int, str, Fence | None]
-"""One pending status: (status JSON, phase, sequence number, cluster name, fence or None)."""
-_BULK_DECODE = 256  # rows; see _collection_paused
-
-
-def _decode(row: _Row) -> tuple[Cluster, int]:
-    name, resource_version, generation, metadata_json, spec_json, status_json, status_seq = row
-    metadata = _METADATA.decode(metadata_json)
-    metadata.name = name
-    metadata.resource_version = str(resource_version)
-    metadata.generation = generation
-    cluster = Cluster(metadata=metadata, spec=_SPEC.decode(spec_json), status=_STATUS.decode(status_json))
-    return cluster, status_seq
 
 
 def _select_one(conn: sqlite3.Connection, name: str) -> _Row | None:
@@ -59,7 +52,7 @@ def _select_one(conn: sqlite3.Connection, name: str) -> _Row | None:
 
 def get_cluster(conn: sqlite3.Connection, name: str) -> tuple[Cluster, int] | None:
     row = _select_one(conn, name)
-    return None if row is None else _decode(row)
+    return None if row is None else decode_cluster(row)
 
 
 def list_clusters(
@@ -75,62 +68,24 @@ def list_clusters(
         ).fetchall()
     else:
         rows = conn.execute(f"{_SELECT} WHERE s.phase = ? ORDER BY c.name", (phase,)).fetchall()
-    with _collection_paused(len(rows) >= _BULK_DECODE):
-        return [_decode(row) for row in rows]
+    return decode_clusters(rows)
 
 
 def list_clusters_in_shards(conn: sqlite3.Connection, shards: list[int]) -> list[tuple[Cluster, int]]:
     rows = conn.execute(
         f"{_SELECT} WHERE c.shard IN (SELECT value FROM json_each(?)) ORDER BY c.name", (ENCODE(shards),)
     ).fetchall()
-    with _collection_paused(len(rows) >= _BULK_DECODE):
-        return [_decode(row) for row in rows]
+    return decode_clusters(rows)
 
 
-def list_raw_clusters_in_shards(
-    conn: sqlite3.Connection, shards: list[int]
-) -> list[tuple[str, str, bytes, int]]:
-    """(name, phase, cluster JSON, status_seq) of every cluster in ``shards``, without decoding any."""
+def list_raw_clusters_in_shards(conn: sqlite3.Connection, shards: list[int]) -> list[RawRow]:
+    """(name, phase, cluster JSON, status_seq) of every cluster in ``shards``, without decoding them."""
     rows = conn.execute(
-        "SELECT c.name, s.phase, c.metadata, c.spec, s.status, s.status_seq FROM clusters AS c"
-        " JOIN cluster_status AS s ON s.name = c.name"
+        f"SELECT {RAW_COLUMNS} FROM clusters AS c JOIN cluster_status AS s ON s.name = c.name"
         " WHERE c.shard IN (SELECT value FROM json_each(?)) ORDER BY c.name",
         (ENCODE(shards),),
     ).fetchall()
-    return [
-        (str(name), str(phase), compose(metadata, spec, status), int(seq))
-        for name, phase, metadata, spec, status, seq in rows
-    ]
-
-
-def compose(metadata: bytes, spec: bytes, status: bytes) -> bytes:
-    """A ``Cluster``'s JSON from its stored parts (the metadata JSON carries name, resourceVersion and
-    generation: every write of them re-encodes it)."""
-    return b'{"metadata":' + metadata + b',"spec":' + spec + b',"status":' + status + b"}"
-
-
-@contextmanager
-def _collection_paused(pause: bool) -> Iterator[None]:
-    """Pause CPython's cyclic GC while decoding many clusters.
-
-    Each decoded cluster is ~100 tracked containers; with thousands of them the generational GC keeps
-    re-running full collections over the growing heap (listing 10,000 clusters took 5x longer). Pausing
-    defers collection, it does not leak: cycles are collected by the next collection. Restores the
-    previous state, so a process that disabled GC itself keeps it disabled.
-    """
-    if not pause or not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
-def _identity(spec: ClusterSpec) -> tuple[str, str, str]:
-    eks = spec.eks_config
-    return eks.display_name or "", eks.region or "", eks.amazon_credential_secret or ""
+    return [raw_cluster(row) for row in rows]
 
 
 def insert_cluster(conn: sqlite3.Connection, cluster: Cluster, seq: int, shards: int) -> None:
@@ -147,7 +102,7 @@ def insert_cluster(conn: sqlite3.Connection, cluster: Cluster, seq: int, shards:
                     ENCODE(metadata),
                     ENCODE(cluster.spec),
                     shard_of(metadata.name, shards),
-                    *_identity(cluster.spec),
+                    *identity(cluster.spec),
                 ),
             )
         except sqlite3.IntegrityError as exc:
@@ -160,26 +115,15 @@ def insert_cluster(conn: sqlite3.Connection, cluster: Cluster, seq: int, shards:
 
 
 def _write_metadata(conn: sqlite3.Connection, row: _Row, metadata: Metadata, spec_json: bytes) -> _Row:
-    name, _, _, _, _, status_json, status_seq = row
-    resource_version = int(metadata.resource_version)
-    metadata_json = ENCODE(metadata)
-    display_name, region, credential = _identity(_SPEC.decode(spec_json))
+    display_name, region, credential = identity(SPEC.decode(spec_json))
+    written = with_metadata(row, metadata, spec_json)
     conn.execute(
         "UPDATE clusters SET resource_version = ?, generation = ?, metadata = ?, spec = ?,"
         " display_name = ?, region = ?, credential = ? WHERE name = ?",
-        (
-            resource_version,
-            metadata.generation,
-            metadata_json,
-            spec_json,
-            display_name,
-            region,
-            credential,
-            name,
-        ),
+        (*written[1:5], display_name, region, credential, row[0]),
     )
-    feed.append_change(conn, ChangeKind.UPDATED, name, feed.now())
-    return name, resource_version, metadata.generation, metadata_json, spec_json, status_json, status_seq
+    feed.append_change(conn, ChangeKind.UPDATED, row[0], feed.now())
+    return written
 
 
 def update_spec(
@@ -200,20 +144,10 @@ def update_spec(
         current = str(row[1])
         if expected is not None and expected != current:
             raise Conflict(name, expected, current)
-        metadata = _METADATA.decode(row[3])
-        # Compare decoded structs, not bytes: the same spec can encode differently (dict key order).
-        spec_changed = _SPEC.decode(row[4]) != _SPEC.decode(spec_json)
-        labels_changed = labels is not None and labels != metadata.labels
-        annotations_changed = annotations is not None and annotations != metadata.annotations
-        if spec_changed or labels_changed or annotations_changed:
-            metadata.resource_version = str(row[1] + 1)
-            metadata.generation = row[2] + 1 if spec_changed else row[2]
-            if labels is not None:
-                metadata.labels = dict(labels)
-            if annotations is not None:
-                metadata.annotations = dict(annotations)
-            row = _write_metadata(conn, row, metadata, spec_json if spec_changed else row[4])
-    return _decode(row)
+        update = spec_update(row, spec_json, labels, annotations)
+        if update is not None:
+            row = _write_metadata(conn, row, *update)
+    return decode_cluster(row)
 
 
 def mark_deleting(conn: sqlite3.Connection, name: str, now: str) -> tuple[Cluster, int]:
@@ -221,13 +155,10 @@ def mark_deleting(conn: sqlite3.Connection, name: str, now: str) -> tuple[Cluste
         row = _select_one(conn, name)
         if row is None:
             raise NotFound(f"cluster {name!r} not found")
-        metadata = _METADATA.decode(row[3])
-        if not metadata.deletion_timestamp:
-            metadata.deletion_timestamp = now
-            metadata.resource_version = str(row[1] + 1)
-            metadata.generation = row[2]
+        metadata = deletion_update(row, now)
+        if metadata is not None:
             row = _write_metadata(conn, row, metadata, row[4])
-    return _decode(row)
+    return decode_cluster(row)
 
 
 def delete_cluster(conn: sqlite3.Connection, name: str, fence: Fence | None) -> bool:
@@ -295,35 +226,36 @@ def list_events(conn: sqlite3.Connection, name: str, limit: int) -> list[Event]:
         "ORDER BY id",
         (name, limit),
     ).fetchall()
-    return [_EVENT.decode(row[0]) for row in rows]
+    return [EVENT.decode(row[0]) for row in rows]
 
 
-def put_credential(conn: sqlite3.Connection, cred: Credential, now: str) -> Credential:
+def put_credential(conn: sqlite3.Connection, cred: Credential, now: str, box: SecretBox) -> Credential:
+    context = credential_context(cred.namespace, cred.name)
     with transaction(conn):
         row = conn.execute(
             "SELECT data FROM credentials WHERE namespace = ? AND name = ?", (cred.namespace, cred.name)
         ).fetchone()
-        created = _CREDENTIAL.decode(row[0]).created if row is not None else ""
+        created = CREDENTIAL.decode(box.open(row[0], context)).created if row is not None else ""
         stored = msgspec.structs.replace(cred, created=created or now, updated=now)
         conn.execute(
             "INSERT INTO credentials (namespace, name, data) VALUES (?, ?, ?) "
             "ON CONFLICT (namespace, name) DO UPDATE SET data = excluded.data",
-            (cred.namespace, cred.name, ENCODE(stored)),
+            (cred.namespace, cred.name, box.seal(ENCODE(stored), context)),
         )
         feed.append_change(conn, ChangeKind.CREDENTIAL, f"{cred.namespace}:{cred.name}", feed.now())
     return stored
 
 
-def get_credential(conn: sqlite3.Connection, namespace: str, name: str) -> Credential | None:
+def get_credential(conn: sqlite3.Connection, namespace: str, name: str, box: SecretBox) -> Credential | None:
     row = conn.execute(
         "SELECT data FROM credentials WHERE namespace = ? AND name = ?", (namespace, name)
     ).fetchone()
-    return None if row is None else _CREDENTIAL.decode(row[0])
+    return None if row is None else CREDENTIAL.decode(box.open(row[0], credential_context(namespace, name)))
 
 
-def list_credentials(conn: sqlite3.Connection) -> list[Credential]:
-    rows = conn.execute("SELECT data FROM credentials ORDER BY namespace, name").fetchall()
-    return [_CREDENTIAL.decode(row[0]) for row in rows]
+def list_credentials(conn: sqlite3.Connection, box: SecretBox) -> list[Credential]:
+    rows = conn.execute("SELECT namespace, name, data FROM credentials ORDER BY namespace, name").fetchall()
+    return [CREDENTIAL.decode(box.open(data, credential_context(ns, name))) for ns, name, data in rows]
 
 
 def delete_credential(conn: sqlite3.Connection, namespace: str, name: str) -> bool:
@@ -353,19 +285,20 @@ def list_settings(conn: sqlite3.Connection) -> dict[str, str]:
     return {str(n): str(v) for n, v in conn.execute("SELECT name, value FROM settings ORDER BY name")}
 
 
-def put_secret(conn: sqlite3.Connection, name: str, data: bytes, fence: Fence | None) -> None:
+def put_secret(conn: sqlite3.Connection, name: str, data: bytes, fence: Fence | None, box: SecretBox) -> None:
+    sealed = box.seal(data, secret_context(name))
     with transaction(conn):
         feed.check_fence(conn, fence, feed.now())
         conn.execute(
             "INSERT INTO secrets (name, data) VALUES (?, ?) "
             "ON CONFLICT (name) DO UPDATE SET data = excluded.data",
-            (name, data),
+            (name, sealed),
         )
 
 
-def get_secret(conn: sqlite3.Connection, name: str) -> dict[str, str] | None:
+def get_secret(conn: sqlite3.Connection, name: str, box: SecretBox) -> dict[str, str] | None:
     row = conn.execute("SELECT data FROM secrets WHERE name = ?", (name,)).fetchone()
-    return None if row is None else _SECRET.decode(row[0])
+    return None if row is None else SECRET.decode(box.open(row[0], secret_context(name)))
 
 
 def delete_secret(conn: sqlite3.Connection, name: str, fence: Fence | None) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ._errors import StoreError
 
@@ -119,11 +120,17 @@ def _check_known(found: int) -> None:
         )
 
 
-def migrate(conn: sqlite3.Connection, *, target: int = SCHEMA_VERSION) -> int:
+def migrate(
+    conn: sqlite3.Connection,
+    *,
+    target: int = SCHEMA_VERSION,
+    then: Callable[[sqlite3.Connection], Any] | None = None,
+) -> int:
     """Bring the database to ``target`` in one transaction; return the version found before.
 
     ``conn`` must be in autocommit mode (``isolation_level=None``). A database newer than this code is
-    refused rather than opened: old code must not write data it does not understand.
+    refused rather than opened: old code must not write data it does not understand. ``then`` runs in the
+    same transaction once the schema is current (the key check): if it raises, nothing was changed.
     """
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -136,6 +143,8 @@ def migrate(conn: sqlite3.Connection, *, target: int = SCHEMA_VERSION) -> int:
             for migration in MIGRATIONS[found:target]:
                 migration(conn)
             conn.execute("UPDATE schema_version SET version = ?", (target,))
+        if then is not None:
+            then(conn)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
