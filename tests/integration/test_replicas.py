@@ -2,12 +2,13 @@
 simulator in its own process: balancing, a spec change applied by the owner whatever replica took it,
 fail-over after SIGKILL, re-balancing after a restart, and fencing of a replica paused past its lease.
 
-The store is SQLite here (replicas on one machine share the file); lease timing is shortened (3 s) so
-the scenarios take seconds.
+Each scenario runs on both stores: SQLite (replicas on one machine share the file) and a throwaway
+PostgreSQL; lease timing is shortened (3 s) so the scenarios take seconds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -18,7 +19,9 @@ from typing import Any
 import pytest
 
 from controlplane.store import shard_of
+from controlplane.store._crypto import new_key, write_key_file
 
+from .. import _pg
 from ._procs import SIM_LINE, Http, Proc, Service, child_env, wait_until
 
 pytestmark = pytest.mark.slow
@@ -42,9 +45,10 @@ FAST = {
 
 
 class Fleet:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, store_env: dict[str, str]) -> None:
         self.tmp = tmp
         self.data = tmp / "data"
+        self.store_env = store_env
         self.sim_proc = Proc(
             "sim", ["sim", "--listen", "127.0.0.1:0", "--time-scale", "0.01"], child_env(), tmp
         )
@@ -60,6 +64,7 @@ class Fleet:
             name=f"{replica}-{len(os.listdir(self.tmp))}",
             CONTROLPLANE_REPLICA_ID=replica,
             **FAST,
+            **self.store_env,
         )
         self.replicas[replica] = svc
         return svc
@@ -82,9 +87,21 @@ class Fleet:
         self.sim_proc.kill()
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    f = Fleet(tmp_path_factory.mktemp("replicas"))
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def fleet(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    tmp = tmp_path_factory.mktemp(f"replicas-{request.param}")
+    with contextlib.ExitStack() as stack:
+        store_env: dict[str, str] = {}
+        if request.param == "postgresql":
+            url = stack.enter_context(_pg.fresh_database(request.getfixturevalue("pg_server")))
+            key = tmp / "store.key"
+            write_key_file(key, new_key())  # every replica of one PostgreSQL store shares the key
+            store_env = {"CONTROLPLANE_STORE_URL": url, "CONTROLPLANE_STORE_SECRET_KEY_FILE": str(key)}
+        yield from _fleet(tmp, store_env)
+
+
+def _fleet(tmp: Path, store_env: dict[str, str]) -> Iterator[Fleet]:
+    f = Fleet(tmp, store_env)
     try:
         f.sim.json("PUT", "/_sim/credentials", {ACCESS_KEY: SECRET_KEY})
         template = {"region": "us-west-2", "nodegroups": [{"name": "ng", "desiredSize": 1}]}
