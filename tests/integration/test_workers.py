@@ -1,0 +1,91 @@
+"""``serve --workers 2``: two replica processes under one parent on one port (SO_REUSEPORT); a worker
+that dies is restarted; SIGTERM to the parent stops them all (issue 10)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from ._procs import Http, Proc, child_env, wait_until
+
+pytestmark = pytest.mark.slow
+
+WORKERS_LINE = re.compile(r"eks-controlplane: 2 workers, admin API (http://127\.0\.0\.1:\d+)")
+
+
+def _alive(http: Http) -> dict[str, int]:
+    items = http.json("GET", "/v1/replicas")["items"]
+    return {r["id"]: len(r["shards"]) for r in items if r["alive"]}
+
+
+def _children(parent: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                out.append(int(entry))
+    return out
+
+
+def test_workers_share_the_port_and_the_fleet_and_a_dead_worker_comes_back(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = child_env(
+        CONTROLPLANE_REPLICA_LEASE_DURATION="3",
+        CONTROLPLANE_REPLICA_RENEW_DEADLINE="2",
+        CONTROLPLANE_REPLICA_RETRY_PERIOD="0.5",
+        CONTROLPLANE_REPLICA_LEASE_MARGIN="0.2",
+    )
+    argv = [
+        "serve",
+        "--workers",
+        "2",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        str(data),
+        "--aws-endpoint",
+        "http://127.0.0.1:9",
+    ]
+    with Proc("parent", argv, env, tmp_path) as parent:
+        url = parent.wait_for(WORKERS_LINE, timeout=30)
+        token = (data / "admin-token").read_text().strip()
+        http = Http(url, token)
+
+        def balanced() -> dict[str, int] | None:
+            try:
+                alive = _alive(http)
+            except OSError:
+                return None
+            return alive if len(alive) == 2 and sorted(alive.values()) == [128, 128] else None
+
+        first = wait_until(balanced, timeout=40, what="two workers sharing the shards", details=parent.output)
+        assert all(name.endswith(("-w0", "-w1")) for name in first)
+        workers = _children(parent.popen.pid)
+        assert len(workers) == 2, workers
+        # The one port reaches both workers (the kernel spreads connections): each answers /readyz.
+        seen_ready = sum(1 for _ in range(20) if http.request("GET", "/readyz").status == 200)
+        assert seen_ready == 20
+        os.kill(workers[0], signal.SIGKILL)
+        wait_until(
+            lambda: len(set(_children(parent.popen.pid)) - set(workers)) == 1,
+            timeout=20,
+            what="the dead worker restarted",
+            details=parent.output,
+        )
+        wait_until(balanced, timeout=40, what="an even split again", details=parent.output)
+        assert "exited with -9; restarting" in parent.stderr()
+        started = time.monotonic()
+        code, took = parent.terminate(timeout=30)
+        assert code == 0, parent.output()
+        assert took < 25
+        assert _children(parent.popen.pid) == []
+        assert time.monotonic() - started < 30
