@@ -22,7 +22,7 @@ from actors import ActorSystem, Supervision
 from controlplane import metrics
 from controlplane._loopwatch import GcTimer, watch_loop
 from controlplane._observer import MetricsObserver
-from controlplane.admin import admin_token, build_admin_app
+from controlplane.admin import AdminThread, admin_token, build_admin_app
 from controlplane.aws import AwsAdapter, AwsSettings, CachedCredentialLookup
 from controlplane.cluster import ClusterDeps
 from controlplane.config import LifecycleSettings, Settings, SyncSettings, parse_listen
@@ -66,10 +66,9 @@ class _ReplicaView:
 class Service:
     """The running control plane: one replica. Use ``async with Service(settings) as svc``."""
 
-    def __init__(self, settings: Settings, *, store: Store | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.data_dir = Path(settings.service.data_dir)
-        self._store = store
         self.ready = False
         self.url = ""
         self.token = ""
@@ -107,7 +106,7 @@ class Service:
         stack.callback(GcTimer().close)
         store_settings = msgspec.convert(s.store, StoreSettings)
         self.store_url = redact_url(store_url(store_settings, self.data_dir))
-        store = self._store or open_store(
+        store = open_store(
             store_settings.url, store_settings, data_dir=self.data_dir, shards=s.replica.shards
         )
         self.store = await stack.enter_async_context(store)
@@ -155,7 +154,7 @@ class Service:
         self.deps.on_removed = self.fleet.forget
         # LIFO: the admin site stops accepting first, then the background loops stop, then the replica
         # leaves (its actors stop and flush, its leases are released), then the store closes.
-        await self._start_admin()
+        await self._start_admin(store_settings)
         self.membership = Membership(
             self.store, s.replica, replica_id=identity.id, address=self.url, host=self.fleet
         )
@@ -195,27 +194,39 @@ class Service:
             ),
         )
 
-    async def _start_admin(self) -> None:
+    async def _start_admin(self, store_settings: StoreSettings) -> None:
+        """The admin API on its own event loop, thread and store connection (``admin.AdminThread``)."""
         s = self.settings
         self.token, self.token_path = admin_token(s.admin, self.data_dir)
-        app = build_admin_app(
-            store=self.store,
-            replica=_ReplicaView(self),
-            settings=s.admin,
-            token=self.token,
-            registry=metrics.REGISTRY,
-            logger=logging.getLogger("controlplane.admin"),
-            setting_defaults={REFRESH_CRON_SETTING: s.sync.refresh_cron},
-        )
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        self._stack.push_async_callback(runner.cleanup)
+        view = _ReplicaView(self)
+
+        def app(store: Store) -> web.Application:
+            return build_admin_app(
+                store=store,
+                replica=view,
+                settings=s.admin,
+                token=self.token,
+                registry=metrics.REGISTRY,
+                logger=logging.getLogger("controlplane.admin"),
+                setting_defaults={REFRESH_CRON_SETTING: s.sync.refresh_cron},
+            )
+
         host, port = parse_listen(s.admin.listen)
-        site = web.TCPSite(runner, host, port, reuse_port=s.admin.reuse_port or None)
-        await site.start()
-        sockets = getattr(site._server, "sockets", None) or []
-        bound = sockets[0].getsockname()[1] if sockets else port
-        self.url = f"http://{host}:{bound}"
+        admin = AdminThread(
+            store=lambda: open_store(
+                store_settings.url, store_settings, data_dir=self.data_dir, shards=s.replica.shards
+            ),
+            app=app,
+            host=host,
+            port=port,
+            reuse_port=s.admin.reuse_port,
+        )
+        self.url = await anyio.to_thread.run_sync(admin.start)
+
+        async def stop_admin() -> None:
+            await anyio.to_thread.run_sync(admin.stop)
+
+        self._stack.push_async_callback(stop_admin)
 
 
 @contextlib.asynccontextmanager

@@ -22,6 +22,7 @@ Contract highlights (see ``/openapi.json`` for the full document):
 
 from ._app import build_admin_app
 from ._controller import ReplicaView
+from ._thread import AdminThread
 from ._token import TOKEN_FILE, AdminTokenError, admin_token
 
-__all__ = ["TOKEN_FILE", "AdminTokenError", "ReplicaView", "admin_token", "build_admin_app"]
+__all__ = ["TOKEN_FILE", "AdminThread", "AdminTokenError", "ReplicaView", "admin_token", "build_admin_app"]

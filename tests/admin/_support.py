@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from controlplane import metrics
@@ -137,6 +138,18 @@ class Api:
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
+def admin_app(store: Store, replica: FakeReplica, settings: AdminSettings | None = None) -> web.Application:
+    """The admin app over ``store``, as the service builds it."""
+    return build_admin_app(
+        store=store,
+        replica=replica,
+        settings=settings or AdminSettings(max_body_bytes=64 * 1024),
+        token=TOKEN,
+        registry=metrics.REGISTRY,
+        logger=logging.getLogger("test.admin"),
+    )
+
+
 @asynccontextmanager
 async def running_api(
     tmp_path: Path, *, settings: AdminSettings | None = None, ready: bool = True
@@ -149,14 +162,7 @@ async def running_api(
         replica = FakeReplica(store, is_ready=ready)
         start = await store.head()
         tg.start_soon(partial(follow, store, replica, after=start))
-        app = build_admin_app(
-            store=store,
-            replica=replica,
-            settings=settings or AdminSettings(max_body_bytes=64 * 1024),
-            token=TOKEN,
-            registry=metrics.REGISTRY,
-            logger=logging.getLogger("test.admin"),
-        )
+        app = admin_app(store, replica, settings)
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:
             yield Api(client, store, replica, start)
         tg.cancel_scope.cancel()
