@@ -1,8 +1,10 @@
-"""The two baselines, each run in its own process so its CPU is its own:
+"""The baselines, each run in its own process so its CPU is its own:
 
 - ``aiobotocore``: the floor. The same AWS calls as one refresh of the control plane (DescribeCluster,
   ListNodegroups, DescribeNodegroup per node group concurrently, DescribeAddon), one shared client,
   asyncio, a semaphore no larger than the connection pool, and nothing else.
+- ``raw``: the raw floor. The same calls signed with SigV4 (botocore's signer), sent with aiohttp and
+  decoded with msgspec, and nothing else: what the calls cost without any SDK machinery.
 - ``boto3``: what a user would write by hand: a ThreadPoolExecutor over one shared boto3 client.
 
 ``python -m controlplane.loadtest._baselines KIND --endpoint URL --names FILE --refreshes N`` prints one
@@ -122,6 +124,60 @@ async def _run_aiobotocore(
     )
 
 
+async def _run_raw(endpoint: str, names: list[str], refreshes: int, concurrency: int) -> BaselineResult:
+    import aiohttp  # noqa: PLC0415
+    from botocore.auth import SigV4Auth  # noqa: PLC0415
+    from botocore.awsrequest import AWSRequest  # noqa: PLC0415
+    from botocore.credentials import Credentials  # noqa: PLC0415
+
+    args = _client_args(endpoint, concurrency)
+    signer = SigV4Auth(Credentials(args["aws_access_key_id"], args["aws_secret_access_key"]), "eks", REGION)
+    base = endpoint.rstrip("/")
+    decode = msgspec.json.Decoder().decode
+    calls = errors = 0
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def get(path: str) -> Any:
+            nonlocal calls, errors
+            calls += 1
+            request = AWSRequest(method="GET", url=base + path)
+            signer.add_auth(request)
+            async with http.get(base + path, headers=dict(request.headers.items())) as resp:
+                body = await resp.read()
+                if resp.status == 404:
+                    return None
+                if resp.status >= 400:
+                    errors += 1
+                    return None
+                return decode(body)
+
+        async def refresh(name: str) -> None:
+            await get(f"/clusters/{name}")
+            listed = await get(f"/clusters/{name}/node-groups")
+            ngs = (listed or {}).get("nodegroups", [])
+            await asyncio.gather(*(get(f"/clusters/{name}/node-groups/{n}") for n in ngs))
+            await get(f"/clusters/{name}/addons/{ADDON}")
+
+        async def run(count: int) -> None:
+            it = iter(range(count))
+
+            async def worker() -> None:
+                for i in it:
+                    await refresh(names[i % len(names)])
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+        await run(min(50, refreshes))
+        calls = errors = 0
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        await run(refreshes)
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    return BaselineResult(
+        kind="raw", refreshes=refreshes, calls=calls, errors=errors, cpu_seconds=cpu, wall_seconds=wall
+    )
+
+
 def _run_boto3(endpoint: str, names: list[str], refreshes: int, concurrency: int) -> BaselineResult:
     import boto3  # noqa: PLC0415
 
@@ -166,7 +222,7 @@ def _run_boto3(endpoint: str, names: list[str], refreshes: int, concurrency: int
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m controlplane.loadtest._baselines")
-    p.add_argument("kind", choices=["aiobotocore", "boto3"])
+    p.add_argument("kind", choices=["aiobotocore", "raw", "boto3"])
     p.add_argument("--endpoint", required=True)
     p.add_argument("--names", required=True, help="JSON file: list of cluster names")
     p.add_argument("--refreshes", type=int, required=True)
@@ -178,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.kind == "aiobotocore":
         result = asyncio.run(_run_aiobotocore(args.endpoint, names, args.refreshes, args.concurrency))
+    elif args.kind == "raw":
+        result = asyncio.run(_run_raw(args.endpoint, names, args.refreshes, args.concurrency))
     else:
         result = _run_boto3(args.endpoint, names, args.refreshes, args.concurrency)
     sys.stdout.write(msgspec.json.encode(result).decode() + "\n")

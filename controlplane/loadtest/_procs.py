@@ -10,6 +10,7 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -125,9 +126,16 @@ def sim_argv(time_scale: float) -> list[str]:
     ]  # fmt: skip
 
 
-def serve_argv(config: Path, data_dir: Path, sim_url: str, log_level: str) -> list[str]:
+def serve_argv(config: Path, data_dir: Path, sim_url: str, log_level: str, port: int = 0) -> list[str]:
     return [
         sys.executable, "-m", "controlplane.cli", "serve",
-        "--config", str(config), "--listen", "127.0.0.1:0", "--data-dir", str(data_dir),
+        "--config", str(config), "--listen", f"127.0.0.1:{port}", "--data-dir", str(data_dir),
         "--aws-endpoint", sim_url, "--log-level", log_level,
     ]  # fmt: skip
+
+
+def free_port() -> int:
+    """A port free on loopback now (the child binds it a moment later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

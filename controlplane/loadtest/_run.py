@@ -20,7 +20,7 @@ from ._baselines import BaselineResult
 from ._clients import AdminClient, SimClient, calls_delta, create_manifest, import_manifest, update_patch
 from ._options import LoadOptions
 from ._plot import draw
-from ._procs import Child, ProcessError, serve_argv, sim_argv
+from ._procs import Child, ProcessError, free_port, serve_argv, sim_argv
 from ._replicas import count_written_by, replica_id, wait_balanced
 from ._report import RESULT_KEYS, percentile, table
 from ._sampler import PREFIXES, Sample, Sampler, ticks_seen
@@ -95,6 +95,7 @@ class Run:
         self.marks: list[tuple[float, str]] = []
         self.started = time.monotonic()
         self.admins: list[AdminClient] = []
+        self.admin_ready_seconds = 0.0
 
     # --- children ------------------------------------------------------------------------------------
 
@@ -119,14 +120,20 @@ class Run:
     async def _start_cp(
         self, name: str, sim_url: str, *, profile: Path | None = None, replica: str = ""
     ) -> tuple[Child, str]:
-        argv = serve_argv(self.out / "controlplane.toml", self.data_dir, sim_url, self.opts.log_level)
+        port = free_port()
+        argv = serve_argv(self.out / "controlplane.toml", self.data_dir, sim_url, self.opts.log_level, port)
         if profile is not None:
             argv = [argv[0], "-c", _PROFILE_CODE.format(path=str(profile)), *argv[3:]]
         env = self._cp_env()
         if replica:
             env["CONTROLPLANE_REPLICA_ID"] = replica
+        started = time.monotonic()
         child = self._child(name, argv, env)
-        found = await child.wait_for_line(ADMIN_LINE, within=60)
+        # The admin API answers before the process has started every actor (it runs on its own loop):
+        # how soon it does is a figure of its own; the admin line comes once the replica joined.
+        url = f"http://127.0.0.1:{port}"
+        self.admin_ready_seconds = await _first_answer(url, child, within=60) - started
+        found = await child.wait_for_line(ADMIN_LINE, within=600)
         return child, found.group(1)
 
     async def _start_replicas(
@@ -249,16 +256,31 @@ class Run:
         self.marks.append((began - sampler.origin, "import"))
         queue = iter(self.alive)
 
+        done = 0
+
         async def worker(i: int) -> None:
+            nonlocal done
             # Spread over the replicas: any replica accepts any write (the owner learns of it by the feed).
             target = self.admins[i % len(self.admins)]
             for name in queue:
                 await target.create(import_manifest(name))
+                done += 1
 
-        await asyncio.gather(*(worker(i) for i in range(min(o.import_concurrency, o.clusters))))
+        async def report() -> None:
+            while True:
+                await asyncio.sleep(5)
+                elapsed = time.monotonic() - began
+                progress(f"  posted {done:,}/{o.clusters:,} ({done / elapsed:,.0f}/s)")
+
+        async with asyncio.TaskGroup() as tg:
+            reporter = tg.create_task(report())
+            await asyncio.gather(*(worker(i) for i in range(min(o.import_concurrency, o.clusters))))
+            reporter.cancel()
         posted = time.monotonic() - began
+        self.result["import_clusters_per_second"] = o.clusters / posted if posted > 0 else None
         progress(
-            f"imported {o.clusters:,} clusters through the admin API in {posted:.1f}s; waiting for active"
+            f"imported {o.clusters:,} clusters through the admin API in {posted:.1f}s "
+            f"({o.clusters / posted:,.0f}/s); waiting for active"
         )
         last = 0.0
         while True:
@@ -404,6 +426,8 @@ class Run:
             r["aws_refresh_reads_per_refresh"] = sum(delta.get(f"eks:{op}", 0) for op in reads) / refreshed
         window = [s for s in sampler.samples if start.t <= s.t <= end.t] or [end]
         r["metrics_scrape_seconds"] = max(s.scrape_seconds for s in window)
+        r["metrics_scrape_seconds_max"] = max(s.scrape_seconds for s in sampler.samples)
+        r["loop_lag_seconds_max"] = max(s.loop_lag_max for s in sampler.samples)
         r["metrics_scrape_seconds_p50"] = percentile([s.scrape_seconds for s in window], 0.5)
         r["metrics_bytes"] = end.scrape_bytes
 
@@ -455,6 +479,7 @@ class Run:
         names.write_bytes(msgspec.json.encode(self.alive))
         for kind, key in (
             ("aiobotocore", "floor_cpu_seconds_per_1000_refreshes"),
+            ("raw", "raw_floor_cpu_seconds_per_1000_refreshes"),
             ("boto3", "boto3_cpu_seconds_per_1000_refreshes"),
         ):
             progress(f"baseline {kind}: {o.baseline_refreshes:,} refreshes of the same clusters")
@@ -497,6 +522,8 @@ class Run:
         elapsed = time.monotonic() - began
         self.result["restart_to_ready_seconds"] = ready
         self.result["restart_to_first_tick_seconds"] = elapsed
+        self.result["restart_admin_ready_seconds"] = self.admin_ready_seconds
+        self.result["restart_all_ticked_seconds"] = elapsed
         # The steady-state cost of holding the fleet: a process that loaded every cluster from the store
         # and refreshed each once, without the heap high-water mark the import left in the first one.
         await asyncio.sleep(1.0)
@@ -577,6 +604,23 @@ class Churn:
         cluster = await self.admin.get(name)
         if cluster is not None:
             await self.admin.patch(name, update_patch(cluster, round_no))
+
+
+async def _first_answer(url: str, child: Child, *, within: float) -> float:
+    """The monotonic time of the first answer of ``url``/healthz (polled every 10 ms)."""
+    deadline = time.monotonic() + within
+    timeout = aiohttp.ClientTimeout(total=1)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        while True:
+            with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+                async with http.get(f"{url}/healthz") as resp:
+                    if resp.status == 200:
+                        return time.monotonic()
+            if not child.alive():
+                raise ProcessError(f"{child.name} exited before its admin API answered; see {child.log_path}")
+            if time.monotonic() > deadline:
+                raise LoadTestError(f"{child.name}: no admin API after {within:.0f}s")
+            await asyncio.sleep(0.01)
 
 
 def _per_period(samples: list[Sample], first: Sample | None, end: Sample, period: float) -> list[float]:

@@ -18,7 +18,12 @@ import psutil
 from . import _prom
 from ._clients import AdminClient, SimClient, total_calls
 
-PREFIXES = ("controlplane_sync_", "controlplane_clusters", "controlplane_reconcile_seconds_count")
+PREFIXES = (
+    "controlplane_sync_",
+    "controlplane_clusters",
+    "controlplane_reconcile_seconds_count",
+    "controlplane_event_loop_lag_max_seconds",
+)
 MAX_SAMPLES = 50_000
 
 
@@ -42,6 +47,8 @@ class Sample(msgspec.Struct, kw_only=True):
     aws_calls: int
     scrape_seconds: float
     scrape_bytes: int
+    loop_lag_max: float = 0.0
+    """The worst event-loop stall the process saw so far (seconds)."""
 
 
 def ticks_seen(series: _prom.Series) -> float:
@@ -68,6 +75,7 @@ def take(
         aws_calls=calls,
         scrape_seconds=seconds,
         scrape_bytes=size,
+        loop_lag_max=_prom.value(series, "controlplane_event_loop_lag_max_seconds"),
     )
 
 
@@ -97,6 +105,7 @@ def combine(parts: list[Sample]) -> Sample:
         aws_calls=parts[0].aws_calls,
         scrape_seconds=max(p.scrape_seconds for p in parts),
         scrape_bytes=sum(p.scrape_bytes for p in parts),
+        loop_lag_max=max(p.loop_lag_max for p in parts),
     )
 
 
