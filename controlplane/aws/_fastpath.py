@@ -10,10 +10,12 @@ names, so this module sends them itself on one ``aiohttp.ClientSession`` owned b
   percent-encoded as botocore does (``percent_encode``, safe ``-._~``).
 - Signature: botocore's own ``SigV4Auth`` over a botocore ``AWSRequest``, with credentials frozen
   per call from the client's credentials (refreshable ones, e.g. assumed roles, refresh there).
-- Body: ``msgspec.json.decode``. Unlike botocore, timestamps (``createdAt``, ``modifiedAt``...) stay
-  epoch numbers instead of ``datetime`` objects, and members absent from botocore's model are kept;
-  the control plane reads neither. ``ResponseMetadata`` carries ``RequestId``, ``HTTPStatusCode``
-  and ``RetryAttempts`` (no ``HTTPHeaders``).
+- Body: ``msgspec.json.decode``; ``null`` structure members are dropped as botocore drops them (EKS
+  omits a taint's absent ``value``, but a decoder must take ``"value": null`` too). Unlike botocore,
+  timestamps (``createdAt``, ``modifiedAt``...) stay epoch numbers instead of ``datetime`` objects,
+  and members absent from botocore's model are kept; the control plane reads neither.
+  ``ResponseMetadata`` carries ``RequestId``, ``HTTPStatusCode`` and ``RetryAttempts`` (no
+  ``HTTPHeaders``).
 - Errors: raised as botocore's own exceptions (``ClientError`` with the same ``Error``/
   ``ResponseMetadata`` shape, ``EndpointConnectionError``, ``ReadTimeoutError``...), so the
   adapter's ``classify`` gives the same typed errors and messages as on the botocore path.
@@ -135,6 +137,23 @@ def error_code_and_message(status: int, headers: Mapping[str, str], body: bytes)
     if isinstance(code, str):
         code = code.split(":", 1)[0].rsplit("#", 1)[-1]
     return str(code), str(message)
+
+
+def drop_null_members(shape: Any, value: Any) -> Any:
+    """``value`` with the ``null`` members of its structures removed, as botocore's JSON parser does
+    (it skips a structure member whose value is ``null``; list items and map values are kept). Members
+    absent from the model are kept unless they are ``null``. Pure; ``shape`` is a botocore ``Shape``."""
+    kind = getattr(shape, "type_name", None)
+    if kind == "structure" and isinstance(value, dict):
+        by_wire = {m.serialization.get("name", name): m for name, m in shape.members.items()}
+        return {k: drop_null_members(by_wire.get(k), v) for k, v in value.items() if v is not None}
+    if kind == "list" and isinstance(value, list):
+        return [drop_null_members(shape.member, v) for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: drop_null_members(shape.value, v) for k, v in value.items()}
+    if kind is None and isinstance(value, dict):  # outside the model: drop nulls all the way down
+        return {k: drop_null_members(None, v) for k, v in value.items() if v is not None}
+    return value
 
 
 class _Attempt:
@@ -274,6 +293,9 @@ class FastReads:
                     raise ResponseParserError(f"Unable to parse response ({exc}): {body[:200]!r}") from exc
                 if not isinstance(parsed, dict):
                     raise ResponseParserError(f"Unexpected response body: {body[:200]!r}")
+                if b"null" in body:  # rare: only then is the model walked
+                    output = client.meta.service_model.operation_model(op.name).output_shape
+                    parsed = drop_null_members(output, parsed)
                 parsed["ResponseMetadata"] = meta
                 return parsed
             code, message = error_code_and_message(status, response_headers, body)

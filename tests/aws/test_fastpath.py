@@ -12,9 +12,11 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import botocore.session
 import msgspec
 import pytest
 from aiohttp import web
+from botocore.parsers import RestJSONParser
 from botocore.retries.standard import ExponentialBackoff
 
 from controlplane.aws import (
@@ -29,7 +31,7 @@ from controlplane.aws import (
     ServerError,
     ThrottledError,
 )
-from controlplane.aws._fastpath import error_code_and_message, fast_path, page_query
+from controlplane.aws._fastpath import drop_null_members, error_code_and_message, fast_path, page_query
 from controlplane.aws._operations import OPERATIONS
 from controlplane.sim import SimSettings, Simulator
 
@@ -383,3 +385,68 @@ async def test_signature_is_accepted_and_a_wrong_secret_rejected(
             assert "signature we calculated does not match" in str(info.value)
             assert info.value.code == "InvalidSignatureException"
     assert seen.count("/clusters/odd%20name~1") == 2
+
+
+# --- null members ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def canned() -> AsyncIterator[tuple[str, dict[str, bytes]]]:
+    """An EKS endpoint answering each path with a canned body: (url, bodies by path)."""
+    bodies: dict[str, bytes] = {}
+
+    async def handle(request: web.BaseRequest) -> web.Response:
+        return web.Response(body=bodies[request.path], content_type="application/json")
+
+    runner = web.ServerRunner(web.Server(handle), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}", bodies
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.anyio
+async def test_null_members_are_dropped_like_botocore_drops_them(
+    moto_url: str, canned: tuple[str, dict[str, bytes]]
+) -> None:
+    url, bodies = canned
+    nodegroup = {
+        "nodegroupName": "ng1",
+        "status": "ACTIVE",
+        "diskSize": None,
+        "taints": [
+            {"key": "a", "value": None, "effect": "NO_SCHEDULE"},
+            {"key": "b", "value": "v", "effect": "NO_EXECUTE"},
+        ],
+        "labels": {"x": "1"},
+        "launchTemplate": None,
+        "notInTheModel": None,
+    }
+    bodies["/clusters/c1/node-groups/ng1"] = msgspec.json.encode({"nodegroup": nodegroup})
+    results = []
+    for fast_reads in (True, False):
+        settings = AwsSettings(endpoint_url=moto_url, endpoint_urls={"eks": url}, fast_reads=fast_reads)
+        async with AwsAdapter(settings) as aws:
+            results.append(await aws.scope_for(CREDS, REGION).describe_nodegroup("c1", "ng1"))
+    fast, slow = results
+    assert fast == slow
+    assert fast["taints"] == [
+        {"key": "a", "effect": "NO_SCHEDULE"},
+        {"key": "b", "value": "v", "effect": "NO_EXECUTE"},
+    ]
+    assert "diskSize" not in fast and "launchTemplate" not in fast
+
+
+def test_drop_null_members_keeps_map_values_and_list_items_like_botocore() -> None:
+    model = botocore.session.get_session().get_service_model("eks")
+    shape = model.operation_model("DescribeNodegroup").output_shape
+    body = {"nodegroup": {"labels": {"k": None}, "instanceTypes": [None], "diskSize": None, "version": "1"}}
+    response = {"body": msgspec.json.encode(body), "headers": {}, "status_code": 200}
+    parsed = RestJSONParser().parse(response, shape)
+    parsed.pop("ResponseMetadata")
+    assert drop_null_members(shape, body) == parsed
+    assert parsed == {"nodegroup": {"labels": {"k": None}, "instanceTypes": [None], "version": "1"}}
+    assert drop_null_members(None, {"a": None, "b": {"c": None}}) == {"b": {}}
