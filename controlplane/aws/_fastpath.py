@@ -32,6 +32,7 @@ inside the botocore client, ``AwsSettings.fast_reads=False``) goes through botoc
 from __future__ import annotations
 
 import asyncio
+import http.client
 import os
 import ssl
 from collections import OrderedDict
@@ -118,7 +119,12 @@ def page_query(next_token: str | None, page_size: int = PAGE_SIZE) -> str:
 
 
 def error_code_and_message(status: int, headers: Mapping[str, str], body: bytes) -> tuple[str, str]:
-    """An EKS error answer's code and message, read as botocore's rest-json parser reads them (pure)."""
+    """An EKS error answer's code and message, read as botocore's rest-json parser reads them (pure).
+
+    A 5xx whose body is empty or an ``<html>`` page (a load balancer or proxy answered, not EKS) is
+    botocore's "generic" error: the status as the code and its reason phrase as the message."""
+    if status >= 500 and (not body.strip() or body.strip().startswith(b"<html>")):
+        return str(status), http.client.responses.get(status, "")
     try:
         doc: Any = msgspec.json.decode(body) if body else {}
     except msgspec.DecodeError:
