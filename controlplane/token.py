@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import functools
 import inspect
 import re
 import time
@@ -21,9 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Final, Protocol
+from urllib.parse import urlsplit
 
+import botocore.loaders
 from botocore.auth import SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
+from botocore.endpoint_provider import EndpointProvider
 
 from controlplane.metrics import TOKEN_CACHE_HITS, TOKEN_MINTS
 
@@ -43,7 +47,8 @@ PRESIGN_EXPIRES: Final = 60
 """Sent for compatibility with aws-iam-authenticator; the server ignores it (accepts 0..900)."""
 DEFAULT_CACHE_TTL: Final = 14 * 60.0
 DEFAULT_CACHE_SIZE: Final = 4096
-_REGION_RE: Final = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_REGION_RE: Final = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$")
+"""A region name (``us-east-1``, ``us-isob-east-1``, ``eusc-de-east-1``), not ``aws-global``."""
 
 # --- credentials ----------------------------------------------------------------------------------
 
@@ -82,12 +87,30 @@ async def _freeze(credentials: CredentialsLike) -> FrozenCredentials:
 # --- minting --------------------------------------------------------------------------------------
 
 
+@functools.cache
+def _sts_endpoints() -> EndpointProvider:
+    loader = botocore.loaders.create_loader()
+    return EndpointProvider(
+        ruleset_data=loader.load_service_model("sts", "endpoint-rule-set-1"),
+        partition_data=loader.load_data("partitions"),
+    )
+
+
+@functools.lru_cache(maxsize=256)
 def sts_host(region: str) -> str:
-    """The regional STS host for ``region``, aware of the partition's DNS suffix."""
+    """The regional STS host for ``region``, from botocore's endpoint rules for STS, so every
+    partition botocore knows gets its own domain (``sts.us-iso-east-1.c2s.ic.gov``).
+    The plain regional endpoint: no FIPS or dual-stack variant, whatever the environment asks of
+    clients (EKS's verifier accepts the regional host of every region of its partition)."""
     if not _REGION_RE.match(region):
         raise ValueError(f"invalid AWS region identifier: {region!r}")
-    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-    return f"sts.{region}.{suffix}"
+    endpoint = _sts_endpoints().resolve_endpoint(
+        Region=region, UseFIPS=False, UseDualStack=False, UseGlobalEndpoint=False
+    )
+    host: str | None = urlsplit(str(endpoint.url)).hostname
+    if not host:
+        raise ValueError(f"no STS endpoint for region {region!r}")
+    return host
 
 
 def mint_token(*, cluster_name: str, region: str, credentials: FrozenCredentials) -> str:

@@ -9,10 +9,12 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import anyio
+import botocore.session
 import pytest
 from aiobotocore.credentials import AioCredentials
 from botocore.credentials import Credentials, ReadOnlyCredentials
 
+from controlplane.aws._partitions import known_regions
 from controlplane.metrics import REGISTRY
 from controlplane.sim._iam_auth import TokenRejected, verify_token
 from controlplane.token import TOKEN_PREFIX, TokenMinter, mint_token, sts_host
@@ -89,8 +91,53 @@ def test_sts_host() -> None:
     assert sts_host("us-east-1") == "sts.us-east-1.amazonaws.com"
     assert sts_host("us-gov-west-1") == "sts.us-gov-west-1.amazonaws.com"
     assert sts_host("cn-northwest-1") == "sts.cn-northwest-1.amazonaws.com.cn"
-    with pytest.raises(ValueError):
-        sts_host("evil.example.com/")
+    assert sts_host("us-iso-east-1") == "sts.us-iso-east-1.c2s.ic.gov"
+    assert sts_host("us-isob-east-1") == "sts.us-isob-east-1.sc2s.sgov.gov"
+    for bad in ("evil.example.com/", "aws-global", "", "US-EAST-1"):
+        with pytest.raises(ValueError):
+            sts_host(bad)
+
+
+EVERY_REGION = [r for regions in known_regions().values() for r in regions]
+
+
+@pytest.mark.parametrize("region", EVERY_REGION)
+def test_sts_host_is_botocores_regional_sts_endpoint(region: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # botocore's own STS client, asked for regional endpoints, in every region of every partition.
+    monkeypatch.setenv("AWS_STS_REGIONAL_ENDPOINTS", "regional")
+    for variant in ("AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT"):
+        monkeypatch.delenv(variant, raising=False)
+    client = botocore.session.Session().create_client(
+        "sts", region_name=region, aws_access_key_id="a", aws_secret_access_key="b"
+    )
+    presigned = client.generate_presigned_url("get_caller_identity")
+    assert sts_host(region) == urlsplit(presigned).hostname
+    # ... and the simulator's verifier (its own reading of AWS's partitions) accepts the token.
+    token = mint_token(cluster_name="demo", region=region, credentials=CREDS)
+    verified = verify_token(token, cluster_name="demo", now=datetime.now(UTC), secret_for_access_key=secrets)
+    assert verified.signature_checked and verified.region == region
+
+
+def test_verifier_refuses_hosts_outside_the_partition_of_their_region() -> None:
+    token = mint_token(cluster_name="demo", region="us-iso-east-1", credentials=CREDS)
+    parts = urlsplit(decode(token))
+    now = datetime.now(UTC)
+    for host, reason in [
+        ("sts.us-iso-east-1.amazonaws.com", "partition does not support hostname"),
+        ("sts.cn-north-1.amazonaws.com", "partition does not support hostname"),
+        ("sts.us-west-2.amazonaws.com.cn", "partition does not support hostname"),
+        ("sts.us-iso-east-1.c2s.ic.gov.evil.example", "partition does not support hostname"),
+        ("sts.example.com", "unexpected hostname"),
+        ("evil.us-east-1.amazonaws.com", "unexpected hostname"),
+    ]:
+        with pytest.raises(TokenRejected, match=reason):
+            verify_token(encode(urlunsplit(parts._replace(netloc=host))), cluster_name="demo", now=now)
+    for host in (
+        "sts-fips.us-iso-east-1.c2s.ic.gov",
+        "sts.us-iso-east-1.api.aws.ic.gov",
+        "sts.amazonaws.com",
+    ):
+        verify_token(encode(urlunsplit(parts._replace(netloc=host))), cluster_name="demo", now=now)
 
 
 def test_verify_accepts_fresh_token_with_and_without_secret() -> None:

@@ -46,6 +46,7 @@ from ._errors import (
 )
 from ._limits import Limiter, TokenBucket
 from ._operations import DEFAULT_PURPOSES, OPERATIONS, PURPOSES, Operation, actions_for, iam_policy
+from ._partitions import Partition, partition
 from ._settings import SERVICES, AwsSettings, ServiceLimits
 from ._templates import (
     EBS_CSI_POLICY_PARAMETER,
@@ -55,7 +56,6 @@ from ._templates import (
     VPC_OUTPUT_SUBNET_IDS,
     VPC_OUTPUT_VPC_ID,
     Template,
-    dns_suffix,
     oidc_provider_path,
     partition_of,
     render,
@@ -99,6 +99,7 @@ __all__ = [
     "Limiter",
     "NotFoundError",
     "Operation",
+    "Partition",
     "ResourceInUseError",
     "ServerError",
     "ServiceLimits",
@@ -111,10 +112,10 @@ __all__ = [
     "classify",
     "classify_code",
     "credential_spec",
-    "dns_suffix",
     "iam_policy",
     "oidc_provider_path",
     "parse_credential_reference",
+    "partition",
     "partition_of",
     "render",
     "render_document",

@@ -5,8 +5,8 @@ substitutes inside keys and string values (never into raw JSON text), so a value
 the document's structure. The placeholders are:
 
 - ``{{ArnPrefix}}``: ``arn:<partition>``;
-- ``{{DnsSuffix}}``: the partition's DNS suffix (``ec2.<suffix>`` trusts EC2; ``sts.<suffix>``
-  is the IRSA audience);
+- ``{{DnsSuffix}}``: the partition's DNS suffix (``ec2.<suffix>`` trusts EC2; ``sts.<suffix>`` is the
+  IRSA audience); both from botocore's endpoint data (``_partitions``), for every partition;
 - ``{{EksServicePrincipal}}``: ``eks.amazonaws.com`` (the same in every partition);
 - ``{{OidcProvider}}``: ``<issuer host>/id/<provider id>`` (EBS CSI role only).
 """
@@ -21,6 +21,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
+
+from ._partitions import partition
 
 VPC_OUTPUT_VPC_ID = "VpcId"
 VPC_OUTPUT_SUBNET_IDS = "SubnetIds"
@@ -48,17 +50,9 @@ class Template(Enum):
 
 
 def partition_of(region: str) -> str:
-    """The AWS partition of a region name (``aws``, ``aws-cn``, ``aws-us-gov``)."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
-
-
-def dns_suffix(partition: str) -> str:
-    """The partition's service DNS suffix."""
-    return "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+    """The ARN partition of a region (``aws``, ``aws-cn``, ``aws-us-gov``, ``aws-iso``...), from
+    botocore's endpoint data."""
+    return partition(region).name
 
 
 def oidc_provider_path(issuer: str) -> str:
@@ -95,10 +89,10 @@ def _drop_third_subnet(doc: dict[str, Any]) -> None:
 
 def render_document(template: Template, region: str, *, oidc_issuer: str | None = None) -> dict[str, Any]:
     """The template for ``region`` as a dict (see ``render``)."""
-    partition = partition_of(region)
+    part = partition(region)
     values = {
-        "ArnPrefix": f"arn:{partition}",
-        "DnsSuffix": dns_suffix(partition),
+        "ArnPrefix": f"arn:{part.name}",
+        "DnsSuffix": part.dns_suffix,
         "EksServicePrincipal": "eks.amazonaws.com",
     }
     if template is Template.EBS_CSI_DRIVER_ROLE:

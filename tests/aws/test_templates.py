@@ -6,6 +6,7 @@ import json
 import warnings
 from typing import Any
 
+import botocore.session
 import pytest
 
 from controlplane.aws import (
@@ -17,13 +18,14 @@ from controlplane.aws import (
     AwsAdapter,
     AwsSettings,
     Template,
-    dns_suffix,
     oidc_provider_path,
+    partition,
     partition_of,
     render,
     render_document,
     stack_outputs,
 )
+from controlplane.aws._partitions import known_regions
 
 from .conftest import CREDS
 
@@ -46,22 +48,39 @@ def _render(template: Template, region: str) -> dict[str, Any]:
     return render_document(template, region, oidc_issuer=issuer)
 
 
-def test_partitions() -> None:
+EVERY_REGION = [(p, r) for p, regions in known_regions().items() for r in regions]
+"""Every region of every partition botocore knows (aws, aws-cn, aws-us-gov, the ISO ones, aws-eusc...)."""
+ONE_PER_PARTITION = [(p, regions[0]) for p, regions in known_regions().items()]
+
+
+def test_partitions_cover_every_partition_botocore_knows() -> None:
+    assert {p for p, _ in EVERY_REGION} >= {"aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-eusc"}
     assert [partition_of(r) for r in PARTITION_REGIONS.values()] == list(PARTITION_REGIONS)
-    assert dns_suffix("aws-cn") == "amazonaws.com.cn"
-    assert dns_suffix("aws-us-gov") == dns_suffix("aws") == "amazonaws.com"
 
 
-@pytest.mark.parametrize("partition", list(PARTITION_REGIONS))
+@pytest.mark.parametrize(("name", "region"), EVERY_REGION)
+def test_partition_and_domain_match_botocores_own_resolution(name: str, region: str) -> None:
+    session = botocore.session.get_session()
+    # botocore's ARN partition (its endpoints.json) and the domain its EC2 client would call.
+    assert partition_of(region) == session.get_partition_for_region(region) == name
+    ec2 = session.create_client("ec2", region_name=region, aws_access_key_id="a", aws_secret_access_key="b")
+    assert ec2.meta.endpoint_url == f"https://ec2.{region}.{partition(region).dns_suffix}"
+
+
+@pytest.mark.parametrize(("name", "region"), ONE_PER_PARTITION)
 @pytest.mark.parametrize("template", list(Template))
-def test_render_is_complete_and_partition_specific(template: Template, partition: str) -> None:
-    region = PARTITION_REGIONS[partition]
+def test_render_is_complete_and_partition_specific(template: Template, name: str, region: str) -> None:
     doc = _render(template, region)
     text = json.dumps(doc)
     assert "{{" not in text
-    arns = [s for s in _strings(doc) if s.startswith("arn:")]
-    assert all(a.startswith(f"arn:{partition}:") for a in arns), arns
+    arns = [s for s in _strings(doc) if s.startswith("arn:") or s.startswith("Fn::Sub")]
+    assert all(a.startswith(f"arn:{name}:") for a in arns if a.startswith("arn:")), arns
+    suffix = partition(region).dns_suffix
+    principals = [s for s in _strings(doc) if s.startswith("ec2.") or s.startswith("sts.")]
+    assert all(p.endswith(f".{suffix}") for p in principals), principals
     assert json.loads(render(template, region, oidc_issuer=ISSUER if "EBS" in template.name else None)) == doc
+    if template is Template.NODE_INSTANCE_ROLE:
+        assert principals == [f"ec2.{suffix}"]
 
 
 def test_role_templates_content() -> None:

@@ -82,7 +82,8 @@ REGION = rule(
     R_FORMAT,
     "region {value!r} is not an AWS region name (e.g. us-east-1)",
     (EKSClusterConfigSpec, "region"),
-    constraints=(Pattern(r"^[a-z]{2}(-[a-z]+)+-\d+$"),),
+    # Every partition's regions: us-east-1, us-isob-east-1, eusc-de-east-1 (a 4-letter area).
+    constraints=(Pattern(r"^[a-z]{2,4}(-[a-z]+)+-\d+$"),),
     empty_ok=True,
 )
 SERVICE_ROLE_NOT_ARN = rule(
