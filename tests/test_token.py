@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -12,8 +13,9 @@ import anyio
 import botocore.session
 import pytest
 from aiobotocore.credentials import AioCredentials
-from botocore.credentials import Credentials, ReadOnlyCredentials
+from botocore.credentials import Credentials, ReadOnlyCredentials, RefreshableCredentials
 
+from controlplane.aws import SigningCredentials
 from controlplane.aws._partitions import known_regions
 from controlplane.metrics import REGISTRY
 from controlplane.sim._iam_auth import TokenRejected, verify_token
@@ -286,6 +288,56 @@ async def test_minter_ttl_expiry_and_invalidate(monkeypatch: pytest.MonkeyPatch)
     minter.invalidate(access_key="AKIDTEST", region="us-east-1", cluster_name="a")
     await minter.token(cluster_name="a", region="us-east-1", credentials=CREDS)
     assert metric("controlplane_token_mints_total") - mints == 3
+
+
+@pytest.mark.anyio
+async def test_cached_token_never_outlives_temporary_credentials() -> None:
+    clock = FakeClock()
+    minter = TokenMinter(clock=clock, ttl=840)
+    # Credentials with 5 minutes left: the token is cached until a minute before they expire.
+    short = SigningCredentials("ASIATEST", "secret2", "session", expiry=clock.now + 300)
+    mints = metric("controlplane_token_mints_total")
+    first = await minter.token(cluster_name="a", region="us-east-1", credentials=short)
+    clock.now += 239
+    assert await minter.token(cluster_name="a", region="us-east-1", credentials=short) == first
+    clock.now += 1
+    await minter.token(cluster_name="a", region="us-east-1", credentials=short)
+    assert metric("controlplane_token_mints_total") - mints == 2
+    # Within the margin already: minted for the caller, never cached.
+    clock.now = short.expiry - 30  # type: ignore[operator]
+    await minter.token(cluster_name="a", region="us-east-1", credentials=short)
+    await minter.token(cluster_name="a", region="us-east-1", credentials=short)
+    assert metric("controlplane_token_mints_total") - mints == 4
+
+
+@pytest.mark.anyio
+async def test_refreshable_credentials_cap_the_cache_by_their_expiry() -> None:
+    # botocore's refreshable credentials whose source hands out sessions with 12 minutes left (inside
+    # botocore's 15-minute advisory window, so they are used as they are): about 4 minutes of the
+    # 14-minute cache would have outlived them.
+    wall = float(int(time.time()))  # whole seconds: the ISO expiry round-trips exactly
+    clock = FakeClock()
+    clock.now = wall
+
+    def metadata() -> dict[str, str]:
+        expiry = datetime.fromtimestamp(wall + 12 * 60, UTC)
+        return {
+            "access_key": "ASIATEST",
+            "secret_key": "secret2",
+            "token": "t",
+            "expiry_time": expiry.isoformat(),
+        }
+
+    creds = RefreshableCredentials.create_from_metadata(metadata(), refresh_using=metadata, method="test")
+    minter = TokenMinter(clock=clock, ttl=840)
+    mints = metric("controlplane_token_mints_total")
+    await minter.token(cluster_name="a", region="us-east-1", credentials=creds)
+    clock.now = wall + 11 * 60 - 1
+    await minter.token(cluster_name="a", region="us-east-1", credentials=creds)
+    assert metric("controlplane_token_mints_total") - mints == 1
+    clock.now = wall + 11 * 60
+    await minter.token(cluster_name="a", region="us-east-1", credentials=creds)
+    assert metric("controlplane_token_mints_total") - mints == 2
 
 
 @pytest.mark.anyio

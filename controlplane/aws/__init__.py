@@ -25,6 +25,7 @@ from ._credentials import (
     SESSION_TOKEN_FIELD,
     AwsCredentialSpec,
     CredentialLookup,
+    SigningCredentials,
     parse_credential_reference,
     resolve_credential_reference,
 )
@@ -103,6 +104,7 @@ __all__ = [
     "ResourceInUseError",
     "ServerError",
     "ServiceLimits",
+    "SigningCredentials",
     "Template",
     "ThrottledError",
     "TokenBucket",

@@ -21,7 +21,6 @@ import msgspec
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioRefreshableCredentials
 from aiobotocore.session import AioSession, get_session
-from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import ClientError
 
 from controlplane.metrics import (
@@ -40,6 +39,7 @@ from ._credentials import (
     DEFAULT_IDENTITY,
     AwsCredentialSpec,
     CredentialLookup,
+    SigningCredentials,
     resolve_credential_reference,
 )
 from ._ec2 import Ec2Calls
@@ -378,17 +378,17 @@ class AwsAdapter:
         future.set_result(caller)
         return caller
 
-    async def frozen_credentials(self, ident: _Identity, region: str) -> Any:
+    async def frozen_credentials(self, ident: _Identity, region: str) -> SigningCredentials:
         spec = ident.spec
         if spec is not None and spec.role_arn:
-            return await (await self._assumed_credentials(ident, region)).get_frozen_credentials()
+            return await SigningCredentials.freeze(await self._assumed_credentials(ident, region))
         if spec is not None:
-            return ReadOnlyCredentials(spec.access_key_id, spec.secret_access_key, spec.session_token)
+            return SigningCredentials(spec.access_key_id, spec.secret_access_key, spec.session_token)
         assert self._session is not None
         creds = await self._session.get_credentials()
         if creds is None:
             raise CredentialError("no AWS credentials found in the default chain")
-        return await creds.get_frozen_credentials()
+        return await SigningCredentials.freeze(creds)
 
     # --- clients ------------------------------------------------------------------------------------
     async def _create_client(self, key: ClientKey, ident: _Identity) -> Any:
@@ -490,9 +490,9 @@ class AwsScope(EksCalls, Ec2Calls, CfnCalls, IamCalls):
         """The AWS account of these credentials (cached)."""
         return (await self.get_caller_identity()).account
 
-    async def frozen_credentials(self) -> Any:
-        """The credentials these calls sign with (for presigning EKS tokens); botocore's
-        ``ReadOnlyCredentials``. Assumed-role credentials are refreshed before they expire."""
+    async def frozen_credentials(self) -> SigningCredentials:
+        """The credentials these calls sign with (for presigning EKS tokens), with their expiry when
+        they are temporary. Assumed-role credentials are refreshed before they expire."""
         return await self._adapter.frozen_credentials(self._ident, self.region)
 
     async def _call(self, service: str, operation: str, request: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 import socket
+import time
 
 import moto
 import pytest
@@ -249,6 +250,11 @@ async def test_assume_role_with_external_id(aws: AwsAdapter) -> None:
     assert await scope.list_clusters() == ["cross"]
     assert await aws.scope_for(CREDS, REGION).list_clusters() == []  # other account
     assert requests_total("sts", "AssumeRole", "ok") == before + 1  # cached, not per client
+    # The signing snapshot says when the assumed session expires (it caps cached EKS tokens).
+    signing = await scope.frozen_credentials()
+    assert signing.expiry is not None and signing.expiry > time.time() + 15 * 60
+    assert "secret" not in repr(signing) and signing.secret_key not in repr(signing)
+    assert (await aws.scope_for(CREDS, REGION).frozen_credentials()).expiry is None  # long-term keys
 
 
 # --- credentials by reference -----------------------------------------------------------------------
