@@ -243,9 +243,12 @@ class AwsAdapter:
         limiter = await self._limiter(ident, region, op.service)
         entry = await self._clients.acquire((ident.key, region, op.service), ident)
         try:
-            if path is not None:
-                assert fast is not None
-                get = functools.partial(fast.get, entry.key, entry.client, op, path)
+            transport = None
+            if path is not None and fast is not None:
+                transport = await fast.transport(entry.key, entry.client)
+            if transport is not None:
+                assert fast is not None and path is not None
+                get = functools.partial(fast.get, entry.key, entry.client, transport, op, path)
                 return await self._invoke(op, limiter, get)
             method = getattr(entry.client, op.method)
             return await self._invoke(op, limiter, lambda: method(**request))
@@ -263,11 +266,16 @@ class AwsAdapter:
         fast = self._fast
         path = fast_path(op, request) if fast is not None else None
         try:
-            if path is not None:
-                assert fast is not None
+            transport = None
+            if path is not None and fast is not None:
+                transport = await fast.transport(entry.key, entry.client)
+            if transport is not None:
+                assert fast is not None and path is not None
                 token: str | None = None
                 while True:
-                    get = functools.partial(fast.get, entry.key, entry.client, op, path, page_query(token))
+                    get = functools.partial(
+                        fast.get, entry.key, entry.client, transport, op, path, page_query(token)
+                    )
                     page = await self._invoke(op, limiter, get)
                     items.extend(page.get(result_key) or ())
                     previous, token = token, page.get("nextToken")
