@@ -101,6 +101,8 @@ _OPERATION_LIST = (
     Operation("ec2", "DeleteLaunchTemplate", _CORE),
     Operation("ec2", "DeleteLaunchTemplateVersions", _CORE),
     Operation("ec2", "DescribeImages", _CORE),
+    # EC2: the zones a generated VPC's subnets go to
+    Operation("ec2", "DescribeAvailabilityZones", ("generated-vpc",)),
     # CloudFormation: generated VPC and roles
     Operation("cloudformation", "CreateStack", _STACK_PURPOSES),
     Operation("cloudformation", "DescribeStacks", _STACK_PURPOSES, paginated=True),
@@ -135,7 +137,7 @@ TEMPLATE_ACTIONS: Mapping[str, tuple[str, ...]] = {
         "ec2:AttachInternetGateway", "ec2:DetachInternetGateway",
         "ec2:CreateRouteTable", "ec2:DeleteRouteTable", "ec2:DescribeRouteTables",
         "ec2:CreateRoute", "ec2:DeleteRoute", "ec2:AssociateRouteTable", "ec2:DisassociateRouteTable",
-        "ec2:CreateTags", "ec2:DeleteTags", "ec2:DescribeAvailabilityZones",
+        "ec2:CreateTags", "ec2:DeleteTags",
     ),
     "generated-service-role": (
         "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:AttachRolePolicy", "iam:DetachRolePolicy",

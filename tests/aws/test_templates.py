@@ -18,6 +18,7 @@ from controlplane.aws import (
     AwsAdapter,
     AwsSettings,
     Template,
+    choose_zones,
     oidc_provider_path,
     partition,
     partition_of,
@@ -43,9 +44,14 @@ def _strings(node: Any) -> list[str]:
     return []
 
 
-def _render(template: Template, region: str) -> dict[str, Any]:
+VPC_TEMPLATES = (Template.VPC, Template.VPC_IPV6)
+
+
+def _render(template: Template, region: str, zones: list[str] | None = None) -> dict[str, Any]:
     issuer = ISSUER if template is Template.EBS_CSI_DRIVER_ROLE else None
-    return render_document(template, region, oidc_issuer=issuer)
+    if template in VPC_TEMPLATES and zones is None:
+        zones = [f"{region}a", f"{region}b", f"{region}c"]
+    return render_document(template, region, oidc_issuer=issuer, zones=zones)
 
 
 EVERY_REGION = [(p, r) for p, regions in known_regions().items() for r in regions]
@@ -78,7 +84,9 @@ def test_render_is_complete_and_partition_specific(template: Template, name: str
     suffix = partition(region).dns_suffix
     principals = [s for s in _strings(doc) if s.startswith("ec2.") or s.startswith("sts.")]
     assert all(p.endswith(f".{suffix}") for p in principals), principals
-    assert json.loads(render(template, region, oidc_issuer=ISSUER if "EBS" in template.name else None)) == doc
+    issuer = ISSUER if "EBS" in template.name else None
+    zones = [f"{region}a", f"{region}b", f"{region}c"] if template in VPC_TEMPLATES else None
+    assert json.loads(render(template, region, oidc_issuer=issuer, zones=zones)) == doc
     if template is Template.NODE_INSTANCE_ROLE:
         assert principals == [f"ec2.{suffix}"]
 
@@ -155,13 +163,65 @@ def test_vpc_topology(template: Template) -> None:
         assert three["Resources"]["VPCIPv6CidrBlock"]["Properties"]["AmazonProvidedIpv6CidrBlock"] is True
         assert all(p["AssignIpv6AddressOnCreation"] is True for p in subnets.values())
         assert three["Resources"]["IPv6Route"]["Properties"]["DestinationIpv6CidrBlock"] == "::/0"
-    # The operator's two-AZ regions get two subnets, and the output lists exactly those.
-    two = _render(template, "ap-south-1")
+    assert [subnets[k]["AvailabilityZone"] for k in sorted(subnets)] == [
+        "us-east-1a",
+        "us-east-1b",
+        "us-east-1c",
+    ]
+    # Two zones: two subnets, and the output lists exactly those.
+    two = _render(template, "us-west-1", ["us-west-1a", "us-west-1c"])
     assert "Subnet03" not in two["Resources"] and "Subnet03RouteTableAssociation" not in two["Resources"]
     assert two["Outputs"][VPC_OUTPUT_SUBNET_IDS]["Value"]["Fn::Join"][1] == [
         {"Ref": "Subnet01"},
         {"Ref": "Subnet02"},
     ]
+    assert two["Resources"]["Subnet02"]["Properties"]["AvailabilityZone"] == "us-west-1c"
+    for zones in (None, ["us-west-1a"], ["a", "b", "c", "d"]):
+        with pytest.raises(ValueError, match="two or three availability zones"):
+            render(template, "us-west-1", zones=zones)
+
+
+def test_zones_are_the_accounts_own() -> None:
+    def zone(name: str, zone_id: str, **extra: str) -> dict[str, str]:
+        return {
+            "ZoneName": name,
+            "ZoneId": zone_id,
+            "State": "available",
+            "ZoneType": "availability-zone",
+            **extra,
+        }
+
+    assert choose_zones([zone("us-west-1c", "usw1-az3"), zone("us-west-1a", "usw1-az1")]) == [
+        "us-west-1a",
+        "us-west-1c",
+    ]
+    six = [zone(f"us-east-1{c}", f"use1-az{i}") for i, c in enumerate("fedcba", 1)]
+    assert choose_zones(six) == ["us-east-1a", "us-east-1b", "us-east-1c"]
+    # use1-az3 hosts no EKS control plane: never chosen, even when this account calls it us-east-1a.
+    six[2]["ZoneName"], six[5]["ZoneName"] = "us-east-1a", "us-east-1d"
+    assert choose_zones(six) == ["us-east-1b", "us-east-1c", "us-east-1d"]
+    with pytest.raises(ValueError, match=r"offers 1 availability zone\(s\)"):
+        choose_zones([zone("us-west-1a", "usw1-az1"), zone("us-west-1b", "usw1-az2")])
+    local = zone("us-west-2-lax-1a", "usw2-lax1-az1", ZoneType="local-zone")
+    with pytest.raises(ValueError, match="needs two"):
+        choose_zones(
+            [zone("us-west-2a", "usw2-az1"), local, zone("us-west-2b", "usw2-az2", State="impaired")]
+        )
+    with pytest.raises(ValueError, match="takes no availability zones"):
+        render(Template.SERVICE_ROLE, "us-east-1", zones=["a", "b"])
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("region", "count"), [("us-west-1", 2), ("us-east-1", 3), ("ap-south-1", 3)])
+async def test_vpc_subnets_follow_the_zones_the_account_has(moto_url: str, region: str, count: int) -> None:
+    # moto offers each region its own zone set (us-west-1: two), like AWS does per account.
+    async with AwsAdapter(AwsSettings(endpoint_url=moto_url)) as aws:
+        scope = aws.scope_for(CREDS, region)
+        zones = choose_zones(await scope.describe_availability_zones())
+        assert len(zones) == count
+        await scope.create_stack("vpc", render(Template.VPC, region, zones=zones))
+        subnet_ids = stack_outputs(await scope.describe_stack("vpc"))[VPC_OUTPUT_SUBNET_IDS].split(",")
+        assert len(subnet_ids) == count
 
 
 def _strip_ipv6_for_moto(doc: dict[str, Any]) -> dict[str, Any]:
@@ -190,7 +250,10 @@ async def test_templates_create_in_moto(moto_url: str, partition: str) -> None:
             (Template.NODE_INSTANCE_ROLE_IPV6, {NODE_ROLE_OUTPUT}),
             (Template.EBS_CSI_DRIVER_ROLE, {EBS_CSI_ROLE_OUTPUT}),
         ]:
-            doc = _render(template, region)
+            zones = (
+                choose_zones(await scope.describe_availability_zones()) if template in VPC_TEMPLATES else None
+            )
+            doc = _render(template, region, zones)
             if template is Template.VPC_IPV6:
                 doc = _strip_ipv6_for_moto(doc)
             name = f"t-{template.name.lower().replace('_', '-')}"

@@ -185,3 +185,17 @@ async def test_private_endpoint_reachable_directly_is_not_tunnelled(world: World
         "reach", lambda c: bool(c.status.service_account_token_secret), timeout=60, what="token"
     )
     assert cluster.status.eks_status.private_requires_tunnel is False
+
+
+async def test_generated_vpc_uses_the_zones_the_region_offers(world: World) -> None:
+    # us-west-1 offers two zones to this account (moto, like many real accounts): two subnets.
+    await world.apply(created("west", region="us-west-1", nodeGroups=[]))
+    cluster = await world.wait_for("west", converged, timeout=60, what="converged")
+    assert len(cluster.status.eks_status.subnets) == 2
+    calls = await world.calls()
+    assert calls["ec2"]["DescribeAvailabilityZones"] == 1  # asked once, when the stack was created
+    west = await world.svc.deps.aws.scope("default:test", "us-west-1")
+    zones = {z["ZoneName"] for z in await west.describe_availability_zones()}
+    assert len(zones) == 2
+    described = await west.describe_cluster("west")
+    assert sorted(described["resourcesVpcConfig"]["subnetIds"]) == sorted(cluster.status.eks_status.subnets)
