@@ -95,12 +95,9 @@ _OPERATION_LIST = (
     Operation("eks", "UpdateNodegroupVersion", _CORE),
     Operation("eks", "TagResource", _CORE),
     Operation("eks", "UntagResource", _CORE),
-    Operation("eks", "ListTagsForResource", _CORE),
     Operation("eks", "CreateAddon", ("ebs-csi",), extra_actions=(*_PASS_ROLE, *_TAG_EKS)),
     Operation("eks", "DescribeAddon", _CORE),
     Operation("eks", "DeleteAddon", ("ebs-csi",)),
-    Operation("eks", "ListAddons", _CORE, paginated=True),
-    Operation("eks", "DescribeAddonVersions", _CORE, paginated=True),
     # EC2: the managed launch template and AMI lookups
     Operation("ec2", "CreateLaunchTemplate", _CORE, extra_actions=("ec2:CreateTags",)),
     Operation("ec2", "CreateLaunchTemplateVersion", _CORE),
@@ -128,7 +125,6 @@ _OPERATION_LIST = (
         ("ebs-csi", "ipv6"),
         extra_actions=("iam:TagOpenIDConnectProvider",),
     ),
-    Operation("iam", "GetOpenIDConnectProvider", ("ebs-csi", "ipv6")),
     Operation("iam", "DeleteOpenIDConnectProvider", ("ebs-csi", "ipv6")),
     # STS
     Operation("sts", "GetCallerIdentity", _CORE),
