@@ -201,6 +201,7 @@ class Service:
             registry=metrics.REGISTRY,
             logger=logging.getLogger("controlplane.admin"),
             setting_defaults={REFRESH_CRON_SETTING: s.sync.refresh_cron},
+            default_region=self.deps.aws.default_region,
         )
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()

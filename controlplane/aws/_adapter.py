@@ -196,6 +196,14 @@ class AwsAdapter:
             self._limiters.clear()
 
     @property
+    def default_region(self) -> str:
+        """botocore's default region for this process (``AWS_DEFAULT_REGION``, else ``region`` in the
+        AWS config file's profile); empty when there is none."""
+        self._check_open()
+        assert self._session is not None
+        return str(self._session.get_config_variable("region") or "")
+
+    @property
     def open_clients(self) -> int:
         """Clients currently open (cached, plus evicted ones still finishing calls)."""
         return self._clients.open_clients

@@ -139,7 +139,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @asynccontextmanager
 async def running_api(
-    tmp_path: Path, *, settings: AdminSettings | None = None, ready: bool = True
+    tmp_path: Path, *, settings: AdminSettings | None = None, ready: bool = True, default_region: str = ""
 ) -> AsyncIterator[Api]:
     """The admin app over the real SQLite store, served on 127.0.0.1 (a random port)."""
     async with (
@@ -156,6 +156,7 @@ async def running_api(
             token=TOKEN,
             registry=metrics.REGISTRY,
             logger=logging.getLogger("test.admin"),
+            default_region=default_region,
         )
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:
             yield Api(client, store, replica, start)
