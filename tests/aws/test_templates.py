@@ -119,7 +119,7 @@ def test_role_templates_content() -> None:
 
 def test_ebs_csi_role_is_bound_to_the_oidc_provider() -> None:
     doc = _render(Template.EBS_CSI_DRIVER_ROLE, "cn-north-1")
-    statement = doc["Resources"]["AmazonEBSCSIDriverRole"]["Properties"]["AssumeRolePolicyDocument"][
+    statement = doc["Resources"]["AWSEBSCSIDriverRoleForAmazonEKS"]["Properties"]["AssumeRolePolicyDocument"][
         "Statement"
     ][0]
     provider = "oidc.eks.us-west-2.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"

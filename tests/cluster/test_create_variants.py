@@ -224,3 +224,15 @@ async def test_ipv6_cluster_gets_an_iam_oidc_provider_without_the_ebs_addon(worl
     await world.apply(created("four", nodeGroups=[]))
     four = await world.wait_for("four", converged, timeout=60, what="converged")
     assert not four.status.created_oidc_provider_arn
+
+
+async def test_ebs_csi_role_is_named_like_the_operators(world: World) -> None:
+    # eks-operator's template calls the role AWSEBSCSIDriverRoleForAmazonEKS: users and their IAM tooling
+    # see <stack>-AWSEBSCSIDriverRoleForAmazonEKS-<suffix>.
+    await world.apply(created("ebs", ebsCSIDriver=True, nodeGroups=[]))
+    await world.wait_for("ebs", converged, timeout=60, what="converged")
+    s = await scope(world)
+    role_arn = (await s.describe_addon("ebs", "aws-ebs-csi-driver"))["serviceAccountRoleArn"]
+    role_name = role_arn.rsplit("/", 1)[-1]
+    assert role_name.startswith("ebs-ebs-csi-driver-role-AWSEBSCSIDriverRoleForAmazonEKS-"), role_name
+    assert (await s.get_role(role_name))["Arn"] == role_arn
