@@ -296,8 +296,13 @@ class FastReads:
             return None  # TLS to the proxy itself: aiobotocore builds a context of its own for it
         headers = proxies.proxy_headers_for(url) or None  # what aiobotocore sends the proxy
         context: ssl.SSLContext | bool = True
-        if url.startswith("https://"):
-            context = False if verify is False else await self._context(get_cert_path(verify))
+        if url.startswith("https://") and verify is False:
+            context = False
+        elif url.startswith("https://"):
+            try:
+                context = await self._context(get_cert_path(verify))
+            except (OSError, ValueError):  # ssl.SSLError is an OSError
+                return None  # an unreadable bundle: botocore reports it in its own words
         return Transport(url, context, proxy, headers)
 
     async def _context(self, ca_bundle: str) -> ssl.SSLContext:

@@ -254,10 +254,13 @@ async def test_settings_it_cannot_reproduce_make_it_step_aside(endpoint: Endpoin
     cert_file, key_file = tmp_path / "client.crt", tmp_path / "client.key"
     cert_file.write_bytes(cert.cert_pem)
     key_file.write_bytes(cert.key_pem)
+    junk = tmp_path / "not-a-ca.pem"
+    junk.write_text("not a certificate\n")
     try:
         for config, verify in [
             (AioConfig(proxies_config={"proxy_ca_bundle": str(endpoint.ca_file)}), None),
             (AioConfig(client_cert=(str(cert_file), str(key_file))), None),
+            (AioConfig(), str(junk)),  # botocore fails on it in its own words; so no fast path
             (AioConfig(), None),
             (AioConfig(), False),
         ]:
@@ -271,7 +274,7 @@ async def test_settings_it_cannot_reproduce_make_it_step_aside(endpoint: Endpoin
                 aws_secret_access_key="b",
             ) as client:
                 transport = await fast.transport(key, client)
-                if config.proxies_config or config.client_cert:
+                if config.proxies_config or config.client_cert or verify == str(junk):
                     assert transport is None  # botocore sends these calls
                 elif verify is False:
                     assert transport is not None and transport.ssl is False  # as botocore: no verification
