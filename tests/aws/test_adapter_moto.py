@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import time
+from typing import Any
 
 import moto
 import pytest
@@ -391,3 +392,21 @@ async def test_secrets_never_reach_errors_or_metrics(moto_url: str) -> None:
 
 def test_access_denied_is_typed() -> None:
     assert AccessDeniedError.outcome == "access_denied"
+
+
+@pytest.mark.anyio
+async def test_default_region_is_botocores(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    async with AwsAdapter() as aws:
+        assert aws.default_region == ""
+    config = tmp_path / "config"
+    config.write_text("[default]\nregion = ap-southeast-2\n\n[profile other]\nregion = sa-east-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    async with AwsAdapter() as aws:
+        assert aws.default_region == "ap-southeast-2"
+    monkeypatch.setenv("AWS_PROFILE", "other")
+    async with AwsAdapter() as aws:
+        assert aws.default_region == "sa-east-1"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")
+    async with AwsAdapter() as aws:
+        assert aws.default_region == "eu-west-3"

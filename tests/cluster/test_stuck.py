@@ -114,3 +114,18 @@ async def test_an_unexpected_failure_on_every_pass_is_shown_and_restarts_are_bou
     await world.edit("stuck", tags={"retry": "1"})
     fixed = await world.wait_for("stuck", lambda c: c.status.phase.value == "active", what="active")
     assert not fixed.status.failure_message
+
+
+async def test_the_admin_api_fills_in_the_services_default_region(world: World) -> None:
+    # eks-operator's import-example.yaml: no region. The service's is us-west-2 (AWS_DEFAULT_REGION).
+    await world.sim_post("/_sim/clusters", {"name": "my-cluster", "version": "1.30"})
+    manifest = (
+        "apiVersion: eks.cattle.io/v1\nkind: EKSClusterConfig\nmetadata:\n  name: my-cluster\nspec:\n"
+        '  displayName: my-cluster\n  imported: true\n  amazonCredentialSecret: "default:test"\n'
+    )
+    headers = {"Authorization": f"Bearer {world.svc.token}", "Content-Type": "application/yaml"}
+    async with world.http.post(f"{world.svc.url}/v1/clusters", data=manifest, headers=headers) as resp:
+        assert resp.status == 201, await resp.text()
+    cluster = await world.wait_for("my-cluster", lambda c: c.status.phase.value == "active", what="active")
+    assert cluster.spec.eks_config.region == "us-west-2"
+    assert not cluster.status.failure_message
