@@ -169,6 +169,11 @@ class Actor(Generic[MsgT, StateT]):
         """Runs instead of ``on_start`` after a failure and its backoff. Default: ``on_start()``."""
         await self.on_start()
 
+    async def on_give_up(self, error: Exception) -> None:
+        """Runs once when the supervisor stops restarting the actor (more than ``max_restarts``
+        within ``within`` seconds), before ``on_stop``: the place to record why it stopped. Raising
+        is logged and ignored."""
+
     async def on_stop(self) -> None:
         """Runs once when the actor stops gracefully (not when its stop deadline cancels it)."""
 
@@ -198,6 +203,11 @@ class Actor(Generic[MsgT, StateT]):
     def restart_count(self) -> int:
         """Restarts since spawn."""
         return self._restart_count
+
+    @property
+    def supervision(self) -> Supervision:
+        """The restart policy the actor runs under (the system's, or the one it was spawned with)."""
+        return self._supervision
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._name!r} {self._status.value} state={self._state!r}>"
@@ -509,6 +519,14 @@ class Actor(Generic[MsgT, StateT]):
                 extra={"actor": self._name, "actor_kind": self.kind, "restarts": self._restart_count},
             )
             self._observer.actor_gave_up(self.kind, self._name, failure)
+            try:
+                await self.on_give_up(failure)
+            except Exception:
+                logger.exception(
+                    "actor %s: on_give_up raised",
+                    self._name,
+                    extra={"actor": self._name, "actor_kind": self.kind},
+                )
             return False
         self._restart_count += 1
         self._status = _RESTARTING

@@ -209,6 +209,7 @@ class Service:
                 registry=metrics.REGISTRY,
                 logger=logging.getLogger("controlplane.admin"),
                 setting_defaults={REFRESH_CRON_SETTING: s.sync.refresh_cron},
+                default_region=self.deps.aws.default_region,
             )
 
         host, port = parse_listen(s.admin.listen)

@@ -14,16 +14,20 @@ from __future__ import annotations
 
 import base64
 import collections
+import functools
 import inspect
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
+from urllib.parse import urlsplit
 
+import botocore.loaders
 from botocore.auth import SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
+from botocore.endpoint_provider import EndpointProvider
 
 from controlplane.metrics import TOKEN_CACHE_HITS, TOKEN_MINTS
 
@@ -42,14 +46,19 @@ TOKEN_LIFETIME: Final = timedelta(minutes=15)
 PRESIGN_EXPIRES: Final = 60
 """Sent for compatibility with aws-iam-authenticator; the server ignores it (accepts 0..900)."""
 DEFAULT_CACHE_TTL: Final = 14 * 60.0
+CREDENTIAL_EXPIRY_MARGIN: Final = 60.0
+"""A cached token is dropped this long before the temporary credentials it was signed with expire:
+STS refuses a presigned request whose session has expired, whatever the token's own 15 minutes."""
 DEFAULT_CACHE_SIZE: Final = 4096
-_REGION_RE: Final = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_REGION_RE: Final = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$")
+"""A region name (``us-east-1``, ``us-isob-east-1``, ``eusc-de-east-1``), not ``aws-global``."""
 
 # --- credentials ----------------------------------------------------------------------------------
 
 
 class FrozenCredentials(Protocol):
-    """What signing needs: botocore ``ReadOnlyCredentials`` has exactly this shape."""
+    """What signing needs: botocore ``ReadOnlyCredentials`` has exactly this shape. Temporary
+    credentials may also carry ``expiry`` (epoch seconds), which caps how long a token is cached."""
 
     @property
     def access_key(self) -> str: ...
@@ -68,26 +77,52 @@ class RefreshingCredentials(Protocol):
 CredentialsLike = FrozenCredentials | RefreshingCredentials
 
 
-async def _freeze(credentials: CredentialsLike) -> FrozenCredentials:
-    """Take one consistent (access key, secret, session token) snapshot of possibly refreshing credentials."""
+async def _freeze(credentials: CredentialsLike) -> tuple[FrozenCredentials, float | None]:
+    """One consistent (access key, secret, session token) snapshot of possibly refreshing credentials,
+    and when they expire (epoch seconds; None for long-term keys)."""
     getter = getattr(credentials, "get_frozen_credentials", None)
     if getter is None:
-        return credentials  # type: ignore[return-value]
-    frozen = getter()
-    if inspect.isawaitable(frozen):
-        frozen = await frozen
-    return frozen  # type: ignore[no-any-return]
+        frozen: Any = credentials
+    else:
+        frozen = getter()
+        if inspect.isawaitable(frozen):
+            frozen = await frozen
+    expiry = getattr(frozen, "expiry", None)
+    if expiry is None:
+        # botocore's refreshable credentials (assumed roles, IRSA, instance profiles), read right after
+        # the freeze with no await in between: the expiry of exactly the snapshot taken.
+        when = getattr(credentials, "_expiry_time", None)
+        expiry = when.timestamp() if isinstance(when, datetime) else None
+    return frozen, float(expiry) if expiry is not None else None
 
 
 # --- minting --------------------------------------------------------------------------------------
 
 
+@functools.cache
+def _sts_endpoints() -> EndpointProvider:
+    loader = botocore.loaders.create_loader()
+    return EndpointProvider(
+        ruleset_data=loader.load_service_model("sts", "endpoint-rule-set-1"),
+        partition_data=loader.load_data("partitions"),
+    )
+
+
+@functools.lru_cache(maxsize=256)
 def sts_host(region: str) -> str:
-    """The regional STS host for ``region``, aware of the partition's DNS suffix."""
+    """The regional STS host for ``region``, from botocore's endpoint rules for STS, so every
+    partition botocore knows gets its own domain (``sts.us-iso-east-1.c2s.ic.gov``).
+    The plain regional endpoint: no FIPS or dual-stack variant, whatever the environment asks of
+    clients (EKS's verifier accepts the regional host of every region of its partition)."""
     if not _REGION_RE.match(region):
         raise ValueError(f"invalid AWS region identifier: {region!r}")
-    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-    return f"sts.{region}.{suffix}"
+    endpoint = _sts_endpoints().resolve_endpoint(
+        Region=region, UseFIPS=False, UseDualStack=False, UseGlobalEndpoint=False
+    )
+    host: str | None = urlsplit(str(endpoint.url)).hostname
+    if not host:
+        raise ValueError(f"no STS endpoint for region {region!r}")
+    return host
 
 
 def mint_token(*, cluster_name: str, region: str, credentials: FrozenCredentials) -> str:
@@ -111,11 +146,12 @@ def mint_token(*, cluster_name: str, region: str, credentials: FrozenCredentials
 @dataclass(slots=True)
 class _Cached:
     token: str = field(repr=False)
-    minted_at: float
+    valid_until: float
 
 
 class TokenMinter:
-    """Mints EKS bearer tokens and caches one per (access key id, region, cluster).
+    """Mints EKS bearer tokens and caches one per (access key id, region, cluster), for ``ttl``
+    seconds, or until ``CREDENTIAL_EXPIRY_MARGIN`` before temporary credentials expire if sooner.
 
     A plain object without resources: no open/close. ``clock`` is wall-clock seconds
     (``time.time`` by default) because EKS judges token age by wall clock (``X-Amz-Date``).
@@ -151,17 +187,24 @@ class TokenMinter:
 
     async def token(self, *, cluster_name: str, region: str, credentials: CredentialsLike) -> str:
         """A bearer token for ``cluster_name`` in ``region``, from the cache when fresh enough."""
-        frozen = await _freeze(credentials)
+        frozen, expiry = await _freeze(credentials)
         key = (frozen.access_key, region, cluster_name)
         now = self._clock()
         cached = self._cache.get(key)
-        if cached is not None and now - cached.minted_at < self._ttl:
+        if cached is not None and now < cached.valid_until:
             self._cache.move_to_end(key)
             TOKEN_CACHE_HITS.inc()
             return cached.token
         token = mint_token(cluster_name=cluster_name, region=region, credentials=frozen)
         TOKEN_MINTS.inc()
-        self._cache[key] = _Cached(token, now)
+        valid_until = now + self._ttl
+        if expiry is not None:
+            valid_until = min(valid_until, expiry - CREDENTIAL_EXPIRY_MARGIN)
+        if valid_until <= now:
+            # Credentials about to expire (their refresh failed): use the token, never cache it.
+            self._cache.pop(key, None)
+            return token
+        self._cache[key] = _Cached(token, valid_until)
         self._cache.move_to_end(key)
         while len(self._cache) > self._max_entries:
             self._cache.popitem(last=False)

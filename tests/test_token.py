@@ -5,14 +5,18 @@
 from __future__ import annotations
 
 import base64
+import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import anyio
+import botocore.session
 import pytest
 from aiobotocore.credentials import AioCredentials
-from botocore.credentials import Credentials, ReadOnlyCredentials
+from botocore.credentials import Credentials, ReadOnlyCredentials, RefreshableCredentials
 
+from controlplane.aws import SigningCredentials
+from controlplane.aws._partitions import known_regions
 from controlplane.metrics import REGISTRY
 from controlplane.sim._iam_auth import TokenRejected, verify_token
 from controlplane.token import TOKEN_PREFIX, TokenMinter, mint_token, sts_host
@@ -89,8 +93,53 @@ def test_sts_host() -> None:
     assert sts_host("us-east-1") == "sts.us-east-1.amazonaws.com"
     assert sts_host("us-gov-west-1") == "sts.us-gov-west-1.amazonaws.com"
     assert sts_host("cn-northwest-1") == "sts.cn-northwest-1.amazonaws.com.cn"
-    with pytest.raises(ValueError):
-        sts_host("evil.example.com/")
+    assert sts_host("us-iso-east-1") == "sts.us-iso-east-1.c2s.ic.gov"
+    assert sts_host("us-isob-east-1") == "sts.us-isob-east-1.sc2s.sgov.gov"
+    for bad in ("evil.example.com/", "aws-global", "", "US-EAST-1"):
+        with pytest.raises(ValueError):
+            sts_host(bad)
+
+
+EVERY_REGION = [r for regions in known_regions().values() for r in regions]
+
+
+@pytest.mark.parametrize("region", EVERY_REGION)
+def test_sts_host_is_botocores_regional_sts_endpoint(region: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # botocore's own STS client, asked for regional endpoints, in every region of every partition.
+    monkeypatch.setenv("AWS_STS_REGIONAL_ENDPOINTS", "regional")
+    for variant in ("AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT"):
+        monkeypatch.delenv(variant, raising=False)
+    client = botocore.session.Session().create_client(
+        "sts", region_name=region, aws_access_key_id="a", aws_secret_access_key="b"
+    )
+    presigned = client.generate_presigned_url("get_caller_identity")
+    assert sts_host(region) == urlsplit(presigned).hostname
+    # ... and the simulator's verifier (its own reading of AWS's partitions) accepts the token.
+    token = mint_token(cluster_name="demo", region=region, credentials=CREDS)
+    verified = verify_token(token, cluster_name="demo", now=datetime.now(UTC), secret_for_access_key=secrets)
+    assert verified.signature_checked and verified.region == region
+
+
+def test_verifier_refuses_hosts_outside_the_partition_of_their_region() -> None:
+    token = mint_token(cluster_name="demo", region="us-iso-east-1", credentials=CREDS)
+    parts = urlsplit(decode(token))
+    now = datetime.now(UTC)
+    for host, reason in [
+        ("sts.us-iso-east-1.amazonaws.com", "partition does not support hostname"),
+        ("sts.cn-north-1.amazonaws.com", "partition does not support hostname"),
+        ("sts.us-west-2.amazonaws.com.cn", "partition does not support hostname"),
+        ("sts.us-iso-east-1.c2s.ic.gov.evil.example", "partition does not support hostname"),
+        ("sts.example.com", "unexpected hostname"),
+        ("evil.us-east-1.amazonaws.com", "unexpected hostname"),
+    ]:
+        with pytest.raises(TokenRejected, match=reason):
+            verify_token(encode(urlunsplit(parts._replace(netloc=host))), cluster_name="demo", now=now)
+    for host in (
+        "sts-fips.us-iso-east-1.c2s.ic.gov",
+        "sts.us-iso-east-1.api.aws.ic.gov",
+        "sts.amazonaws.com",
+    ):
+        verify_token(encode(urlunsplit(parts._replace(netloc=host))), cluster_name="demo", now=now)
 
 
 def test_verify_accepts_fresh_token_with_and_without_secret() -> None:
@@ -239,6 +288,56 @@ async def test_minter_ttl_expiry_and_invalidate(monkeypatch: pytest.MonkeyPatch)
     minter.invalidate(access_key="AKIDTEST", region="us-east-1", cluster_name="a")
     await minter.token(cluster_name="a", region="us-east-1", credentials=CREDS)
     assert metric("controlplane_token_mints_total") - mints == 3
+
+
+@pytest.mark.anyio
+async def test_cached_token_never_outlives_temporary_credentials() -> None:
+    clock = FakeClock()
+    minter = TokenMinter(clock=clock, ttl=840)
+    # Credentials with 5 minutes left: the token is cached until a minute before they expire.
+    short = SigningCredentials("ASIATEST", "secret2", "session", expiry=clock.now + 300)
+    mints = metric("controlplane_token_mints_total")
+    first = await minter.token(cluster_name="a", region="us-east-1", credentials=short)
+    clock.now += 239
+    assert await minter.token(cluster_name="a", region="us-east-1", credentials=short) == first
+    clock.now += 1
+    await minter.token(cluster_name="a", region="us-east-1", credentials=short)
+    assert metric("controlplane_token_mints_total") - mints == 2
+    # Within the margin already: minted for the caller, never cached.
+    clock.now = short.expiry - 30  # type: ignore[operator]
+    await minter.token(cluster_name="a", region="us-east-1", credentials=short)
+    await minter.token(cluster_name="a", region="us-east-1", credentials=short)
+    assert metric("controlplane_token_mints_total") - mints == 4
+
+
+@pytest.mark.anyio
+async def test_refreshable_credentials_cap_the_cache_by_their_expiry() -> None:
+    # botocore's refreshable credentials whose source hands out sessions with 12 minutes left (inside
+    # botocore's 15-minute advisory window, so they are used as they are): about 4 minutes of the
+    # 14-minute cache would have outlived them.
+    wall = float(int(time.time()))  # whole seconds: the ISO expiry round-trips exactly
+    clock = FakeClock()
+    clock.now = wall
+
+    def metadata() -> dict[str, str]:
+        expiry = datetime.fromtimestamp(wall + 12 * 60, UTC)
+        return {
+            "access_key": "ASIATEST",
+            "secret_key": "secret2",
+            "token": "t",
+            "expiry_time": expiry.isoformat(),
+        }
+
+    creds = RefreshableCredentials.create_from_metadata(metadata(), refresh_using=metadata, method="test")
+    minter = TokenMinter(clock=clock, ttl=840)
+    mints = metric("controlplane_token_mints_total")
+    await minter.token(cluster_name="a", region="us-east-1", credentials=creds)
+    clock.now = wall + 11 * 60 - 1
+    await minter.token(cluster_name="a", region="us-east-1", credentials=creds)
+    assert metric("controlplane_token_mints_total") - mints == 1
+    clock.now = wall + 11 * 60
+    await minter.token(cluster_name="a", region="us-east-1", credentials=creds)
+    assert metric("controlplane_token_mints_total") - mints == 2
 
 
 @pytest.mark.anyio

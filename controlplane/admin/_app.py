@@ -19,7 +19,7 @@ from ..store import Store
 from . import _clusters, _credentials, _replicas, _settings_api
 from ._controller import ReplicaView
 from ._http import MAX_BODY_BYTES, ApiError, error_response, json_response
-from ._keys import LOGGER, REGISTRY, REPLICA, SETTING_DEFAULTS, SETTINGS, STORE, TOKEN
+from ._keys import DEFAULT_REGION, LOGGER, REGISTRY, REPLICA, SETTING_DEFAULTS, SETTINGS, STORE, TOKEN
 from ._openapi import openapi_document
 
 _UNMATCHED = "unmatched"
@@ -124,11 +124,14 @@ def build_admin_app(
     registry: CollectorRegistry,
     logger: logging.Logger,
     setting_defaults: Mapping[str, str] | None = None,
+    default_region: str = "",
 ) -> web.Application:
     """The admin API application; the caller runs it (``web.AppRunner``) and owns store and replica.
 
     ``setting_defaults`` are the values ``GET /v1/settings`` shows for settings never written through the
     API (by default ``eks-refresh-cron`` = ``SyncSettings().refresh_cron``; pass the configured one).
+    ``default_region`` fills the region of a manifest that has none (as eks-operator falls back to the
+    SDK's default region); without one, such a manifest is refused.
     """
     if not token:
         raise ValueError("build_admin_app: an empty admin token would let anyone in")
@@ -143,6 +146,7 @@ def build_admin_app(
     app[REGISTRY] = registry
     app[LOGGER] = logger
     app[MAX_BODY_BYTES] = settings.max_body_bytes
+    app[DEFAULT_REGION] = default_region
     app[SETTING_DEFAULTS] = dict(
         setting_defaults
         if setting_defaults is not None

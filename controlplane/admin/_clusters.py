@@ -34,7 +34,7 @@ from ._http import (
     shape_error,
     unprocessable,
 )
-from ._keys import STORE
+from ._keys import DEFAULT_REGION, STORE
 from ._patch import merge_patch
 
 MAX_EVENTS = 1000
@@ -78,6 +78,19 @@ async def _decode_cluster(request: web.Request) -> Cluster:
     if len(clusters) != 1:
         raise ApiError(400, f"expected exactly one manifest document, got {len(clusters)}")
     return clusters[0]
+
+
+def _with_region(cluster: Cluster, region: str) -> Cluster:
+    """``cluster`` with ``region`` when its manifest left the region empty.
+
+    eks-operator falls back to the SDK's default region for such a manifest (its ``import-example.yaml``
+    has none); the default is resolved here, at admission, and recorded in the spec, so the cluster never
+    moves to another region when the service's environment changes, and every replica agrees on it."""
+    eks = cluster.spec.eks_config
+    if eks.region or not region:
+        return cluster
+    spec = msgspec.structs.replace(cluster.spec, eks_config=msgspec.structs.replace(eks, region=region))
+    return msgspec.structs.replace(cluster, spec=spec)
 
 
 def _name_check(cluster: Cluster, name: str) -> None:
@@ -126,6 +139,7 @@ async def create_cluster(request: web.Request) -> web.Response:
         ),
         status=ClusterStatus(),
     )
+    cluster = _with_region(cluster, request.app[DEFAULT_REGION])
     errors = validate_create(cluster)
     if errors:
         raise _field_errors(errors)
@@ -156,6 +170,8 @@ async def _update(
         old = await _existing(request, name)
         _refuse_if_deleting(old)
         new, precondition = build(old)
+        # An empty region is the default one: the one recorded at creation (re-applying the manifest).
+        new = _with_region(new, old.spec.eks_config.region or request.app[DEFAULT_REGION])
         if precondition and precondition != old.metadata.resource_version:
             raise _stale(name, precondition)
         errors = validate_update(old, new)

@@ -19,3 +19,6 @@ TOKEN = web.AppKey("token", str)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 LOGGER = web.AppKey("logger", logging.Logger)
 SETTING_DEFAULTS = web.AppKey[Mapping[str, str]]("setting_defaults")
+DEFAULT_REGION = web.AppKey("default_region", str)
+"""The service's default AWS region (botocore's: AWS_DEFAULT_REGION, the AWS config file), filled into a
+manifest without one; empty when there is none."""

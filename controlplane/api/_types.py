@@ -123,8 +123,11 @@ class ClusterSpec(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True
 ConditionStatus = Literal["True", "False", "Unknown"]
 
 
-class Condition(msgspec.Struct, omit_defaults=True, rename="camel"):
-    """A Rancher-style condition; absent reads as ``Unknown`` with an empty message."""
+class Condition(msgspec.Struct, rename="camel"):
+    """A Rancher-style condition; absent reads as ``Unknown`` with an empty message.
+
+    Encoded with every field, defaults included: Kubernetes and Rancher clients treat a condition
+    without ``status`` as malformed, so an ``Unknown`` one must say so on the wire."""
 
     type: str
     status: ConditionStatus = "Unknown"

@@ -25,6 +25,7 @@ from ._credentials import (
     SESSION_TOKEN_FIELD,
     AwsCredentialSpec,
     CredentialLookup,
+    SigningCredentials,
     parse_credential_reference,
     resolve_credential_reference,
 )
@@ -46,6 +47,7 @@ from ._errors import (
 )
 from ._limits import Limiter, TokenBucket
 from ._operations import DEFAULT_PURPOSES, OPERATIONS, PURPOSES, Operation, actions_for, iam_policy
+from ._partitions import Partition, partition
 from ._settings import SERVICES, AwsSettings, ServiceLimits
 from ._templates import (
     EBS_CSI_POLICY_PARAMETER,
@@ -55,7 +57,7 @@ from ._templates import (
     VPC_OUTPUT_SUBNET_IDS,
     VPC_OUTPUT_VPC_ID,
     Template,
-    dns_suffix,
+    choose_zones,
     oidc_provider_path,
     partition_of,
     render,
@@ -99,22 +101,25 @@ __all__ = [
     "Limiter",
     "NotFoundError",
     "Operation",
+    "Partition",
     "ResourceInUseError",
     "ServerError",
     "ServiceLimits",
+    "SigningCredentials",
     "Template",
     "ThrottledError",
     "TokenBucket",
     "UpdateInProgressError",
     "VersionDeletionResult",
     "actions_for",
+    "choose_zones",
     "classify",
     "classify_code",
     "credential_spec",
-    "dns_suffix",
     "iam_policy",
     "oidc_provider_path",
     "parse_credential_reference",
+    "partition",
     "partition_of",
     "render",
     "render_document",

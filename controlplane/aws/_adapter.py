@@ -21,7 +21,6 @@ import msgspec
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioRefreshableCredentials
 from aiobotocore.session import AioSession, get_session
-from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import ClientError
 
 from controlplane.metrics import (
@@ -40,6 +39,7 @@ from ._credentials import (
     DEFAULT_IDENTITY,
     AwsCredentialSpec,
     CredentialLookup,
+    SigningCredentials,
     resolve_credential_reference,
 )
 from ._ec2 import Ec2Calls
@@ -196,6 +196,14 @@ class AwsAdapter:
             self._limiters.clear()
 
     @property
+    def default_region(self) -> str:
+        """botocore's default region for this process (``AWS_DEFAULT_REGION``, else ``region`` in the
+        AWS config file's profile); empty when there is none."""
+        self._check_open()
+        assert self._session is not None
+        return str(self._session.get_config_variable("region") or "")
+
+    @property
     def open_clients(self) -> int:
         """Clients currently open (cached, plus evicted ones still finishing calls)."""
         return self._clients.open_clients
@@ -243,9 +251,12 @@ class AwsAdapter:
         limiter = await self._limiter(ident, region, op.service)
         entry = await self._clients.acquire((ident.key, region, op.service), ident)
         try:
-            if path is not None:
-                assert fast is not None
-                get = functools.partial(fast.get, entry.key, entry.client, op, path)
+            transport = None
+            if path is not None and fast is not None:
+                transport = await fast.transport(entry.key, entry.client)
+            if transport is not None:
+                assert fast is not None and path is not None
+                get = functools.partial(fast.get, entry.key, entry.client, transport, op, path)
                 return await self._invoke(op, limiter, get)
             method = getattr(entry.client, op.method)
             return await self._invoke(op, limiter, lambda: method(**request))
@@ -263,11 +274,16 @@ class AwsAdapter:
         fast = self._fast
         path = fast_path(op, request) if fast is not None else None
         try:
-            if path is not None:
-                assert fast is not None
+            transport = None
+            if path is not None and fast is not None:
+                transport = await fast.transport(entry.key, entry.client)
+            if transport is not None:
+                assert fast is not None and path is not None
                 token: str | None = None
                 while True:
-                    get = functools.partial(fast.get, entry.key, entry.client, op, path, page_query(token))
+                    get = functools.partial(
+                        fast.get, entry.key, entry.client, transport, op, path, page_query(token)
+                    )
                     page = await self._invoke(op, limiter, get)
                     items.extend(page.get(result_key) or ())
                     previous, token = token, page.get("nextToken")
@@ -378,17 +394,17 @@ class AwsAdapter:
         future.set_result(caller)
         return caller
 
-    async def frozen_credentials(self, ident: _Identity, region: str) -> Any:
+    async def frozen_credentials(self, ident: _Identity, region: str) -> SigningCredentials:
         spec = ident.spec
         if spec is not None and spec.role_arn:
-            return await (await self._assumed_credentials(ident, region)).get_frozen_credentials()
+            return await SigningCredentials.freeze(await self._assumed_credentials(ident, region))
         if spec is not None:
-            return ReadOnlyCredentials(spec.access_key_id, spec.secret_access_key, spec.session_token)
+            return SigningCredentials(spec.access_key_id, spec.secret_access_key, spec.session_token)
         assert self._session is not None
         creds = await self._session.get_credentials()
         if creds is None:
             raise CredentialError("no AWS credentials found in the default chain")
-        return await creds.get_frozen_credentials()
+        return await SigningCredentials.freeze(creds)
 
     # --- clients ------------------------------------------------------------------------------------
     async def _create_client(self, key: ClientKey, ident: _Identity) -> Any:
@@ -490,9 +506,9 @@ class AwsScope(EksCalls, Ec2Calls, CfnCalls, IamCalls):
         """The AWS account of these credentials (cached)."""
         return (await self.get_caller_identity()).account
 
-    async def frozen_credentials(self) -> Any:
-        """The credentials these calls sign with (for presigning EKS tokens); botocore's
-        ``ReadOnlyCredentials``. Assumed-role credentials are refreshed before they expire."""
+    async def frozen_credentials(self) -> SigningCredentials:
+        """The credentials these calls sign with (for presigning EKS tokens), with their expiry when
+        they are temporary. Assumed-role credentials are refreshed before they expire."""
         return await self._adapter.frozen_credentials(self._ident, self.region)
 
     async def _call(self, service: str, operation: str, request: dict[str, Any]) -> dict[str, Any]:

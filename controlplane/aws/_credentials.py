@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
+from typing import Any, NamedTuple
 
 from ._errors import CredentialError
 
@@ -16,6 +19,32 @@ ROLE_ARN_FIELD = "amazonec2credentialConfig-roleArn"
 EXTERNAL_ID_FIELD = "amazonec2credentialConfig-externalId"
 
 INVALID_CREDENTIAL = "invalid aws cloud credential"
+
+
+class SigningCredentials(NamedTuple):
+    """A snapshot of credentials to sign with (botocore's ``ReadOnlyCredentials`` plus ``expiry``).
+    ``repr`` shows neither the secret key nor the session token."""
+
+    access_key: str
+    secret_key: str
+    token: str | None = None
+    expiry: float | None = None
+    """When temporary credentials expire (epoch seconds); None for long-term keys."""
+
+    def __repr__(self) -> str:
+        return f"SigningCredentials(access_key={self.access_key!r}, expiry={self.expiry!r})"
+
+    @classmethod
+    async def freeze(cls, credentials: Any) -> SigningCredentials:
+        """A snapshot of botocore (or aiobotocore) credentials, refreshing them first if they are due;
+        the expiry is read right after the freeze, so it is the snapshot's."""
+        frozen = credentials.get_frozen_credentials()
+        if inspect.isawaitable(frozen):
+            frozen = await frozen
+        when = getattr(credentials, "_expiry_time", None)
+        expiry = when.timestamp() if isinstance(when, datetime) else None
+        return cls(frozen.access_key, frozen.secret_key, frozen.token, expiry)
+
 
 DEFAULT_IDENTITY = "default-chain"
 """Identity key of the AWS default credential chain (env, IRSA, instance profile...)."""

@@ -154,3 +154,18 @@ class Ec2Calls(CallsBase):
         """EC2 DescribeImages by ID (one call: EC2 does not page an ID-filtered request)."""
         response = await self._call("ec2", "DescribeImages", {"ImageIds": list(image_ids)})
         return response.get("Images") or []
+
+    async def describe_availability_zones(self) -> list[dict[str, Any]]:
+        """EC2 DescribeAvailabilityZones: the zones of the scope's region this account may use (available,
+        of type ``availability-zone``: no Local or Wavelength Zones). Not paged by EC2."""
+        response = await self._call(
+            "ec2",
+            "DescribeAvailabilityZones",
+            {
+                "Filters": [
+                    {"Name": "state", "Values": ["available"]},
+                    {"Name": "zone-type", "Values": ["availability-zone"]},
+                ]
+            },
+        )
+        return response.get("AvailabilityZones") or []

@@ -244,11 +244,6 @@ class EksCalls(CallsBase):
         """EKS UntagResource."""
         await self._call("eks", "UntagResource", {"resourceArn": resource_arn, "tagKeys": list(tag_keys)})
 
-    async def list_tags_for_resource(self, resource_arn: str) -> dict[str, str]:
-        """EKS ListTagsForResource; returns the tag map."""
-        response = await self._call("eks", "ListTagsForResource", {"resourceArn": resource_arn})
-        return response.get("tags") or {}
-
     # --- add-ons ----------------------------------------------------------------------------------
     async def create_addon(
         self,
@@ -294,18 +289,3 @@ class EksCalls(CallsBase):
             {"clusterName": cluster_name, "addonName": addon_name, "preserve": preserve},
         )
         return response.get("addon") or {}
-
-    async def list_addons(self, cluster_name: str) -> list[str]:
-        """EKS ListAddons, every page."""
-        return await self._paginate("eks", "ListAddons", {"clusterName": cluster_name}, "addons")
-
-    async def describe_addon_versions(
-        self, *, addon_name: str | None = None, kubernetes_version: str | None = None
-    ) -> list[dict[str, Any]]:
-        """EKS DescribeAddonVersions, every page; returns the ``addons`` entries."""
-        return await self._paginate(
-            "eks",
-            "DescribeAddonVersions",
-            params(addonName=addon_name, kubernetesVersion=kubernetes_version),
-            "addons",
-        )

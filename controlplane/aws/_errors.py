@@ -6,6 +6,7 @@ carries credentials, since botocore never puts keys or tokens into error text.
 
 from __future__ import annotations
 
+import http.client
 from typing import Any, ClassVar
 
 from botocore.exceptions import (
@@ -191,6 +192,25 @@ def classify_code(code: str, status: int, message: str) -> type[AwsError]:
     return ClientRequestError
 
 
+def _is_html(text: str) -> bool:
+    head = text.lstrip()[:512].lower()
+    return head.startswith(("<!doctype html", "<html")) or "<body" in head or "</html>" in text[-512:].lower()
+
+
+def readable_message(status: int, message: str) -> str:
+    """``message`` fit to show a user: an HTML page (what a proxy or load balancer answers, and what
+    botocore passes on as the message when it is not a bare ``<html>`` 5xx) becomes the HTTP reason
+    phrase, as botocore words its generic errors ("Bad Gateway"). Pure."""
+    if not _is_html(message):
+        return message
+    reason = http.client.responses.get(status, "")
+    return (
+        f"{reason} (an HTML page instead of an AWS answer)"
+        if reason
+        else "an HTML page instead of an AWS answer"
+    )
+
+
 def classify(exc: BaseException, service: str = "", operation: str = "") -> AwsError:
     """Map an exception raised by an aiobotocore call onto the typed errors (``AwsError`` passes)."""
     if isinstance(exc, AwsError):
@@ -203,8 +223,12 @@ def classify(exc: BaseException, service: str = "", operation: str = "") -> AwsE
         aws_message = str(error.get("Message") or "")
         status = int(meta.get("HTTPStatusCode") or 0)
         cls = classify_code(code, status, aws_message)
+        text = str(exc)
+        readable = readable_message(status, aws_message)
+        if readable != aws_message:
+            text, aws_message = text.replace(aws_message, readable), readable
         return cls(
-            str(exc),
+            text,
             service=service,
             operation=operation,
             code=code,
@@ -215,7 +239,11 @@ def classify(exc: BaseException, service: str = "", operation: str = "") -> AwsE
     if isinstance(exc, ResponseParserError):
         # An unparseable body is what botocore raises for HTML error pages from overloaded
         # servers and proxies (after retrying): report it as a server-side failure.
-        return ServerError(str(exc), service=service, operation=operation, code="ResponseParserError")
+        text = str(exc)
+        if _is_html(text.partition("\n")[2] or text):
+            # botocore appends the body it could not parse; a page of HTML is no message to show.
+            text = "Unable to parse response: an HTML page instead of an AWS answer (a proxy in between?)"
+        return ServerError(text, service=service, operation=operation, code="ResponseParserError")
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return CredentialError(str(exc), service=service, operation=operation)
     if isinstance(exc, BotoConnectionError | HTTPClientError | ConnectionError | TimeoutError):

@@ -6,14 +6,23 @@ user-agent building, event hooks and parsing (~450 µs per call against ~60 µs 
 JSON decode themselves). These four operations are plain GETs of a path built from one or two
 names, so this module sends them itself on one ``aiohttp.ClientSession`` owned by the adapter:
 
-- URL: the botocore client's ``meta.endpoint_url`` + the operation's path, path segments
-  percent-encoded as botocore does (``percent_encode``, safe ``-._~``).
+- URL: the endpoint botocore's own endpoint rules give the client (so ``AWS_USE_FIPS_ENDPOINT``,
+  ``AWS_USE_DUALSTACK_ENDPOINT`` and ``AWS_ENDPOINT_URL_EKS`` apply as they do to botocore) + the
+  operation's path, path segments percent-encoded as botocore does (``percent_encode``, safe ``-._~``).
+- Transport: what botocore resolved for the client (``Transport``, read from its HTTP session once per
+  client): the CA bundle (``ca_bundle`` in the AWS config file or the profile, ``AWS_CA_BUNDLE``,
+  ``REQUESTS_CA_BUNDLE``, else certifi's), and the proxy (``HTTPS_PROXY``/``NO_PROXY`` as botocore read
+  them). A setting the fast path cannot reproduce (a client certificate, ``proxies_config`` such as
+  ``proxy_ca_bundle``, a TLS proxy, endpoint rules that sign differently) makes it step aside for
+  that client: botocore sends the call.
 - Signature: botocore's own ``SigV4Auth`` over a botocore ``AWSRequest``, with credentials frozen
   per call from the client's credentials (refreshable ones, e.g. assumed roles, refresh there).
-- Body: ``msgspec.json.decode``. Unlike botocore, timestamps (``createdAt``, ``modifiedAt``...) stay
-  epoch numbers instead of ``datetime`` objects, and members absent from botocore's model are kept;
-  the control plane reads neither. ``ResponseMetadata`` carries ``RequestId``, ``HTTPStatusCode``
-  and ``RetryAttempts`` (no ``HTTPHeaders``).
+- Body: ``msgspec.json.decode``; ``null`` structure members are dropped as botocore drops them (EKS
+  omits a taint's absent ``value``, but a decoder must take ``"value": null`` too). Unlike botocore,
+  timestamps (``createdAt``, ``modifiedAt``...) stay epoch numbers instead of ``datetime`` objects,
+  and members absent from botocore's model are kept; the control plane reads neither.
+  ``ResponseMetadata`` carries ``RequestId``, ``HTTPStatusCode`` and ``RetryAttempts`` (no
+  ``HTTPHeaders``).
 - Errors: raised as botocore's own exceptions (``ClientError`` with the same ``Error``/
   ``ResponseMetadata`` shape, ``EndpointConnectionError``, ``ReadTimeoutError``...), so the
   adapter's ``classify`` gives the same typed errors and messages as on the botocore path.
@@ -30,6 +39,7 @@ inside the botocore client, ``AwsSettings.fast_reads=False``) goes through botoc
 from __future__ import annotations
 
 import asyncio
+import http.client
 import os
 import ssl
 from collections import OrderedDict
@@ -38,7 +48,6 @@ from typing import Any
 
 import aiohttp
 import msgspec
-from aiohttp.helpers import get_env_proxy_for_url
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import (
@@ -57,7 +66,7 @@ from botocore.httpsession import get_cert_path
 from botocore.parsers import ResponseParserError
 from botocore.retries.quota import RetryQuota
 from botocore.retries.standard import ExponentialBackoff
-from botocore.utils import percent_encode
+from botocore.utils import ensure_boolean, percent_encode
 from yarl import URL
 
 from controlplane.metrics import AWS_RETRIES, AWS_THROTTLES
@@ -79,8 +88,7 @@ _TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
 _RETRY_COST = 5  # botocore RetryQuotaChecker._RETRY_COST
 _TIMEOUT_RETRY_COST = 10  # botocore RetryQuotaChecker._TIMEOUT_RETRY_REQUEST
 _NO_RETRY_INCREMENT = 1
-_NO_PROXY = URL("http://no-proxy.invalid")  # sentinel of the proxy cache
-_MAX_ENDPOINTS = 256
+_MAX_CONTEXTS = 16  # TLS contexts, one per CA bundle in use (normally one)
 
 
 def _name(value: Any) -> str | None:
@@ -116,7 +124,12 @@ def page_query(next_token: str | None, page_size: int = PAGE_SIZE) -> str:
 
 
 def error_code_and_message(status: int, headers: Mapping[str, str], body: bytes) -> tuple[str, str]:
-    """An EKS error answer's code and message, read as botocore's rest-json parser reads them (pure)."""
+    """An EKS error answer's code and message, read as botocore's rest-json parser reads them (pure).
+
+    A 5xx whose body is empty or an ``<html>`` page (a load balancer or proxy answered, not EKS) is
+    botocore's "generic" error: the status as the code and its reason phrase as the message."""
+    if status >= 500 and (not body.strip() or body.strip().startswith(b"<html>")):
+        return str(status), http.client.responses.get(status, "")
     try:
         doc: Any = msgspec.json.decode(body) if body else {}
     except msgspec.DecodeError:
@@ -137,6 +150,23 @@ def error_code_and_message(status: int, headers: Mapping[str, str], body: bytes)
     return str(code), str(message)
 
 
+def drop_null_members(shape: Any, value: Any) -> Any:
+    """``value`` with the ``null`` members of its structures removed, as botocore's JSON parser does
+    (it skips a structure member whose value is ``null``; list items and map values are kept). Members
+    absent from the model are kept unless they are ``null``. Pure; ``shape`` is a botocore ``Shape``."""
+    kind = getattr(shape, "type_name", None)
+    if kind == "structure" and isinstance(value, dict):
+        by_wire = {m.serialization.get("name", name): m for name, m in shape.members.items()}
+        return {k: drop_null_members(by_wire.get(k), v) for k, v in value.items() if v is not None}
+    if kind == "list" and isinstance(value, list):
+        return [drop_null_members(shape.member, v) for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: drop_null_members(shape.value, v) for k, v in value.items()}
+    if kind is None and isinstance(value, dict):  # outside the model: drop nulls all the way down
+        return {k: drop_null_members(None, v) for k, v in value.items() if v is not None}
+    return value
+
+
 class _Attempt:
     """What ``ExponentialBackoff.delay_amount`` reads from botocore's retry context."""
 
@@ -147,9 +177,43 @@ class _Attempt:
         self.http_response = None
 
 
-def _ssl_context() -> ssl.SSLContext:
-    # The CA bundle botocore would use: AWS_CA_BUNDLE, else certifi's.
-    return ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or get_cert_path(True))
+class Transport:
+    """How botocore would reach a client's endpoint, for the fast path to do the same."""
+
+    __slots__ = ("proxy", "proxy_headers", "ssl", "url")
+
+    def __init__(
+        self, url: str, ssl: ssl.SSLContext | bool, proxy: str | None, proxy_headers: dict[str, str] | None
+    ) -> None:
+        self.url = url
+        """The endpoint, without a trailing slash (e.g. ``https://fips.eks.us-east-1.amazonaws.com``)."""
+        self.ssl = ssl
+        """The TLS context verifying with botocore's CA bundle; False when botocore does not verify."""
+        self.proxy = proxy
+        self.proxy_headers = proxy_headers
+
+    def __repr__(self) -> str:
+        return f"Transport({self.url!r}, proxy={self.proxy is not None})"
+
+
+def _signs_like_the_fast_path(properties: Mapping[str, Any] | None, region: str) -> bool:
+    """The endpoint rules ask for plain SigV4 as ``eks`` in the client's region (what ``get`` does)."""
+    schemes = (properties or {}).get("authSchemes") or []
+    if not schemes:
+        return True
+    first = schemes[0]
+    return bool(
+        first.get("name") == "sigv4"
+        and first.get("signingName", "eks") == "eks"
+        and first.get("signingRegion", region) == region
+    )
+
+
+def _build_ssl_context(ca_bundle: str) -> ssl.SSLContext:
+    # As aiobotocore builds it: verify against exactly this bundle, and check the host name.
+    context = ssl.create_default_context(cafile=ca_bundle)
+    context.check_hostname = True
+    return context
 
 
 class FastReads:
@@ -162,7 +226,9 @@ class FastReads:
         self._backoff = ExponentialBackoff()
         # botocore keeps one retry quota per client, i.e. per (identity, region, service).
         self._quotas: OrderedDict[ClientKey, RetryQuota] = OrderedDict()
-        self._proxies: dict[str, URL | None] = {}
+        self._transports: OrderedDict[ClientKey, tuple[Any, Transport | None]] = OrderedDict()
+        self._contexts: dict[str, ssl.SSLContext] = {}
+        self._contexts_lock = asyncio.Lock()
         self._throttles = AWS_THROTTLES.labels("eks")
         self._retries = AWS_RETRIES.labels("eks")
 
@@ -171,13 +237,14 @@ class FastReads:
             raise RuntimeError(f"FastReads can be opened once (it is {self._state})")
         s = self._settings
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=s.pool_size, ssl=_ssl_context()),
+            # Every request passes its client's own TLS context and proxy (``Transport``).
+            connector=aiohttp.TCPConnector(limit=s.pool_size),
             timeout=aiohttp.ClientTimeout(
                 total=None, sock_connect=s.connect_timeout, sock_read=s.read_timeout
             ),
             raise_for_status=False,
-            # trust_env would look up netrc and proxies in a thread on every request; the proxy
-            # (HTTP(S)_PROXY / NO_PROXY, as botocore honours them) is looked up once per endpoint.
+            # trust_env would look up netrc and proxies in a thread on every request; the proxy is
+            # the one botocore chose for the client (``Transport``).
             trust_env=False,
             cookie_jar=aiohttp.DummyCookieJar(),
         )
@@ -188,19 +255,68 @@ class FastReads:
             return
         self._state = "closed"
         self._quotas.clear()
+        self._transports.clear()
         if self._session is not None:
             await self._session.close()
 
-    def _proxy(self, endpoint: str) -> URL | None:
-        proxy = self._proxies.get(endpoint, _NO_PROXY)
-        if proxy is _NO_PROXY:
-            if len(self._proxies) >= _MAX_ENDPOINTS:
-                self._proxies.clear()
+    async def transport(self, key: ClientKey, client: Any) -> Transport | None:
+        """How botocore would reach ``client``'s endpoint, or None when the fast path cannot do the
+        same (the call then goes through botocore). Resolved once per client."""
+        cached = self._transports.get(key)
+        if cached is not None and cached[0] is client:
+            self._transports.move_to_end(key)
+            return cached[1]
+        transport = await self._resolve(client)
+        self._transports[key] = (client, transport)
+        self._transports.move_to_end(key)
+        if len(self._transports) > self._settings.client_cache_size:
+            self._transports.popitem(last=False)
+        return transport
+
+    async def _resolve(self, client: Any) -> Transport | None:
+        http = getattr(getattr(client, "_endpoint", None), "http_session", None)
+        verify = getattr(http, "_verify", None)  # True, False or a CA bundle path: botocore's choice
+        proxies = getattr(http, "_proxy_config", None)
+        resolve = getattr(client, "_resolve_endpoint_ruleset", None)
+        if verify is None or proxies is None or resolve is None or getattr(http, "_cert_file", None):
+            return None
+        if any(v is not None for v in (proxies.settings or {}).values()):
+            return None  # proxy_ca_bundle, proxy_client_cert, proxy_use_forwarding_for_https
+        if ensure_boolean(os.environ.get("BOTO_EXPERIMENTAL__ADD_PROXY_HOST_HEADER", "")):
+            return None
+        operation = client.meta.service_model.operation_model("DescribeCluster")
+        url, headers, properties = await resolve(operation, {"name": "x"}, {})
+        if headers or not _signs_like_the_fast_path(properties, client.meta.region_name):
+            return None
+        url = str(url).rstrip("/")
+        if not url.startswith(("https://", "http://")):
+            return None
+        proxy = proxies.proxy_url_for(url)
+        if proxy is not None and not proxy.startswith("http://"):
+            return None  # TLS to the proxy itself: aiobotocore builds a context of its own for it
+        headers = proxies.proxy_headers_for(url) or None  # what aiobotocore sends the proxy
+        context: ssl.SSLContext | bool = True
+        if url.startswith("https://") and verify is False:
+            context = False
+        elif url.startswith("https://"):
             try:
-                proxy = self._proxies[endpoint] = get_env_proxy_for_url(URL(endpoint))[0]
-            except LookupError:
-                proxy = self._proxies[endpoint] = None
-        return proxy
+                context = await self._context(get_cert_path(verify))
+            except (OSError, ValueError):  # ssl.SSLError is an OSError
+                return None  # an unreadable bundle: botocore reports it in its own words
+        return Transport(url, context, proxy, headers)
+
+    async def _context(self, ca_bundle: str) -> ssl.SSLContext:
+        context = self._contexts.get(ca_bundle)
+        if context is None:
+            async with self._contexts_lock:
+                context = self._contexts.get(ca_bundle)
+                if context is None:
+                    # Reading the bundle is file I/O: off the event loop (aiobotocore does the same).
+                    context = await asyncio.to_thread(_build_ssl_context, ca_bundle)
+                    if len(self._contexts) >= _MAX_CONTEXTS:
+                        self._contexts.clear()
+                    self._contexts[ca_bundle] = context
+        return context
 
     def _quota(self, key: ClientKey) -> RetryQuota:
         quota = self._quotas.get(key)
@@ -222,17 +338,16 @@ class FastReads:
         SigV4Auth(frozen, "eks", region).add_auth(request)
         return dict(request.headers.items())
 
-    async def get(
-        self, key: ClientKey, client: Any, op: Operation, path: str, query: str = ""
+    async def get(  # noqa: PLR0917 - one call's key, client, transport, operation, path and query
+        self, key: ClientKey, client: Any, transport: Transport, op: Operation, path: str, query: str = ""
     ) -> dict[str, Any]:
-        """GET ``path`` (+ ``query``) from ``client``'s endpoint, with ``client``'s credentials and
-        region; returns the decoded body plus ``ResponseMetadata``, or raises botocore's exceptions."""
+        """GET ``path`` (+ ``query``) from ``client``'s endpoint over ``transport`` (see ``transport``),
+        with ``client``'s credentials and region; returns the decoded body plus ``ResponseMetadata``,
+        or raises botocore's exceptions."""
         session = self._session
         if session is None or self._state != "open":
             raise AdapterClosedError("the AWS adapter's fast path is not open")
-        endpoint = client.meta.endpoint_url.rstrip("/")
-        proxy = self._proxy(endpoint)
-        url = endpoint + path + (f"?{query}" if query else "")
+        url = transport.url + path + (f"?{query}" if query else "")
         target = URL(url, encoded=True)  # exactly the bytes that were signed
         region = client.meta.region_name
         credentials = client._request_signer._credentials
@@ -244,7 +359,14 @@ class FastReads:
             attempt += 1
             headers = await self._signed_headers(credentials, url, region)
             try:
-                request = session.get(target, headers=headers, allow_redirects=False, proxy=proxy)
+                request = session.get(
+                    target,
+                    headers=headers,
+                    allow_redirects=False,
+                    proxy=transport.proxy,
+                    proxy_headers=transport.proxy_headers,
+                    ssl=transport.ssl,
+                )
                 async with request as response:
                     status = response.status
                     body = await response.read()
@@ -274,6 +396,9 @@ class FastReads:
                     raise ResponseParserError(f"Unable to parse response ({exc}): {body[:200]!r}") from exc
                 if not isinstance(parsed, dict):
                     raise ResponseParserError(f"Unexpected response body: {body[:200]!r}")
+                if b"null" in body:  # rare: only then is the model walked
+                    output = client.meta.service_model.operation_model(op.name).output_shape
+                    parsed = drop_null_members(output, parsed)
                 parsed["ResponseMetadata"] = meta
                 return parsed
             code, message = error_code_and_message(status, response_headers, body)

@@ -45,8 +45,3 @@ class IamCalls(CallsBase):
     async def delete_open_id_connect_provider(self, arn: str) -> None:
         """IAM DeleteOpenIDConnectProvider (the delete flow removes the provider it created)."""
         await self._call("iam", "DeleteOpenIDConnectProvider", {"OpenIDConnectProviderArn": arn})
-
-    async def get_open_id_connect_provider(self, arn: str) -> dict[str, Any]:
-        """IAM GetOpenIDConnectProvider; returns the response without ``ResponseMetadata``."""
-        response = await self._call("iam", "GetOpenIDConnectProvider", {"OpenIDConnectProviderArn": arn})
-        return {k: v for k, v in response.items() if k != "ResponseMetadata"}

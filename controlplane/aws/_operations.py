@@ -18,10 +18,12 @@ PURPOSES = (
     "generated-node-role",
     "ebs-csi",
     "ipv6",
+    "secrets-encryption",
     "assume-role",
 )
 """Why an action is needed. ``core`` is needed by every managed cluster; the others only when the
-control plane creates that resource (or, for ``assume-role``, on the identity holding the keys)."""
+control plane creates that resource, or a cluster uses that feature (or, for ``assume-role``, on the
+identity holding the keys)."""
 
 DEFAULT_PURPOSES = tuple(p for p in PURPOSES if p != "assume-role")
 
@@ -68,10 +70,14 @@ class Operation:
 
 _CORE = ("core",)
 _PASS_ROLE = ("iam:PassRole",)
+_TAG_EKS = ("eks:TagResource",)
+"""EKS authorizes tags sent with a create call (tag on create) as ``eks:TagResource``."""
 
 _OPERATION_LIST = (
     # EKS
-    Operation("eks", "CreateCluster", _CORE, extra_actions=(*_PASS_ROLE, "iam:CreateServiceLinkedRole")),
+    Operation(
+        "eks", "CreateCluster", _CORE, extra_actions=(*_PASS_ROLE, "iam:CreateServiceLinkedRole", *_TAG_EKS)
+    ),
     Operation("eks", "DescribeCluster", _CORE),
     Operation("eks", "ListClusters", _CORE, paginated=True),
     Operation("eks", "DeleteCluster", _CORE),
@@ -79,7 +85,9 @@ _OPERATION_LIST = (
     Operation("eks", "UpdateClusterConfig", _CORE),
     Operation("eks", "ListUpdates", _CORE, paginated=True),
     Operation("eks", "DescribeUpdate", _CORE),
-    Operation("eks", "CreateNodegroup", _CORE, extra_actions=(*_PASS_ROLE, "iam:CreateServiceLinkedRole")),
+    Operation(
+        "eks", "CreateNodegroup", _CORE, extra_actions=(*_PASS_ROLE, "iam:CreateServiceLinkedRole", *_TAG_EKS)
+    ),
     Operation("eks", "DescribeNodegroup", _CORE),
     Operation("eks", "ListNodegroups", _CORE, paginated=True),
     Operation("eks", "DeleteNodegroup", _CORE),
@@ -87,12 +95,9 @@ _OPERATION_LIST = (
     Operation("eks", "UpdateNodegroupVersion", _CORE),
     Operation("eks", "TagResource", _CORE),
     Operation("eks", "UntagResource", _CORE),
-    Operation("eks", "ListTagsForResource", _CORE),
-    Operation("eks", "CreateAddon", ("ebs-csi",), extra_actions=_PASS_ROLE),
+    Operation("eks", "CreateAddon", ("ebs-csi",), extra_actions=(*_PASS_ROLE, *_TAG_EKS)),
     Operation("eks", "DescribeAddon", _CORE),
     Operation("eks", "DeleteAddon", ("ebs-csi",)),
-    Operation("eks", "ListAddons", _CORE, paginated=True),
-    Operation("eks", "DescribeAddonVersions", _CORE, paginated=True),
     # EC2: the managed launch template and AMI lookups
     Operation("ec2", "CreateLaunchTemplate", _CORE, extra_actions=("ec2:CreateTags",)),
     Operation("ec2", "CreateLaunchTemplateVersion", _CORE),
@@ -101,8 +106,13 @@ _OPERATION_LIST = (
     Operation("ec2", "DeleteLaunchTemplate", _CORE),
     Operation("ec2", "DeleteLaunchTemplateVersions", _CORE),
     Operation("ec2", "DescribeImages", _CORE),
+    # EC2: the zones a generated VPC's subnets go to
+    Operation("ec2", "DescribeAvailabilityZones", ("generated-vpc",)),
     # CloudFormation: generated VPC and roles
-    Operation("cloudformation", "CreateStack", _STACK_PURPOSES),
+    # Stacks are created with a tag (displayName): CloudFormation authorizes it as TagResource.
+    Operation(
+        "cloudformation", "CreateStack", _STACK_PURPOSES, extra_actions=("cloudformation:TagResource",)
+    ),
     Operation("cloudformation", "DescribeStacks", _STACK_PURPOSES, paginated=True),
     Operation("cloudformation", "DeleteStack", _STACK_PURPOSES),
     Operation("cloudformation", "DescribeStackEvents", _STACK_PURPOSES, paginated=True),
@@ -115,7 +125,6 @@ _OPERATION_LIST = (
         ("ebs-csi", "ipv6"),
         extra_actions=("iam:TagOpenIDConnectProvider",),
     ),
-    Operation("iam", "GetOpenIDConnectProvider", ("ebs-csi", "ipv6")),
     Operation("iam", "DeleteOpenIDConnectProvider", ("ebs-csi", "ipv6")),
     # STS
     Operation("sts", "GetCallerIdentity", _CORE),
@@ -135,22 +144,33 @@ TEMPLATE_ACTIONS: Mapping[str, tuple[str, ...]] = {
         "ec2:AttachInternetGateway", "ec2:DetachInternetGateway",
         "ec2:CreateRouteTable", "ec2:DeleteRouteTable", "ec2:DescribeRouteTables",
         "ec2:CreateRoute", "ec2:DeleteRoute", "ec2:AssociateRouteTable", "ec2:DisassociateRouteTable",
-        "ec2:CreateTags", "ec2:DeleteTags", "ec2:DescribeAvailabilityZones",
+        "ec2:CreateTags", "ec2:DeleteTags",
     ),
+    # IAM roles: the stack's tags are applied to the role when it is created (iam:TagRole); deleting
+    # it lists and detaches its policies first.
     "generated-service-role": (
         "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
-        "iam:PassRole",
+        "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:TagRole", "iam:PassRole",
     ),
     "generated-node-role": (
         "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
-        "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PassRole",
+        "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy",
+        "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:TagRole", "iam:PassRole",
     ),
     "ebs-csi": (
         "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
-        "iam:PassRole",
+        "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:TagRole", "iam:PassRole",
     ),
 }  # fmt: skip
-"""IAM actions implied by the CloudFormation templates of each purpose."""
+"""IAM actions implied by the CloudFormation templates of each purpose (CloudFormation creates and
+deletes the stack's resources with the caller's permissions)."""
+
+DEPENDENT_ACTIONS: Mapping[str, tuple[str, ...]] = {
+    # CreateCluster with an encryptionConfig: EKS describes the customer key and creates a grant on it
+    # as the caller (scope the statement to the key: ``iam_policy(kms_keys=...)``).
+    "secrets-encryption": ("kms:CreateGrant", "kms:DescribeKey"),
+}
+"""IAM actions AWS checks on the caller's behalf when a call uses a feature, beyond the call's own."""
 
 
 def actions_for(purposes: Collection[str]) -> dict[str, list[str]]:
@@ -165,6 +185,7 @@ def actions_for(purposes: Collection[str]) -> dict[str, list[str]]:
             continue
         wanted = {a for op in _OPERATION_LIST if purpose in op.purposes for a in op.actions}
         wanted.update(TEMPLATE_ACTIONS.get(purpose, ()))
+        wanted.update(DEPENDENT_ACTIONS.get(purpose, ()))
         fresh = sorted(wanted - seen)
         seen.update(fresh)
         if fresh:
@@ -172,18 +193,21 @@ def actions_for(purposes: Collection[str]) -> dict[str, list[str]]:
     return result
 
 
-def iam_policy(purposes: Collection[str] = DEFAULT_PURPOSES, *, resource: str = "*") -> dict[str, Any]:
+def iam_policy(
+    purposes: Collection[str] = DEFAULT_PURPOSES, *, resource: str = "*", kms_keys: Collection[str] = ()
+) -> dict[str, Any]:
     """The minimum IAM policy document (as a JSON-ready dict) for the given purposes.
 
     One statement per purpose, with ``Sid`` the purpose in CamelCase. ``assume-role`` belongs on
-    the identity whose keys are stored, not on the assumed role; ask for it separately.
+    the identity whose keys are stored, not on the assumed role; ask for it separately. ``kms_keys``
+    (key ARNs) narrow the ``secrets-encryption`` statement to those keys.
     """
     statements = [
         {
             "Sid": "".join(part.capitalize() for part in purpose.split("-")),
             "Effect": "Allow",
             "Action": actions,
-            "Resource": resource,
+            "Resource": sorted(kms_keys) if purpose == "secrets-encryption" and kms_keys else resource,
         }
         for purpose, actions in actions_for(purposes).items()
     ]

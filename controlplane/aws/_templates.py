@@ -5,15 +5,18 @@ substitutes inside keys and string values (never into raw JSON text), so a value
 the document's structure. The placeholders are:
 
 - ``{{ArnPrefix}}``: ``arn:<partition>``;
-- ``{{DnsSuffix}}``: the partition's DNS suffix (``ec2.<suffix>`` trusts EC2; ``sts.<suffix>``
-  is the IRSA audience);
+- ``{{DnsSuffix}}``: the partition's DNS suffix (``ec2.<suffix>`` trusts EC2; ``sts.<suffix>`` is the
+  IRSA audience); both from botocore's endpoint data (``_partitions``), for every partition;
 - ``{{EksServicePrincipal}}``: ``eks.amazonaws.com`` (the same in every partition);
-- ``{{OidcProvider}}``: ``<issuer host>/id/<provider id>`` (EBS CSI role only).
+- ``{{OidcProvider}}``: ``<issuer host>/id/<provider id>`` (EBS CSI role only);
+- ``{{Zone1}}`` .. ``{{Zone3}}``: the availability zones of the subnets (VPC templates only; with two
+  zones the third subnet is dropped).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from functools import cache
 from importlib import resources
@@ -22,6 +25,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from ._partitions import partition
+
 VPC_OUTPUT_VPC_ID = "VpcId"
 VPC_OUTPUT_SUBNET_IDS = "SubnetIds"
 SERVICE_ROLE_OUTPUT = "RoleArn"
@@ -29,8 +34,9 @@ NODE_ROLE_OUTPUT = "NodeInstanceRole"
 EBS_CSI_ROLE_OUTPUT = "EBSCSIDriverRole"
 EBS_CSI_POLICY_PARAMETER = "AmazonEBSCSIDriverPolicyArn"
 
-TWO_AZ_REGIONS = frozenset({"ap-south-1", "ap-northeast-2", "ca-central-1", "cn-north-1"})
-"""Regions where the operator's VPC template creates only two subnets (its list, kept for parity)."""
+EKS_UNSUPPORTED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "cac1-az3"})
+"""Zones (by ID: names differ per account) where EKS does not place a control plane: a generated VPC
+never puts a subnet there (CreateCluster would fail with UnsupportedAvailabilityZoneException)."""
 
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 _OIDC_PROVIDER = re.compile(r"^[A-Za-z0-9.-]+(/[A-Za-z0-9._-]+)+$")
@@ -48,17 +54,9 @@ class Template(Enum):
 
 
 def partition_of(region: str) -> str:
-    """The AWS partition of a region name (``aws``, ``aws-cn``, ``aws-us-gov``)."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
-
-
-def dns_suffix(partition: str) -> str:
-    """The partition's service DNS suffix."""
-    return "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+    """The ARN partition of a region (``aws``, ``aws-cn``, ``aws-us-gov``, ``aws-iso``...), from
+    botocore's endpoint data."""
+    return partition(region).name
 
 
 def oidc_provider_path(issuer: str) -> str:
@@ -86,6 +84,26 @@ def _substitute(node: Any, values: dict[str, str]) -> Any:
     return node
 
 
+def choose_zones(zones: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The two or three zones a generated VPC's subnets go to, from DescribeAvailabilityZones: the
+    available ones EKS supports, by name. The operator hard-coded which regions have only two zones
+    (stale: ``us-west-1`` offers two to many accounts); the account's own answer is the truth."""
+    names = sorted(
+        str(z["ZoneName"])
+        for z in zones
+        if z.get("ZoneName")
+        and z.get("State", "available") == "available"
+        and z.get("ZoneType", "availability-zone") == "availability-zone"
+        and z.get("ZoneId") not in EKS_UNSUPPORTED_ZONE_IDS
+    )
+    if len(names) < 2:
+        raise ValueError(
+            f"the region offers {len(names)} availability zone(s) to this account where EKS runs "
+            f"({', '.join(names) or 'none'}); a generated VPC needs two: provide subnets instead"
+        )
+    return names[:3]
+
+
 def _drop_third_subnet(doc: dict[str, Any]) -> None:
     resources_ = doc["Resources"]
     del resources_["Subnet03"], resources_["Subnet03RouteTableAssociation"]
@@ -93,12 +111,14 @@ def _drop_third_subnet(doc: dict[str, Any]) -> None:
     refs[:] = [ref for ref in refs if ref != {"Ref": "Subnet03"}]
 
 
-def render_document(template: Template, region: str, *, oidc_issuer: str | None = None) -> dict[str, Any]:
+def render_document(
+    template: Template, region: str, *, oidc_issuer: str | None = None, zones: Sequence[str] | None = None
+) -> dict[str, Any]:
     """The template for ``region`` as a dict (see ``render``)."""
-    partition = partition_of(region)
+    part = partition(region)
     values = {
-        "ArnPrefix": f"arn:{partition}",
-        "DnsSuffix": dns_suffix(partition),
+        "ArnPrefix": f"arn:{part.name}",
+        "DnsSuffix": part.dns_suffix,
         "EksServicePrincipal": "eks.amazonaws.com",
     }
     if template is Template.EBS_CSI_DRIVER_ROLE:
@@ -107,19 +127,31 @@ def render_document(template: Template, region: str, *, oidc_issuer: str | None 
         values["OidcProvider"] = oidc_provider_path(oidc_issuer)
     elif oidc_issuer is not None:
         raise ValueError(f"{template.name} takes no OIDC issuer")
+    vpc = template in (Template.VPC, Template.VPC_IPV6)
+    if vpc:
+        if zones is None or len(zones) not in (2, 3):
+            raise ValueError(f"{template.name} needs two or three availability zones (see choose_zones)")
+        values.update({f"Zone{i + 1}": zone for i, zone in enumerate(zones)})
+        values.setdefault("Zone3", "")  # its subnet is dropped below
+    elif zones is not None:
+        raise ValueError(f"{template.name} takes no availability zones")
     try:
         doc: dict[str, Any] = _substitute(_load(template), values)
     except KeyError as exc:  # a placeholder with no value: a bug in a template file
         raise ValueError(f"template {template.value} uses unknown placeholder {exc}") from None
-    if template in (Template.VPC, Template.VPC_IPV6) and region in TWO_AZ_REGIONS:
+    if vpc and zones is not None and len(zones) == 2:
         _drop_third_subnet(doc)
     return doc
 
 
-def render(template: Template, region: str, *, oidc_issuer: str | None = None) -> str:
+def render(
+    template: Template, region: str, *, oidc_issuer: str | None = None, zones: Sequence[str] | None = None
+) -> str:
     """The CloudFormation template body (JSON) for ``region``'s partition.
 
     ``oidc_issuer`` (the cluster's ``identity.oidc.issuer``) is required by, and only by,
-    ``Template.EBS_CSI_DRIVER_ROLE``.
+    ``Template.EBS_CSI_DRIVER_ROLE``; ``zones`` (two or three, from ``choose_zones``) by, and only by,
+    the VPC templates: one public subnet per zone.
     """
-    return msgspec.json.encode(render_document(template, region, oidc_issuer=oidc_issuer)).decode()
+    doc = render_document(template, region, oidc_issuer=oidc_issuer, zones=zones)
+    return msgspec.json.encode(doc).decode()

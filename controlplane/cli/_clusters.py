@@ -54,12 +54,23 @@ def _phase(cluster: dict[str, Any]) -> str:
     return status.get("phase") or "new"
 
 
+def needs_attention(condition: dict[str, Any]) -> bool:
+    """A condition the user should act on: ``False`` with a message, or a ``Conflict`` that holds.
+    ``Unknown`` is work in progress (``describe`` shows it); ``True`` is fine."""
+    if not condition.get("message"):
+        return False
+    if condition.get("type") == "Conflict":
+        return condition.get("status") == "True"
+    return condition.get("status") == "False"
+
+
 def _message(cluster: dict[str, Any]) -> str:
+    """The MESSAGE column: the failure message, else the first condition that needs attention."""
     status = cluster.get("status") or {}
     message: str = status.get("failureMessage") or ""
     if not message:
         for cond in status.get("conditions") or []:
-            if cond.get("message") and cond.get("status") != "True":
+            if needs_attention(cond):
                 message = f"{cond.get('type')}: {cond['message']}"
                 break
     message = " ".join(message.split())

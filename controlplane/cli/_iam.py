@@ -13,6 +13,7 @@ PURPOSES = (
     ("generated-node-role", "the control plane creates node group roles"),
     ("ebs-csi", "clusters enable the EBS CSI driver add-on"),
     ("ipv6", "clusters use the IPv6 family"),
+    ("secrets-encryption", "clusters encrypt secrets with a customer KMS key (see --kms-key)"),
     ("assume-role", "the stored keys assume a role (put this on the keys' identity)"),
 )
 """Each optional purpose: its flag (``--NAME``) and what it is for."""
@@ -28,6 +29,13 @@ def add_commands(sub: Subcommands, conn: argparse.ArgumentParser) -> None:
     for purpose, help_text in PURPOSES:
         iam.add_argument(f"--{purpose}", action="store_true", help=help_text)
     iam.add_argument("--all", action="store_true", help="every purpose except assume-role")
+    iam.add_argument(
+        "--kms-key",
+        action="append",
+        default=[],
+        metavar="ARN",
+        help="limit the secrets-encryption statement to this key (repeatable; implies --secrets-encryption)",
+    )
     iam.set_defaults(func=cmd_iam_policy)
 
 
@@ -38,5 +46,7 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
     if args.all:
         purposes.update(DEFAULT_PURPOSES)
     purposes.update(p for p, _ in PURPOSES if getattr(args, p.replace("-", "_")))
-    print(json.dumps(iam_policy(purposes), indent=2))
+    if args.kms_key:
+        purposes.add("secrets-encryption")
+    print(json.dumps(iam_policy(purposes, kms_keys=args.kms_key), indent=2))
     return 0

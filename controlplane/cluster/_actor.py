@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from actors import Actor, Stop
-from controlplane.api import Cluster, Phase
+from controlplane.api import Cluster, Phase, validate_create
 from controlplane.aws import AccessDeniedError, AwsError, Guard, UpdateInProgressError
 from controlplane.downstream import DownstreamError
 from controlplane.metrics import (
@@ -47,6 +47,7 @@ _ENCODE = msgspec.json.Encoder().encode
 _DECODE = msgspec.json.Decoder(Cluster).decode
 
 EXPECTED_ERRORS = (ReconcileError, AwsError, DownstreamError, UpstreamBuildError)
+_MAX_ERROR_TEXT = 500
 
 
 def caused_by(error: BaseException, kinds: type[BaseException] | tuple[type[BaseException], ...]) -> bool:
@@ -151,9 +152,32 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
         )
 
     async def on_restart(self, error: Exception) -> None:
-        # Timers died with the failure; the store is the truth to resume from.
+        # Timers died with the failure; the store is the truth to resume from. The cluster shows why.
         await self._reload()
+        self._unexpected(error)
+        await self._write(durable=False)
         self.tell(Reconcile())
+
+    async def on_give_up(self, error: Exception) -> None:
+        # The supervisor stops restarting: say so where users look (on_stop persists it).
+        policy = self.supervision
+        self._unexpected(
+            error,
+            f"; stopped retrying after {policy.max_restarts} restarts within {policy.within:g} s: "
+            "change the cluster or restart the service to retry",
+        )
+
+    def _unexpected(self, error: Exception, suffix: str = "") -> None:
+        """A failure the handlers do not expect (a bug, or a broken dependency) becomes the failure
+        message, like any other, so the cluster shows why it makes no progress."""
+        text = " ".join(f"{type(error).__name__}: {error}".split())
+        message = f"internal error: {text[:_MAX_ERROR_TEXT]}{suffix}"
+        status = self.cluster.status
+        phase = after_failure(self.state, message, status.failure_message)
+        status.failure_message = message
+        self._enter(Next(phase, None))
+        if phase != Phase.DELETING:
+            phase_conditions(self.cluster)
 
     async def on_stop(self) -> None:
         CLUSTERS_BY_PHASE.labels(self.state.value or "new").dec()
@@ -199,6 +223,9 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
 
     async def _pass(self) -> Pass:
         spec = self.cluster.spec.eks_config
+        if not spec.region:  # admission fills the default region; a stored spec may still lack one
+            problems = [e.message for e in validate_create(self.cluster) if e.path.endswith(".region")]
+            raise ReconcileError(problems[0] if problems else "region is required")
         scope = await self.deps.aws.scope(spec.amazon_credential_secret, spec.region, guard=self._guard)
         return Pass(self.cluster, scope, self.deps, self._persist, self.fence)
 

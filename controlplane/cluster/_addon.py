@@ -1,4 +1,5 @@
-"""The EBS CSI driver addon: IAM OIDC provider, the IRSA role stack, then CreateAddon.
+"""The EBS CSI driver addon: IAM OIDC provider, the IRSA role stack, then CreateAddon; and the IAM OIDC
+provider every IPv6 cluster gets.
 
 Departure from the operator: no thumbprint is fetched with TLS verification disabled. IAM has not
 needed a thumbprint for EKS-hosted OIDC issuers since 2023 (it trusts them through its CA library),
@@ -17,6 +18,23 @@ OIDC_CLIENT_ID = "sts.amazonaws.com"
 _ABSENT = frozenset({"CREATE_FAILED", "DEGRADED"})
 
 
+def _issuer(obs: Observation) -> str:
+    return str(((obs.cluster.get("identity") or {}).get("oidc") or {}).get("issuer") or "")
+
+
+async def ensure_ipv6_oidc_provider(p: Pass, obs: Observation) -> None:
+    """The operator's first step of every update pass of an IPv6 cluster: make sure the cluster's IAM
+    OIDC provider exists (the VPC CNI's pods assume their role through it)."""
+    prefix = "error configuring OIDC provider for IPv6"
+    issuer = _issuer(obs)
+    if not issuer:
+        raise ReconcileError(f"{prefix}: cluster has no OIDC issuer")
+    try:
+        await _oidc_provider(p, issuer)
+    except AwsError as exc:
+        raise ReconcileError(f"{prefix}: {exc}") from exc
+
+
 async def _oidc_provider(p: Pass, issuer: str) -> str:
     provider_id = issuer.rstrip("/").rsplit("/", 1)[-1]
     for arn in await p.scope.list_open_id_connect_providers():
@@ -25,6 +43,7 @@ async def _oidc_provider(p: Pass, issuer: str) -> str:
     arn = await p.scope.create_open_id_connect_provider(issuer, [OIDC_CLIENT_ID], [])
     p.status.created_oidc_provider_arn = arn
     await p.persist()
+    p.event("OIDCProviderCreated", f"IAM OIDC provider {arn} created for {issuer}")
     return arn
 
 
@@ -42,7 +61,7 @@ async def ensure_ebs_csi(p: Pass, obs: Observation) -> float | None:
             warning=True,
         )
         return p.wait()
-    issuer = str(((obs.cluster.get("identity") or {}).get("oidc") or {}).get("issuer") or "")
+    issuer = _issuer(obs)
     if not issuer:
         raise ReconcileError("error enabling ebs csi driver addon: cluster has no OIDC issuer")
     try:

@@ -66,14 +66,20 @@ def set_reason(status: ClusterStatus, ctype: str, reason: str) -> None:
 
 
 def set_message(status: ClusterStatus, ctype: str, message: str) -> bool:
-    """Rewrite only the message (Rancher does this for ``Waiting``); timestamps untouched."""
+    """Rewrite only the message (Rancher does this for ``Waiting``); timestamps untouched. A condition
+    that does not exist yet is created ``Unknown``, with both timestamps like any new condition."""
     for cond in status.conditions:
         if cond.type == ctype:
             if cond.message == message:
                 return False
             cond.message = message
             return True
-    status.conditions.append(Condition(type=ctype, status="Unknown", message=message))
+    now = now_rfc3339()
+    status.conditions.append(
+        Condition(
+            type=ctype, status="Unknown", message=message, last_update_time=now, last_transition_time=now
+        )
+    )
     return True
 
 

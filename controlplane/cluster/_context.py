@@ -174,7 +174,7 @@ class Pass:
     async def ensure_stack(
         self,
         stack_name: str,
-        template_body: Callable[[], str],
+        template_body: Callable[[], str | Awaitable[str]],
         *,
         capabilities: tuple[str, ...] = (),
         parameters: dict[str, str] | None = None,
@@ -191,10 +191,13 @@ class Pass:
             stack = None
         if stack is None:
             intent = f"CreateStack/{stack_name}"
+            body = template_body()  # only rendered when the stack is created (it may ask AWS first)
+            if not isinstance(body, str):
+                body = await body
             try:
                 await self.scope.create_stack(
                     stack_name,
-                    template_body(),
+                    body,
                     capabilities=capabilities,
                     parameters=parameters,
                     tags={"displayName": self.display},

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 
 from controlplane.api import Phase, validate_create
-from controlplane.aws import AwsError, NotFoundError, ResourceInUseError, Template, render
+from controlplane.aws import AwsError, NotFoundError, ResourceInUseError, Template, choose_zones, render
 
 from . import _plan
 from ._context import Next, Pass, ReconcileError
@@ -73,10 +73,21 @@ async def _networking(p: Pass) -> bool:
         await p.persist()
         return True
     template = Template.VPC_IPV6 if _plan.is_ipv6(p.spec) else Template.VPC
+
+    async def vpc_template() -> str:
+        # Two or three subnets, in the zones this account really has (DescribeAvailabilityZones).
+        try:
+            zones = choose_zones(await p.scope.describe_availability_zones())
+        except AwsError as exc:
+            raise ReconcileError(f"error describing availability zones: {exc}") from exc
+        except ValueError as exc:
+            raise ReconcileError(f"{exc} (region {p.spec.region})") from exc
+        return render(template, p.spec.region, zones=zones)
+
     try:
         outputs = await p.ensure_stack(
             _plan.vpc_stack_name(p.display),
-            lambda: render(template, p.spec.region),
+            vpc_template,
             error_prefix="error creating stack with VPC template",
         )
     except ReconcileError as exc:

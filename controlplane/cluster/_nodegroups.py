@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from controlplane.api import EKSClusterConfigSpec, NodeGroup
+from controlplane.api import EKSClusterConfigSpec, NodeGroup, SyncPolicy
 from controlplane.aws import AlreadyExistsError, AwsError, NotFoundError, ResourceInUseError, Template, render
 
 from . import _plan
@@ -223,7 +223,10 @@ async def update(  # noqa: PLR0917 - the pass's six views of one node group
             p.status.eks_status.managed_launch_template_versions[name] = str(new_version)
         p.event("NodegroupUpdating", f"node group {name}: version/launch template update")
         return True
-    config = _plan.nodegroup_config_update(want, have)
+    # rancher and desired-wins send the spec's whole scaling config with any config update, like the
+    # operator; three-way sends sizes only when one differs (see nodegroup_config_update).
+    full_scaling = p.cluster.spec.sync_policy in (SyncPolicy.RANCHER, SyncPolicy.DESIRED_WINS)
+    config = _plan.nodegroup_config_update(want, have, full_scaling=full_scaling)
     if config:
         intent = f"UpdateNodegroupConfig/{name}"
         await p.scope.update_nodegroup_config(

@@ -275,8 +275,14 @@ def launch_template_differs(desired: NodeGroup, upstream: NodeGroup) -> bool:
     return (desired.resource_tags or {}) != (upstream.resource_tags or {})
 
 
-def nodegroup_config_update(desired: NodeGroup, upstream: NodeGroup) -> dict[str, Any] | None:
-    """``UpdateNodegroupConfig`` parameters (labels and scaling), or None when nothing differs."""
+def nodegroup_config_update(
+    desired: NodeGroup, upstream: NodeGroup, *, full_scaling: bool = False
+) -> dict[str, Any] | None:
+    """``UpdateNodegroupConfig`` parameters (labels and scaling), or None when nothing differs.
+
+    ``full_scaling`` is the operator's rule: every update carries the spec's whole scaling config, so a
+    label edit also resets ``desiredSize`` to the spec. Without it (three-way sync) the sizes go only
+    when one of them differs: a label edit never undoes what an autoscaler or the console set."""
     params: dict[str, Any] = {}
     if desired.labels is not None:
         have = upstream.labels or {}
@@ -300,7 +306,7 @@ def nodegroup_config_update(desired: NodeGroup, upstream: NodeGroup) -> dict[str
         if want_size is not None:
             scaling[key] = want_size
             differs = differs or want_size != have_size
-    if differs:
+    if scaling and (differs or (full_scaling and params)):
         params["scalingConfig"] = scaling
     return params or None
 

@@ -67,6 +67,7 @@ async def active_duties(p: Pass) -> Requeue:
         outcome = await _service_account_token(p)
         if outcome is not None:
             return outcome
+    _api_available(p)
     if st.applied_spec != p.spec:
         st.applied_spec = p.spec
     cond.set_condition(st, cond.UPDATED, "True", "")
@@ -81,6 +82,17 @@ def _nodegroup_rule(p: Pass) -> None:
         cond.set_condition(p.status, cond.WAITING, "False", cond.MSG_NODEGROUP_REQUIRED)
     elif cond.get(p.status, cond.WAITING)[1] == cond.MSG_NODEGROUP_REQUIRED:
         cond.set_message(p.status, cond.WAITING, cond.MSG_WAITING_FOR_API)
+
+
+def _api_available(p: Pass) -> None:
+    """``Waiting`` True once a service-account token was minted through the cluster's API.
+
+    Rancher's health syncer sets it when the cluster agent reports healthy components; there is no
+    agent here, so the token (which needs a reachable, authenticating API server) is the moment the API
+    is available. The node-group rule's ``False`` stays: that needs the user's attention."""
+    st = p.status
+    if st.service_account_token_secret and cond.get(st, cond.WAITING)[1] != cond.MSG_NODEGROUP_REQUIRED:
+        cond.set_condition(st, cond.WAITING, "True", "")
 
 
 async def _token_source(p: Pass) -> str:

@@ -149,6 +149,8 @@ _DONE: Any = object()
 
 
 async def _push(p: Pass, desired: EKSClusterConfigSpec, obs: Observation) -> Any:
+    if _plan.is_ipv6(desired):
+        await _addon.ensure_ipv6_oidc_provider(p, obs)  # the operator's step 0, on every pass
     upstream = obs.operator_view(p)
     if desired.kubernetes_version and upstream.kubernetes_version:
         problem = _plan.version_problem(desired.kubernetes_version, upstream.kubernetes_version)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import re
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 from urllib.parse import quote, unquote, urlsplit
+
+import botocore.loaders
 
 TOKEN_PREFIX: Final = "k8s-aws-v1."
 CLUSTER_ID_HEADER: Final = "x-k8s-aws-id"
@@ -40,13 +43,50 @@ _ALLOWED_QUERY_KEYS: Final = frozenset(
 _AMZ_DATE_FORMAT: Final = "%Y%m%dT%H%M%SZ"
 _EMPTY_SHA256: Final = hashlib.sha256(b"").hexdigest()
 _BASE64URL_RE: Final = re.compile(r"[A-Za-z0-9_-]+")
-_REGION_RE: Final = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-# sts.<region>.<domain> and sts-fips.<region>.<domain>; dual-stack domains are api.aws and
-# api.amazonwebservices.com.cn.
-_STS_HOST_RE: Final = re.compile(
-    r"^sts(?:-fips)?\.(?P<region>[a-z0-9-]+)\."
-    r"(?P<domain>amazonaws\.com|amazonaws\.com\.cn|api\.aws|api\.amazonwebservices\.com\.cn)$"
-)
+# sts.<region>.<domain> and sts-fips.<region>.<domain>, where <domain> is the DNS suffix (or the
+# dual-stack one) of the partition the region belongs to, as AWS publishes them (botocore's copy of
+# partitions.json); the global sts.amazonaws.com besides.
+_STS_HOST_RE: Final = re.compile(r"^sts(?:-fips)?\.(?P<region>[a-z0-9-]+)\.(?P<domain>[a-z0-9.-]+)$")
+_GLOBAL_STS_HOST: Final = "sts.amazonaws.com"
+
+
+@dataclass(frozen=True, slots=True)
+class _Partition:
+    regions: frozenset[str]
+    pattern: re.Pattern[str]
+    domains: frozenset[str]
+
+
+@functools.cache
+def _partitions() -> tuple[_Partition, ...]:
+    data = botocore.loaders.create_loader().load_data("partitions")
+    return tuple(
+        _Partition(
+            regions=frozenset(r for r in p["regions"] if not r.endswith("-global")),
+            pattern=re.compile(p["regionRegex"]),
+            domains=frozenset({p["outputs"]["dnsSuffix"], p["outputs"]["dualStackDnsSuffix"]}),
+        )
+        for p in data["partitions"]
+    )
+
+
+def _partition_of(region: str) -> _Partition | None:
+    """The partition that lists ``region``, else the first whose pattern it matches (a new region)."""
+    partitions = _partitions()
+    listed = next((p for p in partitions if region in p.regions), None)
+    return listed or next((p for p in partitions if p.pattern.match(region)), None)
+
+
+def _check_sts_host(host: str) -> None:
+    """aws-iam-authenticator's host rule: an STS endpoint of a region of a known partition."""
+    if host == _GLOBAL_STS_HOST:
+        return
+    match = _STS_HOST_RE.match(host)
+    partition = _partition_of(match["region"]) if match else None
+    if match is None or partition is None:
+        raise TokenRejected("unexpected hostname in pre-signed URL")
+    if match["domain"] not in partition.domains:
+        raise TokenRejected("partition does not support hostname in pre-signed URL")
 
 
 class TokenRejected(Exception):
@@ -146,12 +186,7 @@ def verify_token(
     if parts.scheme != "https":
         raise TokenRejected(f"unexpected scheme {parts.scheme!r} in pre-signed URL")
     host = parts.netloc
-    if host != "sts.amazonaws.com":
-        match = _STS_HOST_RE.match(host)
-        if match is None or not _REGION_RE.match(match["region"]):
-            raise TokenRejected("unexpected hostname in pre-signed URL")
-        if match["region"].startswith("cn-") != match["domain"].endswith(".cn"):
-            raise TokenRejected("partition does not support hostname in pre-signed URL")
+    _check_sts_host(host)
     if parts.path != "/":
         raise TokenRejected("unexpected path in pre-signed URL")
     if parts.fragment:

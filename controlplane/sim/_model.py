@@ -20,6 +20,14 @@ class Taint(msgspec.Struct):
     value: str | None = None
 
 
+def render_taint(t: Taint) -> dict[str, str]:
+    """A taint as EKS sends it: a taint without a value has no ``value`` member (never ``null``)."""
+    out = {"key": t.key, "effect": t.effect}
+    if t.value is not None:
+        out["value"] = t.value
+    return out
+
+
 class UpdateRec(msgspec.Struct):
     id: str
     type: str
@@ -193,7 +201,7 @@ def render_nodegroup(cluster: str, n: NodegroupRec) -> dict[str, Any]:
         "tags": n.tags,
     }
     if n.taints:
-        out["taints"] = [msgspec.structs.asdict(t) for t in n.taints]
+        out["taints"] = [render_taint(t) for t in n.taints]
     if n.instance_types is not None:
         out["instanceTypes"] = n.instance_types
     if n.disk_size is not None:

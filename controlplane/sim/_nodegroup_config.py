@@ -3,10 +3,8 @@ change it (ConfigUpdate, VersionUpdate), and how a completed one applies."""
 
 from __future__ import annotations
 
-import msgspec
-
 from . import _errors as err
-from ._model import NodegroupRec, Taint
+from ._model import NodegroupRec, Taint, render_taint
 from ._rules import minor, release_version
 from ._shapes import TaintIn
 from ._updates import Plan
@@ -86,9 +84,9 @@ def config_plan(
     if labels_remove:
         plan.set("labels_remove", "LabelsToRemove", labels_remove)
     if taints_add:
-        plan.set("taints_add", "TaintsToAdd", [msgspec.structs.asdict(taint(t)) for t in taints_add])
+        plan.set("taints_add", "TaintsToAdd", [render_taint(taint(t)) for t in taints_add])
     if taints_remove:
-        plan.set("taints_remove", "TaintsToRemove", [msgspec.structs.asdict(taint(t)) for t in taints_remove])
+        plan.set("taints_remove", "TaintsToRemove", [render_taint(taint(t)) for t in taints_remove])
     if max_unavailable is not None:
         plan.set("max_unavailable", "MaxUnavailable", max_unavailable)
     return plan

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import deque
 from dataclasses import dataclass
@@ -8,7 +9,7 @@ from typing import Any
 import anyio
 import pytest
 
-from actors import Actor, ActorStatus, ActorSystem, Supervision
+from actors import Actor, ActorError, ActorStatus, ActorSystem, Supervision
 from actors._supervision import allow_restart
 
 from .conftest import Fail, History, Note, Recorder, RecordingObserver
@@ -264,3 +265,78 @@ async def test_a_subclass_counter_is_independent_of_the_restart_streak() -> None
         assert actor.errors == 3  # crashes did not touch the subclass's counter
         assert await actor.ask(Boom()) == 4
         assert actor._restart_streak == 0  # a handled message resets the streak, only the streak
+
+
+class AlwaysFailing(Actor[str, None]):
+    """Fails on every message (``mode="handle"``), or in every on_restart too (``mode="restart"``),
+    like a cluster actor whose every pass hits the same bug."""
+
+    def __init__(self, mode: str) -> None:
+        super().__init__(None)
+        self.mode = mode
+        self.calls = 0
+        self.restarts = 0
+        self.gave_up: list[str] = []
+        self.stops = 0
+
+    async def on_restart(self, error: Exception) -> None:
+        self.restarts += 1
+        self.tell("retry")  # like the cluster actor: a restart asks for a new pass at once
+        if self.mode == "restart":
+            raise ValueError("an AWS scope needs a region")
+
+    async def on_give_up(self, error: Exception) -> None:
+        self.gave_up.append(str(error))
+
+    async def on_stop(self) -> None:
+        self.stops += 1
+
+    async def handle(self, message: str) -> Any:
+        self.calls += 1
+        if message == "fine":
+            return None  # a message that succeeds between failures (a skipped sync tick)
+        raise ValueError("an AWS scope needs a region")
+
+
+@pytest.mark.parametrize("mode", ["handle", "restart", "interleaved"])
+async def test_an_actor_failing_on_every_message_costs_bounded_work_and_log_lines(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="actors")
+    policy = Supervision(backoff_base=0.0001, backoff_max=0.001, max_restarts=20, within=3600.0)
+    async with ActorSystem(supervision=policy) as system:
+        actor = system.spawn("stuck", AlwaysFailing("handle" if mode == "interleaved" else mode))
+        # A flood, for as long as the actor lives: thousands of messages, none of which must buy a
+        # restart beyond the intensity limit (a successful one resets the backoff, not the count).
+        sent = 0
+        while actor.status is not ActorStatus.STOPPED and sent < 50_000:
+            if actor.mailbox_depth >= 100:
+                await anyio.sleep(0.0005)  # a steady stream, not a full mailbox
+                continue
+            with contextlib.suppress(ActorError):
+                actor.tell("fine" if mode == "interleaved" and sent % 2 else "work")
+            sent += 1
+        await actor.wait_stopped()
+    assert sent >= 100
+    assert actor.restarts == 20  # the intensity limit, whatever failed and whatever came between
+    failures = actor.calls if mode != "restart" else actor.restarts + 1
+    assert failures <= 21 + (actor.calls if mode == "interleaved" else 0)
+    assert actor.gave_up == ["an AWS scope needs a region"] and actor.stops == 1
+    lines = [r for r in caplog.records if r.name == "actors"]
+    assert len(lines) <= 21 + 1, len(lines)  # one line per failure, one for giving up
+    assert sum("stopping it" in r.getMessage() for r in lines) == 1
+
+
+async def test_on_give_up_raising_is_logged_and_the_actor_still_stops(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken(AlwaysFailing):
+        async def on_give_up(self, error: Exception) -> None:
+            raise RuntimeError("cannot record")
+
+    async with ActorSystem(supervision=Supervision(max_restarts=0)) as system:
+        actor = system.spawn("b", Broken("handle"))
+        actor.tell("work")
+        await actor.wait_stopped()
+    assert actor.stops == 1
+    assert any("on_give_up raised" in r.getMessage() for r in caplog.records)

@@ -138,7 +138,13 @@ class Api:
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def admin_app(store: Store, replica: FakeReplica, settings: AdminSettings | None = None) -> web.Application:
+def admin_app(
+    store: Store,
+    replica: FakeReplica,
+    settings: AdminSettings | None = None,
+    *,
+    default_region: str | None = None,
+) -> web.Application:
     """The admin app over ``store``, as the service builds it."""
     return build_admin_app(
         store=store,
@@ -147,12 +153,13 @@ def admin_app(store: Store, replica: FakeReplica, settings: AdminSettings | None
         token=TOKEN,
         registry=metrics.REGISTRY,
         logger=logging.getLogger("test.admin"),
+        default_region=default_region,
     )
 
 
 @asynccontextmanager
 async def running_api(
-    tmp_path: Path, *, settings: AdminSettings | None = None, ready: bool = True
+    tmp_path: Path, *, settings: AdminSettings | None = None, ready: bool = True, default_region: str = ""
 ) -> AsyncIterator[Api]:
     """The admin app over the real SQLite store, served on 127.0.0.1 (a random port)."""
     async with (
@@ -162,7 +169,7 @@ async def running_api(
         replica = FakeReplica(store, is_ready=ready)
         start = await store.head()
         tg.start_soon(partial(follow, store, replica, after=start))
-        app = admin_app(store, replica, settings)
+        app = admin_app(store, replica, settings, default_region=default_region)
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:
             yield Api(client, store, replica, start)
         tg.cancel_scope.cancel()

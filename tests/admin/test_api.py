@@ -589,3 +589,48 @@ async def test_unknown_route_and_method(api: Api) -> None:
     resp = await api.client.post("/v1/settings", headers=AUTH)
     assert resp.status == 405
     assert "error" in await resp.json()
+
+
+# --- region ------------------------------------------------------------------------------------------------
+
+REGIONLESS_YAML = """\
+apiVersion: eks.cattle.io/v1
+kind: EKSClusterConfig
+metadata:
+  name: my-cluster
+spec:
+  displayName: my-cluster
+  imported: true
+  amazonCredentialSecret: "default:demo"
+"""
+"""eks-operator's ``examples/import-example.yaml`` shape: no region (the operator uses the SDK's default)."""
+
+YAML = {"Content-Type": "application/yaml", **AUTH}
+
+
+async def test_a_manifest_without_region_gets_the_services_default_region(tmp_path: Path) -> None:
+    async with running_api(tmp_path, default_region="eu-central-1") as api:
+        resp = await api.client.post("/v1/clusters", data=REGIONLESS_YAML, headers=YAML)
+        assert resp.status == 201, await resp.text()
+        stored = await api.store.get_cluster("my-cluster")
+        assert stored is not None and stored.spec.eks_config.region == "eu-central-1"
+        # Re-applying the same manifest keeps the region it was created in (no "cannot modify region").
+        resp = await api.client.put("/v1/clusters/my-cluster", data=REGIONLESS_YAML, headers=YAML)
+        assert resp.status == 200, await resp.text()
+        stored = await api.store.get_cluster("my-cluster")
+        assert stored is not None and stored.spec.eks_config.region == "eu-central-1"
+
+
+async def test_a_manifest_without_region_is_refused_when_the_service_has_no_default(api: Api) -> None:
+    resp = await api.client.post("/v1/clusters", data=REGIONLESS_YAML, headers=YAML)
+    body = await resp.json()
+    assert resp.status == 422
+    assert body["errors"] == [
+        {
+            "path": "spec.eksConfig.region",
+            "rule": "required",
+            "message": "region is required: set it in the manifest (the service has no default AWS region to "
+            "fill in, from AWS_DEFAULT_REGION or the AWS config file)",
+        }
+    ]
+    assert await api.store.get_cluster("my-cluster") is None

@@ -227,3 +227,11 @@ def test_unique_display_name() -> None:
     assert validate_unique_display_name(mine, [other_cred], accounts) == DUP
     assert validate_unique_display_name(mine, [other_cred], {**accounts, "ns:other": "2"}) == []
     assert validate_unique_display_name(mine, [other_cred], {"ns:other": ""}) == []
+
+
+def test_every_region_botocore_knows_is_a_valid_region() -> None:
+    from controlplane.aws._partitions import known_regions  # noqa: PLC0415 - api tests stay light otherwise
+
+    for regions in known_regions().values():
+        for region in regions:
+            assert validate_create(cluster(spec(region=region))) == [], region

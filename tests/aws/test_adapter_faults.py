@@ -76,9 +76,6 @@ async def test_every_eks_list_reads_all_pages(scope: AwsScope, fake: FakeAws) ->
     assert fake.calls["ListClusters"] == 3
     assert await scope.list_nodegroups("c0") == fake.nodegroups
     assert await scope.list_updates("c0") == fake.updates
-    assert await scope.list_addons("c0") == fake.addons
-    versions = await scope.describe_addon_versions(kubernetes_version="1.31")
-    assert [a["addonName"] for a in versions] == fake.addon_versions
 
 
 @pytest.mark.anyio

@@ -7,6 +7,8 @@ import gzip
 import json
 import os
 import socket
+import time
+from typing import Any
 
 import moto
 import pytest
@@ -67,7 +69,7 @@ async def test_eks_cluster_lifecycle(scope: AwsScope) -> None:
     arn = cluster["arn"]
     await scope.tag_resource(arn, {"env": "prod", "team": "b"})
     await scope.untag_resource(arn, ["team"])
-    assert await scope.list_tags_for_resource(arn) == {"env": "prod"}
+    assert (await scope.describe_cluster("c1")).get("tags") == {"env": "prod"}
     deleted = await scope.delete_cluster("c1")
     assert deleted["name"] == "c1"
     before = requests_total("eks", "DescribeCluster", "not_found")
@@ -216,8 +218,6 @@ async def test_iam_roles_and_oidc_providers(scope: AwsScope) -> None:
     arn = await scope.create_open_id_connect_provider(issuer, ["sts.amazonaws.com"], ["a" * 40])
     assert arn.endswith("oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABCDEF")
     assert await scope.list_open_id_connect_providers() == [arn]
-    provider = await scope.get_open_id_connect_provider(arn)
-    assert provider["ClientIDList"] == ["sts.amazonaws.com"] and "ResponseMetadata" not in provider
 
 
 @pytest.mark.anyio
@@ -249,6 +249,11 @@ async def test_assume_role_with_external_id(aws: AwsAdapter) -> None:
     assert await scope.list_clusters() == ["cross"]
     assert await aws.scope_for(CREDS, REGION).list_clusters() == []  # other account
     assert requests_total("sts", "AssumeRole", "ok") == before + 1  # cached, not per client
+    # The signing snapshot says when the assumed session expires (it caps cached EKS tokens).
+    signing = await scope.frozen_credentials()
+    assert signing.expiry is not None and signing.expiry > time.time() + 15 * 60
+    assert "secret" not in repr(signing) and signing.secret_key not in repr(signing)
+    assert (await aws.scope_for(CREDS, REGION).frozen_credentials()).expiry is None  # long-term keys
 
 
 # --- credentials by reference -----------------------------------------------------------------------
@@ -387,3 +392,21 @@ async def test_secrets_never_reach_errors_or_metrics(moto_url: str) -> None:
 
 def test_access_denied_is_typed() -> None:
     assert AccessDeniedError.outcome == "access_denied"
+
+
+@pytest.mark.anyio
+async def test_default_region_is_botocores(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    async with AwsAdapter() as aws:
+        assert aws.default_region == ""
+    config = tmp_path / "config"
+    config.write_text("[default]\nregion = ap-southeast-2\n\n[profile other]\nregion = sa-east-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    async with AwsAdapter() as aws:
+        assert aws.default_region == "ap-southeast-2"
+    monkeypatch.setenv("AWS_PROFILE", "other")
+    async with AwsAdapter() as aws:
+        assert aws.default_region == "sa-east-1"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")
+    async with AwsAdapter() as aws:
+        assert aws.default_region == "eu-west-3"

@@ -12,9 +12,12 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import botocore.session
 import msgspec
 import pytest
 from aiohttp import web
+from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserError, RestJSONParser
 from botocore.retries.standard import ExponentialBackoff
 
 from controlplane.aws import (
@@ -29,7 +32,8 @@ from controlplane.aws import (
     ServerError,
     ThrottledError,
 )
-from controlplane.aws._fastpath import error_code_and_message, fast_path, page_query
+from controlplane.aws._errors import classify
+from controlplane.aws._fastpath import drop_null_members, error_code_and_message, fast_path, page_query
 from controlplane.aws._operations import OPERATIONS
 from controlplane.sim import SimSettings, Simulator
 
@@ -114,8 +118,23 @@ def test_error_code_and_message_are_read_like_botocore() -> None:
     typed = b'{"__type": "com.amazonaws.eks#ThrottlingException", "Message": "slow down"}'
     assert error_code_and_message(429, {}, typed) == ("ThrottlingException", "slow down")
     assert error_code_and_message(400, {}, b'{"code": "Bad", "message": "m"}') == ("Bad", "m")
-    assert error_code_and_message(502, {}, b"<html>bad gateway</html>") == ("502", "<html>bad gateway</html>")
-    assert error_code_and_message(503, {}, b"") == ("503", "")
+    # Bodies that are not EKS's JSON (a proxy or load balancer answered): as botocore reads them.
+    parser = RestJSONParser()
+    shape = botocore.session.get_session().get_service_model("eks").operation_model("DescribeCluster")
+    for status, raw in [
+        (502, b"<html><body><b>Bad Gateway</b></body></html>"),
+        (503, b""),
+        (503, b"  \n"),
+        (504, b"<html>gateway timeout</html>\n"),
+        (500, b"<!DOCTYPE html><html><body>oops</body></html>"),  # not "generic" for botocore
+        (403, b"<html><body>Forbidden by proxy</body></html>"),
+        (400, b"not json at all"),
+    ]:
+        expected = parser.parse({"body": raw, "headers": {}, "status_code": status}, shape.output_shape)
+        error = expected["Error"]
+        assert error_code_and_message(status, {}, raw) == (error["Code"], error["Message"]), raw
+    assert error_code_and_message(502, {}, b"<html>bad gateway</html>") == ("502", "Bad Gateway")
+    assert error_code_and_message(503, {}, b"") == ("503", "Service Unavailable")
 
 
 # --- parity with botocore against the simulator ----------------------------------------------------
@@ -383,3 +402,122 @@ async def test_signature_is_accepted_and_a_wrong_secret_rejected(
             assert "signature we calculated does not match" in str(info.value)
             assert info.value.code == "InvalidSignatureException"
     assert seen.count("/clusters/odd%20name~1") == 2
+
+
+# --- null members ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def canned() -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """An EKS endpoint answering each path with a canned body, or a (status, body): (url, answers)."""
+    bodies: dict[str, Any] = {}
+
+    async def handle(request: web.BaseRequest) -> web.Response:
+        answer = bodies[request.path]
+        status, body = answer if isinstance(answer, tuple) else (200, answer)
+        kind = "application/json" if body.startswith(b"{") else "text/html"
+        return web.Response(body=body, status=status, content_type=kind)
+
+    runner = web.ServerRunner(web.Server(handle), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}", bodies
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.anyio
+async def test_null_members_are_dropped_like_botocore_drops_them(
+    moto_url: str, canned: tuple[str, dict[str, Any]]
+) -> None:
+    url, bodies = canned
+    nodegroup = {
+        "nodegroupName": "ng1",
+        "status": "ACTIVE",
+        "diskSize": None,
+        "taints": [
+            {"key": "a", "value": None, "effect": "NO_SCHEDULE"},
+            {"key": "b", "value": "v", "effect": "NO_EXECUTE"},
+        ],
+        "labels": {"x": "1"},
+        "launchTemplate": None,
+        "notInTheModel": None,
+    }
+    bodies["/clusters/c1/node-groups/ng1"] = msgspec.json.encode({"nodegroup": nodegroup})
+    results = []
+    for fast_reads in (True, False):
+        settings = AwsSettings(endpoint_url=moto_url, endpoint_urls={"eks": url}, fast_reads=fast_reads)
+        async with AwsAdapter(settings) as aws:
+            results.append(await aws.scope_for(CREDS, REGION).describe_nodegroup("c1", "ng1"))
+    fast, slow = results
+    assert fast == slow
+    assert fast["taints"] == [
+        {"key": "a", "effect": "NO_SCHEDULE"},
+        {"key": "b", "value": "v", "effect": "NO_EXECUTE"},
+    ]
+    assert "diskSize" not in fast and "launchTemplate" not in fast
+
+
+def test_drop_null_members_keeps_map_values_and_list_items_like_botocore() -> None:
+    model = botocore.session.get_session().get_service_model("eks")
+    shape = model.operation_model("DescribeNodegroup").output_shape
+    body = {"nodegroup": {"labels": {"k": None}, "instanceTypes": [None], "diskSize": None, "version": "1"}}
+    response = {"body": msgspec.json.encode(body), "headers": {}, "status_code": 200}
+    parsed = RestJSONParser().parse(response, shape)
+    parsed.pop("ResponseMetadata")
+    assert drop_null_members(shape, body) == parsed
+    assert parsed == {"nodegroup": {"labels": {"k": None}, "instanceTypes": [None], "version": "1"}}
+    assert drop_null_members(None, {"a": None, "b": {"c": None}}) == {"b": {}}
+
+
+@pytest.mark.anyio
+async def test_non_json_error_bodies_give_botocore_messages_never_html(
+    moto_url: str, canned: tuple[str, dict[str, Any]]
+) -> None:
+    url, bodies = canned
+    page = b"<!DOCTYPE html>\n<html><head><title>502</title></head><body><h1>Bad Gateway</h1></body></html>"
+    bodies["/clusters/html"] = (502, b"<html><body><h1>502 Bad Gateway</h1></body></html>")
+    bodies["/clusters/empty"] = (503, b"")
+    bodies["/clusters/doctype"] = (502, page)
+    bodies["/clusters/proxy"] = (403, b"<html><body>Access denied by the proxy</body></html>")
+    messages: dict[str, list[str]] = {}
+    for fast_reads in (True, False):
+        settings = AwsSettings(
+            endpoint_url=moto_url, endpoint_urls={"eks": url}, fast_reads=fast_reads, max_attempts=1
+        )
+        async with AwsAdapter(settings) as aws:
+            scope = aws.scope_for(CREDS, REGION)
+            for name in ("html", "empty", "doctype", "proxy"):
+                with pytest.raises(AwsError) as info:
+                    await scope.describe_cluster(name)
+                assert "<" not in str(info.value) and "<" not in info.value.aws_message, str(info.value)
+                messages.setdefault(name, []).append(str(info.value))
+    for name, (fast, slow) in messages.items():
+        assert fast == slow, name
+    assert messages["html"][0].endswith(": Bad Gateway")
+    assert messages["empty"][0].endswith(": Service Unavailable")
+    assert "Bad Gateway" in messages["doctype"][0]
+    assert "Forbidden" in messages["proxy"][0]
+
+
+def test_classify_never_shows_a_page_of_html() -> None:
+    page = "<html><body>" + "x" * 5000 + "</body></html>"
+    error = ClientError(
+        {"Error": {"Code": "502", "Message": page}, "ResponseMetadata": {"HTTPStatusCode": 502}},
+        "DescribeStacks",
+    )
+    classified = classify(error, "cloudformation", "DescribeStacks")
+    assert isinstance(classified, ServerError)
+    assert str(classified) == (
+        "An error occurred (502) when calling the DescribeStacks operation: "
+        "Bad Gateway (an HTML page instead of an AWS answer)"
+    )
+    unparsed = ResponseParserError(
+        "Unable to parse response (syntax error), invalid XML received. Further retries may succeed:\n"
+        + str(page.encode())
+    )
+    assert "<" not in str(classify(unparsed, "ec2", "DescribeImages"))
+    plain = ClientError({"Error": {"Code": "X", "Message": "a < b"}, "ResponseMetadata": {}}, "Op")
+    assert str(classify(plain)) == str(plain)

@@ -62,7 +62,7 @@ def test_public_scope_methods_are_documented_helpers() -> None:
     helpers = [
         n for n, _ in inspect.getmembers(AwsScope, inspect.iscoroutinefunction) if not n.startswith("_")
     ]
-    assert len(helpers) >= 40
+    assert len(helpers) >= 38  # 39 once the four unused ones went (issue 15.6)
     for name in helpers:
         assert getattr(AwsScope, name).__doc__, name
 
@@ -105,3 +105,21 @@ def test_iam_policy_purposes_select_statements() -> None:
     assert set(actions_for(DEFAULT_PURPOSES)) == set(DEFAULT_PURPOSES) - {"ipv6"}  # ipv6 ⊂ ebs-csi here
     with pytest.raises(ValueError, match="unknown purposes"):
         iam_policy(["everything"])
+
+
+def test_iam_policy_covers_what_aws_authorizes_beyond_the_call() -> None:
+    """Each action under its purpose: what AWS checks besides the operation itself."""
+    by_purpose = actions_for(DEFAULT_PURPOSES)
+    everything = {a for actions in by_purpose.values() for a in actions}
+    # Secrets encryption with a customer key: EKS describes the key and creates a grant as the caller.
+    assert by_purpose["secrets-encryption"] == ["kms:CreateGrant", "kms:DescribeKey"]
+    # Stacks are created with tags: CloudFormation authorizes them, and the roles inherit them.
+    assert "cloudformation:TagResource" in by_purpose["generated-vpc"]
+    for purpose in ("generated-service-role", "generated-node-role", "ebs-csi"):
+        assert "iam:TagRole" in everything and {"iam:CreateRole", "iam:DeleteRole"} <= everything, purpose
+    assert "iam:TagRole" in by_purpose["generated-service-role"]
+    # Tags sent with EKS creates; the launch template's tag specification; the OIDC provider's tags.
+    assert "eks:TagResource" in by_purpose["core"] and "ec2:CreateTags" in by_purpose["core"]
+    assert "iam:TagOpenIDConnectProvider" in by_purpose["ebs-csi"]
+    # The zones of a generated VPC come from DescribeAvailabilityZones.
+    assert "ec2:DescribeAvailabilityZones" in by_purpose["generated-vpc"]

@@ -6,6 +6,7 @@ import json
 import warnings
 from typing import Any
 
+import botocore.session
 import pytest
 
 from controlplane.aws import (
@@ -17,13 +18,15 @@ from controlplane.aws import (
     AwsAdapter,
     AwsSettings,
     Template,
-    dns_suffix,
+    choose_zones,
     oidc_provider_path,
+    partition,
     partition_of,
     render,
     render_document,
     stack_outputs,
 )
+from controlplane.aws._partitions import known_regions
 
 from .conftest import CREDS
 
@@ -41,27 +44,51 @@ def _strings(node: Any) -> list[str]:
     return []
 
 
-def _render(template: Template, region: str) -> dict[str, Any]:
+VPC_TEMPLATES = (Template.VPC, Template.VPC_IPV6)
+
+
+def _render(template: Template, region: str, zones: list[str] | None = None) -> dict[str, Any]:
     issuer = ISSUER if template is Template.EBS_CSI_DRIVER_ROLE else None
-    return render_document(template, region, oidc_issuer=issuer)
+    if template in VPC_TEMPLATES and zones is None:
+        zones = [f"{region}a", f"{region}b", f"{region}c"]
+    return render_document(template, region, oidc_issuer=issuer, zones=zones)
 
 
-def test_partitions() -> None:
+EVERY_REGION = [(p, r) for p, regions in known_regions().items() for r in regions]
+"""Every region of every partition botocore knows (aws, aws-cn, aws-us-gov, the ISO ones, aws-eusc...)."""
+ONE_PER_PARTITION = [(p, regions[0]) for p, regions in known_regions().items()]
+
+
+def test_partitions_cover_every_partition_botocore_knows() -> None:
+    assert {p for p, _ in EVERY_REGION} >= {"aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-eusc"}
     assert [partition_of(r) for r in PARTITION_REGIONS.values()] == list(PARTITION_REGIONS)
-    assert dns_suffix("aws-cn") == "amazonaws.com.cn"
-    assert dns_suffix("aws-us-gov") == dns_suffix("aws") == "amazonaws.com"
 
 
-@pytest.mark.parametrize("partition", list(PARTITION_REGIONS))
+@pytest.mark.parametrize(("name", "region"), EVERY_REGION)
+def test_partition_and_domain_match_botocores_own_resolution(name: str, region: str) -> None:
+    session = botocore.session.get_session()
+    # botocore's ARN partition (its endpoints.json) and the domain its EC2 client would call.
+    assert partition_of(region) == session.get_partition_for_region(region) == name
+    ec2 = session.create_client("ec2", region_name=region, aws_access_key_id="a", aws_secret_access_key="b")
+    assert ec2.meta.endpoint_url == f"https://ec2.{region}.{partition(region).dns_suffix}"
+
+
+@pytest.mark.parametrize(("name", "region"), ONE_PER_PARTITION)
 @pytest.mark.parametrize("template", list(Template))
-def test_render_is_complete_and_partition_specific(template: Template, partition: str) -> None:
-    region = PARTITION_REGIONS[partition]
+def test_render_is_complete_and_partition_specific(template: Template, name: str, region: str) -> None:
     doc = _render(template, region)
     text = json.dumps(doc)
     assert "{{" not in text
-    arns = [s for s in _strings(doc) if s.startswith("arn:")]
-    assert all(a.startswith(f"arn:{partition}:") for a in arns), arns
-    assert json.loads(render(template, region, oidc_issuer=ISSUER if "EBS" in template.name else None)) == doc
+    arns = [s for s in _strings(doc) if s.startswith("arn:") or s.startswith("Fn::Sub")]
+    assert all(a.startswith(f"arn:{name}:") for a in arns if a.startswith("arn:")), arns
+    suffix = partition(region).dns_suffix
+    principals = [s for s in _strings(doc) if s.startswith("ec2.") or s.startswith("sts.")]
+    assert all(p.endswith(f".{suffix}") for p in principals), principals
+    issuer = ISSUER if "EBS" in template.name else None
+    zones = [f"{region}a", f"{region}b", f"{region}c"] if template in VPC_TEMPLATES else None
+    assert json.loads(render(template, region, oidc_issuer=issuer, zones=zones)) == doc
+    if template is Template.NODE_INSTANCE_ROLE:
+        assert principals == [f"ec2.{suffix}"]
 
 
 def test_role_templates_content() -> None:
@@ -92,7 +119,7 @@ def test_role_templates_content() -> None:
 
 def test_ebs_csi_role_is_bound_to_the_oidc_provider() -> None:
     doc = _render(Template.EBS_CSI_DRIVER_ROLE, "cn-north-1")
-    statement = doc["Resources"]["AmazonEBSCSIDriverRole"]["Properties"]["AssumeRolePolicyDocument"][
+    statement = doc["Resources"]["AWSEBSCSIDriverRoleForAmazonEKS"]["Properties"]["AssumeRolePolicyDocument"][
         "Statement"
     ][0]
     provider = "oidc.eks.us-west-2.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
@@ -136,13 +163,65 @@ def test_vpc_topology(template: Template) -> None:
         assert three["Resources"]["VPCIPv6CidrBlock"]["Properties"]["AmazonProvidedIpv6CidrBlock"] is True
         assert all(p["AssignIpv6AddressOnCreation"] is True for p in subnets.values())
         assert three["Resources"]["IPv6Route"]["Properties"]["DestinationIpv6CidrBlock"] == "::/0"
-    # The operator's two-AZ regions get two subnets, and the output lists exactly those.
-    two = _render(template, "ap-south-1")
+    assert [subnets[k]["AvailabilityZone"] for k in sorted(subnets)] == [
+        "us-east-1a",
+        "us-east-1b",
+        "us-east-1c",
+    ]
+    # Two zones: two subnets, and the output lists exactly those.
+    two = _render(template, "us-west-1", ["us-west-1a", "us-west-1c"])
     assert "Subnet03" not in two["Resources"] and "Subnet03RouteTableAssociation" not in two["Resources"]
     assert two["Outputs"][VPC_OUTPUT_SUBNET_IDS]["Value"]["Fn::Join"][1] == [
         {"Ref": "Subnet01"},
         {"Ref": "Subnet02"},
     ]
+    assert two["Resources"]["Subnet02"]["Properties"]["AvailabilityZone"] == "us-west-1c"
+    for zones in (None, ["us-west-1a"], ["a", "b", "c", "d"]):
+        with pytest.raises(ValueError, match="two or three availability zones"):
+            render(template, "us-west-1", zones=zones)
+
+
+def test_zones_are_the_accounts_own() -> None:
+    def zone(name: str, zone_id: str, **extra: str) -> dict[str, str]:
+        return {
+            "ZoneName": name,
+            "ZoneId": zone_id,
+            "State": "available",
+            "ZoneType": "availability-zone",
+            **extra,
+        }
+
+    assert choose_zones([zone("us-west-1c", "usw1-az3"), zone("us-west-1a", "usw1-az1")]) == [
+        "us-west-1a",
+        "us-west-1c",
+    ]
+    six = [zone(f"us-east-1{c}", f"use1-az{i}") for i, c in enumerate("fedcba", 1)]
+    assert choose_zones(six) == ["us-east-1a", "us-east-1b", "us-east-1c"]
+    # use1-az3 hosts no EKS control plane: never chosen, even when this account calls it us-east-1a.
+    six[2]["ZoneName"], six[5]["ZoneName"] = "us-east-1a", "us-east-1d"
+    assert choose_zones(six) == ["us-east-1b", "us-east-1c", "us-east-1d"]
+    with pytest.raises(ValueError, match=r"offers 1 availability zone\(s\)"):
+        choose_zones([zone("us-west-1a", "usw1-az1"), zone("us-west-1b", "usw1-az2")])
+    local = zone("us-west-2-lax-1a", "usw2-lax1-az1", ZoneType="local-zone")
+    with pytest.raises(ValueError, match="needs two"):
+        choose_zones(
+            [zone("us-west-2a", "usw2-az1"), local, zone("us-west-2b", "usw2-az2", State="impaired")]
+        )
+    with pytest.raises(ValueError, match="takes no availability zones"):
+        render(Template.SERVICE_ROLE, "us-east-1", zones=["a", "b"])
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("region", "count"), [("us-west-1", 2), ("us-east-1", 3), ("ap-south-1", 3)])
+async def test_vpc_subnets_follow_the_zones_the_account_has(moto_url: str, region: str, count: int) -> None:
+    # moto offers each region its own zone set (us-west-1: two), like AWS does per account.
+    async with AwsAdapter(AwsSettings(endpoint_url=moto_url)) as aws:
+        scope = aws.scope_for(CREDS, region)
+        zones = choose_zones(await scope.describe_availability_zones())
+        assert len(zones) == count
+        await scope.create_stack("vpc", render(Template.VPC, region, zones=zones))
+        subnet_ids = stack_outputs(await scope.describe_stack("vpc"))[VPC_OUTPUT_SUBNET_IDS].split(",")
+        assert len(subnet_ids) == count
 
 
 def _strip_ipv6_for_moto(doc: dict[str, Any]) -> dict[str, Any]:
@@ -171,7 +250,10 @@ async def test_templates_create_in_moto(moto_url: str, partition: str) -> None:
             (Template.NODE_INSTANCE_ROLE_IPV6, {NODE_ROLE_OUTPUT}),
             (Template.EBS_CSI_DRIVER_ROLE, {EBS_CSI_ROLE_OUTPUT}),
         ]:
-            doc = _render(template, region)
+            zones = (
+                choose_zones(await scope.describe_availability_zones()) if template in VPC_TEMPLATES else None
+            )
+            doc = _render(template, region, zones)
             if template is Template.VPC_IPV6:
                 doc = _strip_ipv6_for_moto(doc)
             name = f"t-{template.name.lower().replace('_', '-')}"

@@ -130,3 +130,30 @@ async def test_sync_and_delete_wait(api: Api, run: Run, tmp_path: Path) -> None:
     assert code == 0, err
     assert out.splitlines() == ["cluster/demo deletion requested", "cluster/demo deleted"]
     assert await api.store.get_cluster("demo") is None
+
+
+def _served(phase: str, failure: str = "", *conditions: tuple[str, str, str]) -> dict[str, object]:
+    return {
+        "metadata": {"name": "c"},
+        "status": {
+            "phase": phase,
+            "failureMessage": failure,
+            "conditions": [{"type": t, "status": s, "message": m} for t, s, m in conditions],
+        },
+    }
+
+
+def test_message_column_shows_only_what_needs_attention() -> None:
+    from controlplane.cli._clusters import _message  # noqa: PLC0415 - the column's own function
+
+    healthy = ("Provisioned", "True", ""), ("Updated", "True", ""), ("Waiting", "True", "")
+    assert _message(_served("active", "", *healthy)) == ""
+    # In progress is not a problem: `describe` shows it, the table does not.
+    assert _message(_served("active", "", ("Waiting", "Unknown", "Waiting for API to be available"))) == ""
+    assert _message(_served("creating", "", ("Provisioned", "Unknown", ""))) == ""
+    assert _message(_served("updating", "boom", ("Updated", "False", "boom"))) == "boom"
+    nodegroups = ("Waiting", "False", "Cluster must have at least one managed nodegroup")
+    assert _message(_served("active", "", *healthy[:2], nodegroups)).startswith("Waiting: Cluster must")
+    conflict = ("Conflict", "True", "tags: local kept over AWS")
+    assert _message(_served("active", "", *healthy, conflict)) == "Conflict: tags: local kept over AWS"
+    assert _message(_served("active", "", *healthy, ("Conflict", "False", "old"))) == ""

@@ -26,3 +26,14 @@ async def test_iam_policy_needs_no_server(capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     actions = {a for s in json.loads(out)["Statement"] for a in s["Action"]}
     assert {"ec2:CreateVpc", "cloudformation:CreateStack", "iam:CreateRole", "eks:CreateAddon"} <= actions
+
+
+async def test_iam_policy_secrets_encryption_scoped_to_the_key(capsys: pytest.CaptureFixture[str]) -> None:
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    assert main(["iam-policy", "--kms-key", key]) == 0
+    statements = {s["Sid"]: s for s in json.loads(capsys.readouterr().out)["Statement"]}
+    assert statements["SecretsEncryption"]["Action"] == ["kms:CreateGrant", "kms:DescribeKey"]
+    assert statements["SecretsEncryption"]["Resource"] == [key]
+    assert statements["Core"]["Resource"] == "*"
+    assert main(["iam-policy"]) == 0
+    assert "SecretsEncryption" not in capsys.readouterr().out

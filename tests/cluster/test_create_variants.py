@@ -185,3 +185,54 @@ async def test_private_endpoint_reachable_directly_is_not_tunnelled(world: World
         "reach", lambda c: bool(c.status.service_account_token_secret), timeout=60, what="token"
     )
     assert cluster.status.eks_status.private_requires_tunnel is False
+
+
+async def test_generated_vpc_uses_the_zones_the_region_offers(world: World) -> None:
+    # us-west-1 offers two zones to this account (moto, like many real accounts): two subnets.
+    await world.apply(created("west", region="us-west-1", nodeGroups=[]))
+    cluster = await world.wait_for("west", converged, timeout=60, what="converged")
+    assert len(cluster.status.eks_status.subnets) == 2
+    calls = await world.calls()
+    assert calls["ec2"]["DescribeAvailabilityZones"] == 1  # asked once, when the stack was created
+    west = await world.svc.deps.aws.scope("default:test", "us-west-1")
+    zones = {z["ZoneName"] for z in await west.describe_availability_zones()}
+    assert len(zones) == 2
+    described = await west.describe_cluster("west")
+    assert sorted(described["resourcesVpcConfig"]["subnetIds"]) == sorted(cluster.status.eks_status.subnets)
+
+
+async def test_ipv6_cluster_gets_an_iam_oidc_provider_without_the_ebs_addon(world: World) -> None:
+    # The operator configures the provider at the top of every update pass of an IPv6 cluster.
+    await world.apply(created("six-oidc", ipFamily="ipv6", subnets=["subnet-a6", "subnet-b6"], nodeGroups=[]))
+    cluster = await world.wait_for("six-oidc", converged, timeout=60, what="converged")
+    s = await scope(world)
+    issuer = (await s.describe_cluster("six-oidc"))["identity"]["oidc"]["issuer"]
+    providers = await s.list_open_id_connect_providers()
+    provider_id = issuer.rsplit("/", 1)[-1]
+    assert [arn for arn in providers if arn.endswith(provider_id)] == [
+        cluster.status.created_oidc_provider_arn
+    ]
+    calls = await world.calls()
+    assert calls["iam"]["CreateOpenIDConnectProvider"] == 1
+    # Every later pass checks it exists (ListOpenIDConnectProviders) and creates nothing more.
+    await world.edit("six-oidc", tags={"team": "v6"})
+    await world.wait_for("six-oidc", lambda c: converged(c) and c.spec.eks_config.tags == {"team": "v6"})
+    calls = await world.calls()
+    assert calls["iam"]["CreateOpenIDConnectProvider"] == 1
+    assert calls["iam"]["ListOpenIDConnectProviders"] >= 2
+    # An IPv4 cluster without the addon gets none.
+    await world.apply(created("four", nodeGroups=[]))
+    four = await world.wait_for("four", converged, timeout=60, what="converged")
+    assert not four.status.created_oidc_provider_arn
+
+
+async def test_ebs_csi_role_is_named_like_the_operators(world: World) -> None:
+    # eks-operator's template calls the role AWSEBSCSIDriverRoleForAmazonEKS: users and their IAM tooling
+    # see <stack>-AWSEBSCSIDriverRoleForAmazonEKS-<suffix>.
+    await world.apply(created("ebs", ebsCSIDriver=True, nodeGroups=[]))
+    await world.wait_for("ebs", converged, timeout=60, what="converged")
+    s = await scope(world)
+    role_arn = (await s.describe_addon("ebs", "aws-ebs-csi-driver"))["serviceAccountRoleArn"]
+    role_name = role_arn.rsplit("/", 1)[-1]
+    assert role_name.startswith("ebs-ebs-csi-driver-role-AWSEBSCSIDriverRoleForAmazonEKS-"), role_name
+    assert (await s.get_role(role_name))["Arn"] == role_arn

@@ -234,3 +234,28 @@ def test_intent_tokens_repeat_for_a_retry_and_change_once_a_call_went_through() 
         p.sent(f"CreateStack/s{i}")
     assert len(cluster.status.intents) == _plan.INTENTS_KEPT  # bounded, oldest dropped
     assert f"CreateStack/s{_plan.INTENTS_KEPT + 9}" in cluster.status.intents
+
+
+def test_label_only_update_carries_scaling_only_under_the_operators_rule() -> None:
+    want = NodeGroup(nodegroup_name="a", desired_size=2, min_size=1, max_size=3, labels={"tier": "web"})
+    # The autoscaler moved desiredSize to 3; only the labels differ in the spec.
+    have = NodeGroup(nodegroup_name="a", desired_size=3, min_size=1, max_size=3, labels={})
+    labels = {"addOrUpdateLabels": {"tier": "web"}}
+    # The operator (rancher, desired-wins): the whole scaling config goes along and resets desiredSize.
+    assert _plan.nodegroup_config_update(want, have, full_scaling=True) == {
+        "labels": labels,
+        "scalingConfig": {"desiredSize": 2, "maxSize": 3, "minSize": 1},
+    }
+    # Three-way: the spec's sizes were adopted from AWS before the push; a label edit sends labels only.
+    adopted = msgspec.structs.replace(want, desired_size=3)
+    assert _plan.nodegroup_config_update(adopted, have) == {"labels": labels}
+    # A size that differs goes under both rules; nothing to change is no call under both.
+    assert _plan.nodegroup_config_update(want, have)["scalingConfig"] == {  # type: ignore[index]
+        "desiredSize": 2,
+        "maxSize": 3,
+        "minSize": 1,
+    }
+    same = msgspec.structs.replace(have, labels={"tier": "web"})
+    assert _plan.nodegroup_config_update(adopted, same, full_scaling=True) is None
+    unsized = NodeGroup(nodegroup_name="a", labels={"tier": "web"})
+    assert _plan.nodegroup_config_update(unsized, have, full_scaling=True) == {"labels": labels}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import anyio
+import msgspec
 import pytest
 
 from controlplane.api import SyncPolicy
@@ -158,3 +159,60 @@ async def test_scheduler_refreshes_every_cluster_and_skips_busy_ones(world: Worl
     assert sample("controlplane_sync_tick_lag_seconds_count") > lag_before
     assert sample("controlplane_sync_ticks_total", outcome="skipped_busy") > skipped_before
     assert first.status.eks_status.upstream_spec is not None
+
+
+async def nodegroup_settled(world: World, name: str, ng: str) -> dict[str, object]:
+    with anyio.fail_after(10):
+        while True:
+            c = await world.sim_cluster(name)
+            group = next(g for g in c["nodegroups"] if g["name"] == ng)
+            if group["status"] == "ACTIVE" and all(u["status"] != "InProgress" for u in c["updates"]):
+                return group  # type: ignore[no-any-return]
+            await anyio.sleep(0.02)
+
+
+async def label_edit(world: World, name: str, labels: dict[str, str]) -> dict[str, object]:
+    """Edit node group ``a``'s labels; the ConfigUpdate EKS recorded for it (type -> value)."""
+    current = await world.get(name)
+    edited = [msgspec.structs.replace(g, labels=labels) for g in current.spec.eks_config.node_groups or []]
+    await world.edit(name, node_groups=edited)
+    await world.wait_for(
+        name,
+        lambda c: converged(c) and (c.spec.eks_config.node_groups or [])[0].labels == labels,
+        timeout=60,
+        what="labels applied",
+    )
+    scope = await world.svc.deps.aws.scope("default:test", "us-west-2")
+    update_id = (await scope.list_updates(name, nodegroup_name="a"))[-1]
+    update = await scope.describe_update(name, update_id, nodegroup_name="a")
+    assert update["type"] == "ConfigUpdate"
+    return {p["type"]: p["value"] for p in update["params"]}
+
+
+@pytest.mark.parametrize(
+    ("policy", "full_scaling", "desired_after"),
+    [
+        ("rancher", True, 2),  # the operator's rule: every config update carries the spec's sizes
+        ("desired-wins", True, 2),
+        ("three-way", False, 3),  # ours: sizes only when one differs, after adopting the console's
+    ],
+)
+async def test_label_only_nodegroup_edit_and_the_scaling_config(
+    world: World, policy: str, full_scaling: bool, desired_after: int
+) -> None:
+    name = f"lbl-{policy}"
+    await world.apply(created(name, policy=policy, nodeGroups=[nodegroup("a", desiredSize=2, maxSize=4)]))
+    await world.wait_for(name, converged, timeout=60, what="converged")
+    # A label edit with the sizes as they are: what the request carries (the recorded update's params).
+    params = await label_edit(world, name, {"tier": "web"})
+    sizes = {"DesiredSize": "2", "MinSize": "1", "MaxSize": "4"}
+    assert params == (
+        {"LabelsToAdd": '{"tier":"web"}', **sizes} if full_scaling else {"LabelsToAdd": '{"tier":"web"}'}
+    )
+    # An autoscaler moved desiredSize, then a label edit: the operator's rule resets it to the spec.
+    await world.sim_patch(f"/_sim/clusters/{name}", {"nodegroups": {"a": {"desiredSize": 3}}})
+    await nodegroup_settled(world, name, "a")
+    await label_edit(world, name, {"tier": "api"})
+    group = await nodegroup_settled(world, name, "a")
+    assert group["labels"] == {"tier": "api"}
+    assert group["desiredSize"] == desired_after

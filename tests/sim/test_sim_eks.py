@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import aiohttp
 import pytest
 from botocore.exceptions import ClientError
+
+from controlplane.sim import Simulator
 
 from .conftest import NODE_ROLE, ROLE, SUBNETS, active_cluster, aws, make_cluster, status_of, wait_for
 
@@ -372,3 +376,46 @@ async def test_regions_are_separate(sim: Any) -> None:
         assert c["arn"].startswith("arn:aws:eks:eu-west-1:")
         assert (await us.list_clusters())["clusters"] == []
         assert (await eu.list_clusters())["clusters"] == ["r1"]
+
+
+async def _raw(sim: Simulator, path: str) -> bytes:
+    """An EKS GET as bytes (the simulator routes by the credential scope; it checks no signature here)."""
+    auth = (
+        "AWS4-HMAC-SHA256 Credential=AKIDSIM/20240101/us-west-2/eks/aws4_request, "
+        "SignedHeaders=host, Signature=" + "0" * 64
+    )
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{sim.url}{path}", headers={"Authorization": auth}) as resp,
+    ):
+        assert resp.status == 200, await resp.text()
+        return await resp.read()
+
+
+async def test_a_taint_without_a_value_has_no_value_member_on_the_wire(sim: Simulator, eks: Any) -> None:
+    await active_cluster(eks, "t1")
+    await eks.create_nodegroup(
+        clusterName="t1",
+        nodegroupName="ng1",
+        subnets=SUBNETS,
+        nodeRole=NODE_ROLE,
+        taints=[
+            {"key": "dedicated", "effect": "NO_SCHEDULE"},
+            {"key": "k", "value": "v", "effect": "NO_EXECUTE"},
+        ],
+    )
+    raw = await _raw(sim, "/clusters/t1/node-groups/ng1")
+    assert b"null" not in raw
+    assert json.loads(raw)["nodegroup"]["taints"] == [
+        {"key": "dedicated", "effect": "NO_SCHEDULE"},
+        {"key": "k", "value": "v", "effect": "NO_EXECUTE"},
+    ]
+    await wait_for(lambda: _ng_is(eks, "t1", "ng1", "ACTIVE"))
+    r = await eks.update_nodegroup_config(
+        clusterName="t1",
+        nodegroupName="ng1",
+        taints={"addOrUpdateTaints": [{"key": "gpu", "effect": "NO_SCHEDULE"}]},
+    )
+    raw = await _raw(sim, f"/clusters/t1/updates/{r['update']['id']}?nodegroupName=ng1")
+    params = {p["type"]: p["value"] for p in json.loads(raw)["update"]["params"]}
+    assert json.loads(params["TaintsToAdd"]) == [{"key": "gpu", "effect": "NO_SCHEDULE"}]

@@ -78,11 +78,18 @@ DISPLAY_NAME_UNIQUE = rule(
     _DISPLAY_NAME,
     origin="rancher",
 )
+REGION_REQUIRED = rule(
+    R_REQUIRED,
+    "region is required: set it in the manifest (the service has no default AWS region to fill in, from "
+    "AWS_DEFAULT_REGION or the AWS config file)",
+    (EKSClusterConfigSpec, "region"),
+)
 REGION = rule(
     R_FORMAT,
     "region {value!r} is not an AWS region name (e.g. us-east-1)",
     (EKSClusterConfigSpec, "region"),
-    constraints=(Pattern(r"^[a-z]{2}(-[a-z]+)+-\d+$"),),
+    # Every partition's regions: us-east-1, us-isob-east-1, eusc-de-east-1 (a 4-letter area).
+    constraints=(Pattern(r"^[a-z]{2,4}(-[a-z]+)+-\d+$"),),
     empty_ok=True,
 )
 SERVICE_ROLE_NOT_ARN = rule(
@@ -150,7 +157,9 @@ def check_values(spec: EKSClusterConfigSpec, ip_family: str | None, e: Errors) -
         e.add(DISPLAY_NAME_REQUIRED, f"{SPEC}.displayName")
     elif not DISPLAY_NAME_FORMAT.allows(name):
         e.add(DISPLAY_NAME_FORMAT, f"{SPEC}.displayName", value=name)
-    if not REGION.allows(spec.region):
+    if not spec.region:
+        e.add(REGION_REQUIRED, f"{SPEC}.region")
+    elif not REGION.allows(spec.region):
         e.add(REGION, f"{SPEC}.region", value=spec.region)
     check_ip_family(spec, e)
     if spec.service_role:
