@@ -63,7 +63,9 @@ async def test_duplicate_display_name_is_refused(world: World) -> None:
 
 
 async def served(world: World, name: str) -> dict[str, Any]:
-    """The cluster as the admin API serves it: the bytes, decoded without our structs."""
+    """The cluster as the admin API serves it: the bytes, decoded without our structs. The API reads what
+    is committed (on its own store connection): the actors' batched status writes are flushed first."""
+    await world.svc.store.flush()
     headers = {"Authorization": f"Bearer {world.svc.token}"}
     async with world.http.get(f"{world.svc.url}/v1/clusters/{name}", headers=headers) as resp:
         assert resp.status == 200, await resp.text()
