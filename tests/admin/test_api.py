@@ -302,9 +302,7 @@ async def test_put_lost_race_is_retried_without_precondition(
     real = api.store.update_spec
     races = 0
 
-    async def racing(
-        name: str, spec: Any, *, expected_resource_version: str | None, **metadata: Any
-    ) -> Any:
+    async def racing(name: str, spec: Any, *, expected_resource_version: str | None, **metadata: Any) -> Any:
         nonlocal races
         if races < 2:
             races += 1  # another writer gets in between our read and our write
