@@ -41,6 +41,7 @@ from ._upstream import (
     syncing_error_message,
     syncing_failed_message,
 )
+from ._upstream_extras import Extras, iam_principal
 
 __all__ = [
     "ABSENT",
@@ -60,6 +61,7 @@ __all__ = [
     "TAINTS",
     "UPDATABLE_ISSUE_CODES",
     "Conflict",
+    "Extras",
     "FieldChange",
     "Fields",
     "KeyedDiff",
@@ -76,6 +78,7 @@ __all__ = [
     "diff_fields",
     "ebs_csi_driver_installed",
     "fields_of",
+    "iam_principal",
     "keyed",
     "keyed_diff",
     "managed_launch_template_versions_needed",
