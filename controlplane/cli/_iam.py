@@ -13,6 +13,10 @@ PURPOSES = (
     ("generated-node-role", "the control plane creates node group roles"),
     ("ebs-csi", "clusters enable the EBS CSI driver add-on"),
     ("ipv6", "clusters use the IPv6 family"),
+    ("access-entries", "clusters manage accessEntries (and their access policies)"),
+    ("pod-identity", "clusters manage podIdentityAssociations"),
+    ("addons", "clusters manage addons (beyond the ebsCSIDriver shortcut)"),
+    ("fargate", "clusters manage fargateProfiles"),
     ("assume-role", "the stored keys assume a role (put this on the keys' identity)"),
 )
 """Each optional purpose: its flag (``--NAME``) and what it is for."""
