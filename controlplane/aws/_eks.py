@@ -148,6 +148,8 @@ class EksCalls(CallsBase):
         capacity_type: str | None = None,
         disk_size: int | None = None,
         version: str | None = None,
+        taints: Sequence[Mapping[str, str]] | None = None,
+        update_config: Mapping[str, int] | None = None,
         client_request_token: str | None = None,
     ) -> dict[str, Any]:
         """EKS CreateNodegroup; returns ``nodegroup``."""
@@ -168,6 +170,8 @@ class EksCalls(CallsBase):
                 capacityType=capacity_type,
                 diskSize=disk_size,
                 version=version,
+                taints=[dict(t) for t in taints] if taints else None,
+                updateConfig=update_config,
                 clientRequestToken=client_request_token,
             ),
         )

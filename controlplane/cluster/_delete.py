@@ -14,7 +14,7 @@ import contextlib
 from controlplane.api import Phase
 from controlplane.aws import NotFoundError
 
-from . import _plan
+from . import _fargate, _plan
 from ._context import Next, Pass, Requeue
 
 GONE = Next(Phase.DELETING, None, gone=True)
@@ -34,6 +34,8 @@ async def _remove_everything(p: Pass) -> Requeue:
     if p.status.create_request_token:  # CreateCluster was called at least once
         remaining = await _nodegroups_gone(p)
         if not remaining:
+            return p.wait()
+        if not await _fargate.gone(p):
             return p.wait()
         await _launch_template_gone(p)
         if not await _cluster_gone(p):

@@ -9,6 +9,7 @@ import msgspec
 
 from controlplane.aws import AwsError, NotFoundError
 from controlplane.sync import (
+    Extras,
     UpstreamResult,
     build_upstream_cluster_state,
     build_upstream_spec,
@@ -17,6 +18,7 @@ from controlplane.sync import (
 
 from . import _plan
 from ._context import Pass
+from ._observe_extras import read_extras
 
 
 class Observation(msgspec.Struct, kw_only=True):
@@ -29,6 +31,10 @@ class Observation(msgspec.Struct, kw_only=True):
     managed_lt_id: str
     known_ebs_csi_driver: bool | None = None
     """Set when the addon was not read this time: the value the last read found."""
+    extras: Extras = msgspec.field(default_factory=Extras)
+    """Access entries, Pod Identity associations, add-ons and Fargate profiles (those read this time)."""
+    known: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Upstream values of the families not read this time, as the last read found them."""
 
     def upstream(self, p: Pass) -> UpstreamResult:
         """Rancher's upstream spec (managed LT lifted into fields; forced fields from the spec)."""
@@ -40,10 +46,14 @@ class Observation(msgspec.Struct, kw_only=True):
             cluster_name=p.name,
             managed_launch_template_id=self.managed_lt_id,
             ebs_addon=self.ebs_addon,
+            extras=self.extras,
         )
-        if self.known_ebs_csi_driver is None:
+        known = dict(self.known)
+        if self.known_ebs_csi_driver is not None:
+            known["ebs_csi_driver"] = self.known_ebs_csi_driver
+        if not known:
             return result
-        spec = msgspec.structs.replace(result.spec, ebs_csi_driver=self.known_ebs_csi_driver)
+        spec = msgspec.structs.replace(result.spec, **known)
         return msgspec.structs.replace(result, spec=spec)
 
     def operator_view(self, p: Pass) -> Any:
@@ -56,6 +66,7 @@ class Observation(msgspec.Struct, kw_only=True):
             managed_launch_template_id=self.managed_lt_id,
             ebs_addon=self.ebs_addon,
             include_managed_launch_template=True,
+            extras=self.extras,
         )
 
 
@@ -102,6 +113,7 @@ async def observe(p: Pass, *, cluster: dict[str, Any] | None = None) -> Observat
             raise AwsError(
                 f"error checking if ebs csi driver addon is installed in cluster [{p.display}]: {exc}"
             ) from exc
+    extras, known = await read_extras(p, cluster, nodegroups)
     return Observation(
         cluster=cluster,
         nodegroups=nodegroups,
@@ -109,4 +121,6 @@ async def observe(p: Pass, *, cluster: dict[str, Any] | None = None) -> Observat
         ebs_addon=ebs_addon,
         managed_lt_id=managed,
         known_ebs_csi_driver=None if ebs_checked else previous.ebs_csi_driver if previous else None,
+        extras=extras,
+        known=known,
     )

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from controlplane.api import EKSClusterConfigSpec, NodeGroup, SyncPolicy
-from controlplane.sync import NODE_GROUPS, KeyedDiff, keyed_diff
+from controlplane.api import EKSClusterConfigSpec, NodeGroup, NodeGroupUpdateConfig, SyncPolicy, Taint
+from controlplane.sync import NODE_GROUPS, TAINTS, KeyedDiff, keyed_diff
 
 LAUNCH_TEMPLATE_NAME_FORMAT = "rancher-managed-lt-{}"
 LAUNCH_TEMPLATE_TAG_KEY = "rancher-managed-template"
@@ -102,10 +102,23 @@ def logging_changes(desired: list[str], upstream: list[str]) -> tuple[list[str],
     return enable, disable
 
 
+AUTHENTICATION_MODES = ("CONFIG_MAP", "API_AND_CONFIG_MAP", "API")
+"""In EKS's one-way order."""
+
+
 class ClusterMutation(msgspec.Struct, frozen=True):
     """One cluster-level call to make this pass."""
 
-    kind: Literal["version", "access", "cidrs", "tags", "logging"]
+    kind: Literal[
+        "version",
+        "access",
+        "cidrs",
+        "tags",
+        "logging",
+        "authentication",
+        "upgrade-policy",
+        "deletion-protection",
+    ]
     params: dict[str, Any]
     description: str
 
@@ -162,6 +175,50 @@ def next_cluster_mutation(
             if enable:
                 setups.append({"types": enable, "enabled": True})
             return ClusterMutation("logging", {"logging": {"clusterLogging": setups}}, "update logging types")
+    return _access_and_lifecycle_mutation(desired, upstream)
+
+
+def _access_and_lifecycle_mutation(
+    desired: EKSClusterConfigSpec, upstream: EKSClusterConfigSpec
+) -> ClusterMutation | None:
+    """After the operator's mutations: the authentication mode (forward only; ``mode_problem`` reports a
+    step back), the upgrade policy, deletion protection. Each is an EKS update of its own."""
+    mode, have = desired.authentication_mode, upstream.authentication_mode
+    if mode and have and mode != have and mode_problem(mode, have) is None:
+        return ClusterMutation(
+            "authentication",
+            {"accessConfig": {"authenticationMode": mode}},
+            f"change authenticationMode {have} -> {mode}",
+        )
+    policy = desired.upgrade_policy
+    if policy is not None and policy.support_type and policy != upstream.upgrade_policy:
+        return ClusterMutation(
+            "upgrade-policy",
+            {"upgradePolicy": {"supportType": policy.support_type}},
+            f"set the upgrade policy to {policy.support_type} support",
+        )
+    protect = desired.deletion_protection
+    if (
+        protect is not None
+        and upstream.deletion_protection is not None
+        and protect != upstream.deletion_protection
+    ):
+        return ClusterMutation(
+            "deletion-protection",
+            {"deletionProtection": protect},
+            "turn deletion protection " + ("on" if protect else "off"),
+        )
+    return None
+
+
+def mode_problem(desired: str, upstream: str) -> str | None:
+    """Why EKS cannot move from the ``upstream`` authentication mode to ``desired`` (None when it can)."""
+    order = AUTHENTICATION_MODES
+    if desired in order and upstream in order and order.index(desired) < order.index(upstream):
+        return (
+            f"authenticationMode {desired} is a step back from the cluster's {upstream}: EKS only moves "
+            "CONFIG_MAP -> API_AND_CONFIG_MAP -> API"
+        )
     return None
 
 
@@ -276,7 +333,8 @@ def launch_template_differs(desired: NodeGroup, upstream: NodeGroup) -> bool:
 
 
 def nodegroup_config_update(desired: NodeGroup, upstream: NodeGroup) -> dict[str, Any] | None:
-    """``UpdateNodegroupConfig`` parameters (labels and scaling), or None when nothing differs."""
+    """``UpdateNodegroupConfig`` parameters (labels, scaling, taints as addOrUpdate/remove by (key, effect),
+    update config), or None when nothing differs."""
     params: dict[str, Any] = {}
     if desired.labels is not None:
         have = upstream.labels or {}
@@ -302,7 +360,35 @@ def nodegroup_config_update(desired: NodeGroup, upstream: NodeGroup) -> dict[str
             differs = differs or want_size != have_size
     if differs:
         params["scalingConfig"] = scaling
+    taints = keyed_diff(
+        TAINTS, policy=SyncPolicy.DESIRED_WINS, desired=desired.taints, upstream=upstream.taints or []
+    )
+    if taints.mutates:
+        payload: dict[str, Any] = {}
+        put = [*taints.creates, *(u.want for u in taints.updates)]
+        if put:
+            payload["addOrUpdateTaints"] = wire_taints(put)
+        if taints.deletes:
+            payload["removeTaints"] = wire_taints(taints.deletes)
+        params["taints"] = payload
+    config = desired.update_config
+    if config is not None and config != upstream.update_config:
+        params["updateConfig"] = wire_update_config(config)
     return params or None
+
+
+def wire_taints(taints: list[Taint]) -> list[dict[str, str]]:
+    """Taints as EKS takes them (no ``value`` when there is none)."""
+    return [
+        {k: v for k, v in (("key", t.key), ("value", t.value), ("effect", t.effect)) if v}  # "" is no value
+        for t in taints
+    ]
+
+
+def wire_update_config(config: NodeGroupUpdateConfig) -> dict[str, int]:
+    if config.max_unavailable_percentage is not None:
+        return {"maxUnavailablePercentage": config.max_unavailable_percentage}
+    return {"maxUnavailable": config.max_unavailable or 1}
 
 
 def nodegroup_tag_changes(desired: NodeGroup, upstream: NodeGroup) -> tuple[dict[str, str], list[str]] | None:
@@ -342,4 +428,15 @@ def create_cluster_request(
         params["tags"] = dict(spec.tags)
     if spec.secrets_encryption:
         params["encryptionConfig"] = [{"provider": {"keyArn": spec.kms_key or ""}, "resources": ["secrets"]}]
+    access: dict[str, Any] = {}
+    if spec.authentication_mode:
+        access["authenticationMode"] = spec.authentication_mode
+    if spec.bootstrap_cluster_creator_admin_permissions is not None:
+        access["bootstrapClusterCreatorAdminPermissions"] = spec.bootstrap_cluster_creator_admin_permissions
+    if access:
+        params["accessConfig"] = access
+    if spec.upgrade_policy is not None and spec.upgrade_policy.support_type:
+        params["upgradePolicy"] = {"supportType": spec.upgrade_policy.support_type}
+    if spec.deletion_protection is not None:
+        params["deletionProtection"] = spec.deletion_protection
     return params
