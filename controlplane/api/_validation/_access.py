@@ -119,7 +119,7 @@ SCOPE_NAMESPACES = rule(
 
 def effective_mode(spec: EKSClusterConfigSpec, old: Cluster | None) -> str:
     """The authentication mode the cluster will have: the spec's, else what AWS has (updates), else the
-    default EKS gives a new cluster."""
+    default EKS gives a new cluster ("" when not known yet: an import)."""
     if spec.authentication_mode:
         return spec.authentication_mode
     if old is not None:
@@ -130,6 +130,8 @@ def effective_mode(spec: EKSClusterConfigSpec, old: Cluster | None) -> str:
             return old.spec.eks_config.authentication_mode
         if old.spec.eks_config.imported:
             return ""  # not known yet: the first refresh tells
+    elif spec.imported:
+        return ""  # an existing cluster's mode is AWS's to tell; the push checks it
     return DEFAULT_MODE
 
 
