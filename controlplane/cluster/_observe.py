@@ -35,6 +35,8 @@ class Observation(msgspec.Struct, kw_only=True):
     """Access entries, Pod Identity associations, add-ons and Fargate profiles (those read this time)."""
     known: dict[str, Any] = msgspec.field(default_factory=dict)
     """Upstream values of the families not read this time, as the last read found them."""
+    version_support: tuple[str, str] | None = None
+    """(Kubernetes version, EKS's support status of it) when read this time (once per version)."""
 
     def upstream(self, p: Pass) -> UpstreamResult:
         """Rancher's upstream spec (managed LT lifted into fields; forced fields from the spec)."""
@@ -114,6 +116,18 @@ async def observe(p: Pass, *, cluster: dict[str, Any] | None = None) -> Observat
                 f"error checking if ebs csi driver addon is installed in cluster [{p.display}]: {exc}"
             ) from exc
     extras, known = await read_extras(p, cluster, nodegroups)
+    version = str(cluster.get("version") or "")
+    support: tuple[str, str] | None = None
+    if version and version != p.status.eks_status.version_support_of:
+        try:
+            found = await scope.describe_cluster_versions([version])
+        except AwsError:
+            found = []  # only a warning depends on it: try again on the next refresh
+        status = next(
+            (str(v.get("versionStatus") or "") for v in found if v.get("clusterVersion") == version), ""
+        )
+        if status:
+            support = (version, status)
     return Observation(
         cluster=cluster,
         nodegroups=nodegroups,
@@ -123,4 +137,5 @@ async def observe(p: Pass, *, cluster: dict[str, Any] | None = None) -> Observat
         known_ebs_csi_driver=None if ebs_checked else previous.ebs_csi_driver if previous else None,
         extras=extras,
         known=known,
+        version_support=support,
     )

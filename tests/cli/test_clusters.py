@@ -66,7 +66,16 @@ async def test_get_table_json_yaml_and_phase(api: Api, run: Run, tmp_path: Path)
     code, out, err = await run("get")
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].split() == ["NAME", "PHASE", "VERSION", "NODEGROUPS", "LAST", "SYNC", "MESSAGE"]
+    assert lines[0].split() == [
+        "NAME",
+        "PHASE",
+        "VERSION",
+        "NODEGROUPS",
+        "LAST",
+        "SYNC",
+        "WARNING",
+        "MESSAGE",
+    ]
     demo = next(line for line in lines if line.startswith("demo "))
     assert demo.split()[:4] == ["demo", "new", "1.30", "1"]
     assert any(line.startswith("imported-one ") for line in lines)
@@ -130,3 +139,16 @@ async def test_sync_and_delete_wait(api: Api, run: Run, tmp_path: Path) -> None:
     assert code == 0, err
     assert out.splitlines() == ["cluster/demo deletion requested", "cluster/demo deleted"]
     assert await api.store.get_cluster("demo") is None
+
+
+def test_the_warning_column_flags_extended_support() -> None:
+    from controlplane.cli._clusters import CLUSTER_TABLE  # noqa: PLC0415 - the table itself
+
+    def row(support: str, policy: str) -> str:
+        eks_status = {"versionSupport": support, "upstreamSpec": {"upgradePolicy": {"supportType": policy}}}
+        cells = CLUSTER_TABLE.row({"metadata": {"name": "x"}, "status": {"eksStatus": eks_status}})
+        return cells[CLUSTER_TABLE.headers.index("WARNING")]  # type: ignore[no-any-return]
+
+    assert row("EXTENDED_SUPPORT", "EXTENDED") == "extended support (extra cost)"
+    assert row("STANDARD_SUPPORT", "EXTENDED") == "-"
+    assert row("EXTENDED_SUPPORT", "STANDARD") == "-"  # EKS upgrades it instead
