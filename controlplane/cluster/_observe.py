@@ -60,7 +60,7 @@ class Observation(msgspec.Struct, kw_only=True):
 
     def operator_view(self, p: Pass) -> Any:
         """The operator's view (keeps node groups' launch templates), used to plan pushes."""
-        return build_upstream_cluster_state(
+        view = build_upstream_cluster_state(
             self.cluster,
             self.nodegroups,
             self.lt_versions,
@@ -70,6 +70,7 @@ class Observation(msgspec.Struct, kw_only=True):
             include_managed_launch_template=True,
             extras=self.extras,
         )
+        return msgspec.structs.replace(view, **self.known) if self.known else view
 
 
 async def observe(p: Pass, *, cluster: dict[str, Any] | None = None) -> Observation:
