@@ -16,7 +16,7 @@ import msgspec
 from controlplane.api import EKSClusterConfigSpec
 
 # Node-group planning lives in _plan_nodegroups; the actor reads all of it through this module.
-from ._plan_nodegroups import (  # noqa: F401 - re-exported: the actor plans through _plan
+from ._plan_nodegroups import (
     UserDataError,
     ami_type,
     launch_template_data,
@@ -29,6 +29,20 @@ from ._plan_nodegroups import (  # noqa: F401 - re-exported: the actor plans thr
     wire_taints,
     wire_update_config,
 )
+
+__all__ = [  # the re-exported node-group planning (the names defined below are public too)
+    "UserDataError",
+    "ami_type",
+    "launch_template_data",
+    "launch_template_differs",
+    "nodegroup_config_update",
+    "nodegroup_plan",
+    "nodegroup_tag_changes",
+    "nodegroup_version",
+    "tag_changes",
+    "wire_taints",
+    "wire_update_config",
+]
 
 LAUNCH_TEMPLATE_NAME_FORMAT = "rancher-managed-lt-{}"
 LAUNCH_TEMPLATE_TAG_KEY = "rancher-managed-template"
