@@ -279,9 +279,28 @@ async def patch_cluster(request: web.Request) -> web.Response:
     return await _update(request, name, lambda old: _apply_patch(old, patch))
 
 
+def protected(cluster: Cluster) -> bool:
+    """A cluster we would delete in AWS whose deletion protection is on (in the spec, or in AWS when the
+    spec leaves it unmanaged)."""
+    eks = cluster.spec.eks_config
+    if eks.imported:
+        return False  # deleting an import only forgets it: AWS is never called
+    if eks.deletion_protection is not None:
+        return eks.deletion_protection
+    upstream = cluster.status.eks_status.upstream_spec
+    return upstream is not None and upstream.deletion_protection is True
+
+
 async def delete_cluster(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     store = request.app[STORE]
+    existing = await store.get_cluster(name)
+    if existing is not None and protected(existing) and not existing.metadata.deletion_timestamp:
+        raise ApiError(
+            409,
+            f"cluster {name!r} has deletion protection: set spec.eksConfig.deletionProtection to false, then "
+            "delete it",
+        )
     try:
         cluster = await store.mark_deleting(name)
     except NotFound:

@@ -221,7 +221,11 @@ def openapi_document() -> dict[str, Any]:
             ),
             "delete": _op(
                 "Delete a cluster and its AWS resources (phase deleting until AWS is clean, then 404)",
-                {"202": _json("Cluster", "deletion accepted"), "404": missing},
+                {
+                    "202": _json("Cluster", "deletion accepted"),
+                    "404": missing,
+                    "409": _error("the cluster has deletion protection (AWS is not called)"),
+                },
                 params=name,
             ),
         },

@@ -33,6 +33,98 @@ class LaunchTemplate(_Spec):
     version: int | None = None
 
 
+class Taint(_Spec):
+    """A Kubernetes taint EKS puts on a node group's nodes; keyed by (``key``, ``effect``)."""
+
+    key: str | None = None
+    value: str | None = None
+    effect: str | None = None
+
+
+class NodeGroupUpdateConfig(_Spec):
+    """How many nodes a node group's rolling update may take down at once: one of the two, never both."""
+
+    max_unavailable: int | None = None
+    max_unavailable_percentage: int | None = None
+
+
+class AccessScope(_Spec):
+    """Where an access policy applies: the whole cluster, or the listed namespaces."""
+
+    type: str | None = None
+    namespaces: list[str] | None = None
+
+
+class AccessPolicy(_Spec):
+    """An EKS access policy associated with an access entry; keyed by ``policyArn``."""
+
+    policy_arn: str | None = None
+    access_scope: AccessScope | None = None
+
+
+class AccessEntry(_Spec):
+    """An EKS access entry: an IAM principal allowed into the cluster; keyed by ``principalArn``."""
+
+    principal_arn: str | None = None
+    type: str | None = None
+    kubernetes_groups: list[str] | None = None
+    username: str | None = None
+    tags: dict[str, str] | None = None
+    access_policies: list[AccessPolicy] | None = None
+
+
+class PodIdentityAssociation(_Spec):
+    """An EKS Pod Identity association; keyed by (``namespace``, ``serviceAccount``)."""
+
+    namespace: str | None = None
+    service_account: str | None = None
+    role_arn: str | None = None
+    tags: dict[str, str] | None = None
+
+
+class AddonPodIdentity(_Spec):
+    """A Pod Identity association an add-on owns (in the add-on's namespace); keyed by ``serviceAccount``."""
+
+    service_account: str | None = None
+    role_arn: str | None = None
+
+
+class Addon(_Spec):
+    """An EKS add-on; keyed by ``name``. ``version`` is an explicit version, ``default`` or ``latest``
+    (resolved for the cluster's Kubernetes version); ``resolveConflicts`` says how a push treats fields
+    someone else changed in the cluster (it is an instruction, never read back)."""
+
+    name: str | None = None
+    version: str | None = None
+    configuration_values: str | None = None
+    service_account_role_arn: str | None = None
+    pod_identity_associations: list[AddonPodIdentity] | None = None
+    resolve_conflicts: str | None = None
+
+
+class FargateSelector(_Spec):
+    """Which pods a Fargate profile runs: a namespace and, optionally, labels they must carry."""
+
+    namespace: str | None = None
+    labels: dict[str, str] | None = None
+
+
+class FargateProfile(_Spec):
+    """An EKS Fargate profile; keyed by ``name``. Immutable in EKS: a change is a delete then a create."""
+
+    name: str | None = None
+    pod_execution_role_arn: str | None = None
+    subnets: list[str] | None = None
+    selectors: list[FargateSelector] | None = None
+    tags: dict[str, str] | None = None
+
+
+class UpgradePolicy(_Spec):
+    """The cluster's support policy: ``STANDARD`` or ``EXTENDED`` (extended support costs extra)."""
+
+    support_type: str | None = None
+
+
 class NodeGroup(_Spec):
     """A managed node group (Rancher's ``NodeGroup``); ``nodegroupName`` is the diff key."""
 
@@ -56,6 +148,8 @@ class NodeGroup(_Spec):
     request_spot_instances: bool | None = None
     spot_instance_types: list[str] | None = None
     node_role: str | None = None
+    taints: list[Taint] | None = None
+    update_config: NodeGroupUpdateConfig | None = None
 
 
 class EKSClusterConfigSpec(_Spec):
@@ -79,6 +173,14 @@ class EKSClusterConfigSpec(_Spec):
     security_groups: list[str] | None = None
     service_role: str | None = None
     node_groups: list[NodeGroup] | None = None
+    authentication_mode: str | None = None
+    bootstrap_cluster_creator_admin_permissions: bool | None = None
+    access_entries: list[AccessEntry] | None = None
+    pod_identity_associations: list[PodIdentityAssociation] | None = None
+    addons: list[Addon] | None = None
+    fargate_profiles: list[FargateProfile] | None = None
+    upgrade_policy: UpgradePolicy | None = None
+    deletion_protection: bool | None = None
 
 
 class SyncPolicy(StrEnum):
@@ -148,6 +250,11 @@ class EKSStatus(msgspec.Struct, omit_defaults=True, rename="camel"):
     managed_launch_template_id: str = msgspec.field(default="", name="managedLaunchTemplateID")
     managed_launch_template_versions: dict[str, str] = msgspec.field(default_factory=dict)
     generated_node_role: str = ""
+    version_support: str = ""
+    """EKS's support status of ``versionSupportOf`` (``STANDARD_SUPPORT``, ``EXTENDED_SUPPORT``,
+    ``UNSUPPORTED``; DescribeClusterVersions), read once per Kubernetes version the cluster runs."""
+    version_support_of: str = ""
+    """The Kubernetes version ``versionSupport`` is about."""
 
 
 class ClusterStatus(msgspec.Struct, omit_defaults=True, rename="camel"):

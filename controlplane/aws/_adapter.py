@@ -44,6 +44,7 @@ from ._credentials import (
 )
 from ._ec2 import Ec2Calls
 from ._eks import EksCalls
+from ._eks_features import EksFeatureCalls
 from ._errors import THROTTLE_CODES, ClientRequestError, CredentialError, classify
 from ._fastpath import FastReads, fast_path, page_query
 from ._iam import IamCalls
@@ -477,7 +478,7 @@ async def _aclosing(iterator: Any) -> AsyncIterator[Any]:
         await iterator.aclose()
 
 
-class AwsScope(EksCalls, Ec2Calls, CfnCalls, IamCalls):
+class AwsScope(EksCalls, EksFeatureCalls, Ec2Calls, CfnCalls, IamCalls):
     """AWS calls with one credential identity in one region. Cheap: create one per use."""
 
     __slots__ = ("_adapter", "_guard", "_ident", "region")

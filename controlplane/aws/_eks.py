@@ -24,6 +24,9 @@ class EksCalls(CallsBase):
         logging: Mapping[str, Any] | None = None,
         encryption_config: Sequence[Mapping[str, Any]] | None = None,
         tags: Mapping[str, str] | None = None,
+        access_config: Mapping[str, Any] | None = None,
+        upgrade_policy: Mapping[str, str] | None = None,
+        deletion_protection: bool | None = None,
         client_request_token: str | None = None,
     ) -> dict[str, Any]:
         """EKS CreateCluster; returns ``cluster``."""
@@ -39,6 +42,9 @@ class EksCalls(CallsBase):
                 logging=logging,
                 encryptionConfig=encryption_config,
                 tags=tags or None,
+                accessConfig=access_config,
+                upgradePolicy=upgrade_policy,
+                deletionProtection=deletion_protection,
                 clientRequestToken=client_request_token,
             ),
         )
@@ -76,9 +82,12 @@ class EksCalls(CallsBase):
         resources_vpc_config: Mapping[str, Any] | None = None,
         logging: Mapping[str, Any] | None = None,
         access_config: Mapping[str, Any] | None = None,
+        upgrade_policy: Mapping[str, str] | None = None,
+        deletion_protection: bool | None = None,
         client_request_token: str | None = None,
     ) -> dict[str, Any]:
-        """EKS UpdateClusterConfig (endpoint access, public CIDRs, logging...); returns ``update``
+        """EKS UpdateClusterConfig (endpoint access, public CIDRs, logging, authentication mode, upgrade
+        policy, deletion protection: one kind per call); returns ``update``
         (``{}`` when the service sent none, as moto does)."""
         response = await self._call(
             "eks",
@@ -88,6 +97,8 @@ class EksCalls(CallsBase):
                 resourcesVpcConfig=resources_vpc_config,
                 logging=logging,
                 accessConfig=access_config,
+                upgradePolicy=upgrade_policy,
+                deletionProtection=deletion_protection,
                 clientRequestToken=client_request_token,
             ),
         )
@@ -137,6 +148,8 @@ class EksCalls(CallsBase):
         capacity_type: str | None = None,
         disk_size: int | None = None,
         version: str | None = None,
+        taints: Sequence[Mapping[str, str]] | None = None,
+        update_config: Mapping[str, int] | None = None,
         client_request_token: str | None = None,
     ) -> dict[str, Any]:
         """EKS CreateNodegroup; returns ``nodegroup``."""
@@ -157,6 +170,8 @@ class EksCalls(CallsBase):
                 capacityType=capacity_type,
                 diskSize=disk_size,
                 version=version,
+                taints=[dict(t) for t in taints] if taints else None,
+                updateConfig=update_config,
                 clientRequestToken=client_request_token,
             ),
         )
@@ -254,6 +269,8 @@ class EksCalls(CallsBase):
         service_account_role_arn: str | None = None,
         resolve_conflicts: str | None = None,
         tags: Mapping[str, str] | None = None,
+        configuration_values: str | None = None,
+        pod_identity_associations: Sequence[Mapping[str, str]] | None = None,
         client_request_token: str | None = None,
     ) -> dict[str, Any]:
         """EKS CreateAddon; returns ``addon``."""
@@ -267,6 +284,10 @@ class EksCalls(CallsBase):
                 serviceAccountRoleArn=service_account_role_arn,
                 resolveConflicts=resolve_conflicts,
                 tags=tags or None,
+                configurationValues=configuration_values,
+                podIdentityAssociations=(
+                    [dict(a) for a in pod_identity_associations] if pod_identity_associations else None
+                ),
                 clientRequestToken=client_request_token,
             ),
         )
@@ -278,6 +299,21 @@ class EksCalls(CallsBase):
             "eks", "DescribeAddon", {"clusterName": cluster_name, "addonName": addon_name}
         )
         return response["addon"]  # type: ignore[no-any-return]
+
+    async def list_addons(self, cluster_name: str) -> list[str]:
+        """EKS ListAddons, every page."""
+        return await self._paginate("eks", "ListAddons", {"clusterName": cluster_name}, "addons")
+
+    async def describe_addon_versions(
+        self, *, addon_name: str | None = None, kubernetes_version: str | None = None
+    ) -> list[dict[str, Any]]:
+        """EKS DescribeAddonVersions, every page; returns the ``addons`` entries."""
+        return await self._paginate(
+            "eks",
+            "DescribeAddonVersions",
+            params(addonName=addon_name, kubernetesVersion=kubernetes_version),
+            "addons",
+        )
 
     async def delete_addon(
         self, cluster_name: str, addon_name: str, *, preserve: bool = False

@@ -100,6 +100,15 @@ def _node_groups(cluster: dict[str, Any]) -> str:
     return "-" if groups is None else str(len(groups))
 
 
+def _warning(cluster: dict[str, Any]) -> str:
+    """What costs money or is about to change without asking: extended support."""
+    eks_status = (cluster.get("status") or {}).get("eksStatus") or {}
+    support = (_upstream(cluster).get("upgradePolicy") or {}).get("supportType")
+    if eks_status.get("versionSupport") == "EXTENDED_SUPPORT" and support != "STANDARD":
+        return "extended support (extra cost)"
+    return "-"
+
+
 def _cluster_row(cluster: dict[str, Any]) -> list[str]:
     status = cluster.get("status") or {}
     return [
@@ -108,12 +117,13 @@ def _cluster_row(cluster: dict[str, Any]) -> list[str]:
         _version(cluster),
         _node_groups(cluster),
         age(status.get("lastSyncTime", "")),
+        _warning(cluster),
         _message(cluster) or "-",
     ]
 
 
 CLUSTER_TABLE = Table(
-    ("NAME", "PHASE", "VERSION", "NODEGROUPS", "LAST SYNC", "MESSAGE"),
+    ("NAME", "PHASE", "VERSION", "NODEGROUPS", "LAST SYNC", "WARNING", "MESSAGE"),
     _cluster_row,
     empty="No clusters found.",
 )

@@ -14,6 +14,10 @@ PURPOSES = (
     ("ebs-csi", "clusters enable the EBS CSI driver add-on"),
     ("ipv6", "clusters use the IPv6 family"),
     ("secrets-encryption", "clusters encrypt secrets with a customer KMS key (see --kms-key)"),
+    ("access-entries", "clusters manage accessEntries (and their access policies)"),
+    ("pod-identity", "clusters manage podIdentityAssociations"),
+    ("addons", "clusters manage addons (beyond the ebsCSIDriver shortcut)"),
+    ("fargate", "clusters manage fargateProfiles"),
     ("assume-role", "the stored keys assume a role (put this on the keys' identity)"),
 )
 """Each optional purpose: its flag (``--NAME``) and what it is for."""

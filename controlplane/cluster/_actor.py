@@ -34,7 +34,7 @@ from controlplane.metrics import (
 from controlplane.store import Fence, Fenced, RawCluster
 from controlplane.sync import UpstreamBuildError
 
-from ._context import ClusterDeps, Next, Pass, ReconcileError, Requeue
+from ._context import ClusterAccessError, ClusterDeps, Next, Pass, ReconcileError, Requeue
 from ._messages import ClusterMessage, DeleteRequested, Reconcile, SpecChanged, SyncTick
 from ._observe import observe
 from ._phases import HANDLERS, after_failure, retry_delay
@@ -66,8 +66,8 @@ def is_access_denied(error: BaseException) -> bool:
     """AWS refused the credential, or the cluster's API answered 403 to our token."""
     seen: BaseException | None = error
     for _ in range(16):
-        if seen is None:
-            return False
+        if seen is None or isinstance(seen, ClusterAccessError):
+            return False  # the cluster refused our identity: its message says what to fix
         if isinstance(seen, AccessDeniedError) or (isinstance(seen, DownstreamError) and seen.status == 403):
             return True
         seen = seen.__cause__

@@ -1,5 +1,6 @@
-"""The EBS CSI driver addon: IAM OIDC provider, the IRSA role stack, then CreateAddon; and the IAM OIDC
-provider every IPv6 cluster gets.
+"""The EBS CSI driver shortcut (``ebsCSIDriver: true``): the IAM OIDC provider and the IRSA role stack,
+then the ``aws-ebs-csi-driver`` element the add-on step (``_addons``) pushes like any other add-on; and the
+IAM OIDC provider every IPv6 cluster gets.
 
 Departure from the operator: no thumbprint is fetched with TLS verification disabled. IAM has not
 needed a thumbprint for EKS-hosted OIDC issuers since 2023 (it trusts them through its CA library),
@@ -8,6 +9,7 @@ and an unverified TLS fetch is exactly what a security review flags.
 
 from __future__ import annotations
 
+from controlplane.api import Addon
 from controlplane.aws import AwsError, Template, render
 
 from . import _plan
@@ -15,7 +17,8 @@ from ._context import Pass, ReconcileError
 from ._observe import Observation
 
 OIDC_CLIENT_ID = "sts.amazonaws.com"
-_ABSENT = frozenset({"CREATE_FAILED", "DEGRADED"})
+ABSENT = frozenset({"CREATE_FAILED", "DEGRADED"})
+"""The operator's CheckEBSAddon counts these as not installed: the add-on is replaced."""
 
 
 def _issuer(obs: Observation) -> str:
@@ -47,20 +50,12 @@ async def _oidc_provider(p: Pass, issuer: str) -> str:
     return arn
 
 
-async def ensure_ebs_csi(p: Pass, obs: Observation) -> float | None:
-    """None when installed (or just requested); a float means "poll again" (role stack in progress)."""
+async def ebs_element(p: Pass, obs: Observation) -> Addon | float:
+    """The add-on the shortcut asks for: as it is when installed (nothing to push), with the IRSA role
+    once the role exists; a float means "poll again" (the role stack is being created)."""
     addon = obs.ebs_addon
-    if addon is not None and addon.get("status") not in _ABSENT:
-        return None
     if addon is not None:
-        # EKS refuses CreateAddon over a failed one (the operator retried forever): remove it first.
-        await p.scope.delete_addon(p.display, _plan.EBS_ADDON_NAME)
-        p.event(
-            "AddonReplacing",
-            f"{_plan.EBS_ADDON_NAME} is {addon.get('status')}: deleting it to retry",
-            warning=True,
-        )
-        return p.wait()
+        return Addon(name=_plan.EBS_ADDON_NAME)  # installed (or failed: the add-on step replaces it)
     issuer = _issuer(obs)
     if not issuer:
         raise ReconcileError("error enabling ebs csi driver addon: cluster has no OIDC issuer")
@@ -75,21 +70,8 @@ async def ensure_ebs_csi(p: Pass, obs: Observation) -> float | None:
             capabilities=("CAPABILITY_IAM",),
             error_prefix="could not create ebs csi driver role",
         )
-        if outputs is None:
-            return p.stack_poll()
-        role_arn = outputs.get("EBSCSIDriverRole", "")
-        try:
-            intent = f"CreateAddon/{_plan.EBS_ADDON_NAME}"
-            await p.scope.create_addon(
-                p.display,
-                _plan.EBS_ADDON_NAME,
-                service_account_role_arn=role_arn,
-                client_request_token=p.token(intent),
-            )
-            p.sent(intent)
-        except AwsError as exc:
-            raise ReconcileError(f"failed to install ebs csi driver addon: {exc}") from exc
     except ReconcileError as exc:
         raise ReconcileError(f"error enabling ebs csi driver addon: {exc}") from exc
-    p.event("AddonCreating", f"{_plan.EBS_ADDON_NAME} requested")
-    return None
+    if outputs is None:
+        return p.stack_poll()
+    return Addon(name=_plan.EBS_ADDON_NAME, service_account_role_arn=outputs.get("EBSCSIDriverRole", ""))

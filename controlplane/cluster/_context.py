@@ -36,6 +36,11 @@ class ReconcileError(Exception):
     """An expected failure of a pass; its text becomes the failure message (operator wording)."""
 
 
+class ClusterAccessError(ReconcileError):
+    """The cluster's Kubernetes API refused our identity (401/403); the message names the identity and
+    the exact fix. Not a cloud-credential problem: AWS accepted the credential."""
+
+
 Requeue = float | None
 """A step's outcome: seconds until the next pass (0: at once), or None: wait for a message."""
 

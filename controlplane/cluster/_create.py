@@ -159,6 +159,9 @@ async def _create_cluster(p: Pass, role_arn: str) -> Next:
             logging=request.get("logging"),
             encryption_config=request.get("encryptionConfig"),
             tags=request.get("tags"),
+            access_config=request.get("accessConfig"),
+            upgrade_policy=request.get("upgradePolicy"),
+            deletion_protection=request.get("deletionProtection"),
             client_request_token=p.status.create_request_token,
         )
         p.event("Creating", f"EKS cluster {name} requested")

@@ -14,7 +14,7 @@ import contextlib
 from controlplane.api import Phase
 from controlplane.aws import NotFoundError
 
-from . import _plan
+from . import _fargate, _plan
 from ._context import Next, Pass, Requeue
 
 GONE = Next(Phase.DELETING, None, gone=True)
@@ -34,6 +34,8 @@ async def _remove_everything(p: Pass) -> Requeue:
     if p.status.create_request_token:  # CreateCluster was called at least once
         remaining = await _nodegroups_gone(p)
         if not remaining:
+            return p.wait()
+        if not await _fargate.gone(p):
             return p.wait()
         await _launch_template_gone(p)
         if not await _cluster_gone(p):
@@ -90,6 +92,16 @@ async def _cluster_gone(p: Pass) -> bool:
         cluster = await p.scope.describe_cluster(p.display)
     except NotFoundError:
         return True
+    if cluster.get("deletionProtection") and p.spec.deletion_protection is False:
+        # Turned off in the spec, not yet in AWS (the delete came right after the edit): do it first.
+        if cluster.get("status") == "ACTIVE":
+            intent = "UpdateCluster/deletion-protection"
+            await p.scope.update_cluster_config(
+                p.display, deletion_protection=False, client_request_token=p.token(intent)
+            )
+            p.sent(intent)
+            p.event("Updating", "turn deletion protection off before deleting the cluster")
+        return False
     if cluster.get("status") != "DELETING":
         await p.scope.delete_cluster(p.display)
         p.event("Deleting", f"EKS cluster {p.display} deleted")

@@ -119,6 +119,8 @@ async def create(p: Pass, ng: NodeGroup, desired: EKSClusterConfigSpec) -> float
             capacity_type="SPOT" if spot else "ON_DEMAND",
             # EKS refuses a version next to a launch template that names its own AMI.
             version=version if not ng.image_id and ng.launch_template is None else None,
+            taints=_plan.wire_taints(ng.taints) if ng.taints else None,
+            update_config=_plan.wire_update_config(ng.update_config) if ng.update_config else None,
             client_request_token=p.token(intent),
         )
         p.sent(intent)
@@ -234,10 +236,12 @@ async def update(  # noqa: PLR0917 - the pass's six views of one node group
             name,
             labels=config.get("labels"),
             scaling_config=config.get("scalingConfig"),
+            taints=config.get("taints"),
+            update_config=config.get("updateConfig"),
             client_request_token=p.token(intent),
         )
         p.sent(intent)
-        p.event("NodegroupUpdating", f"node group {name}: scaling/labels update")
+        p.event("NodegroupUpdating", f"node group {name}: {', '.join(sorted(config))} update")
         return True
     tag_changes = _plan.nodegroup_tag_changes(want, have)
     if tag_changes:

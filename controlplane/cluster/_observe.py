@@ -9,6 +9,7 @@ import msgspec
 
 from controlplane.aws import AwsError, NotFoundError
 from controlplane.sync import (
+    Extras,
     UpstreamResult,
     build_upstream_cluster_state,
     build_upstream_spec,
@@ -17,6 +18,7 @@ from controlplane.sync import (
 
 from . import _plan
 from ._context import Pass
+from ._observe_extras import read_extras
 
 
 class Observation(msgspec.Struct, kw_only=True):
@@ -29,6 +31,12 @@ class Observation(msgspec.Struct, kw_only=True):
     managed_lt_id: str
     known_ebs_csi_driver: bool | None = None
     """Set when the addon was not read this time: the value the last read found."""
+    extras: Extras = msgspec.field(default_factory=Extras)
+    """Access entries, Pod Identity associations, add-ons and Fargate profiles (those read this time)."""
+    known: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Upstream values of the families not read this time, as the last read found them."""
+    version_support: tuple[str, str] | None = None
+    """(Kubernetes version, EKS's support status of it) when read this time (once per version)."""
 
     def upstream(self, p: Pass) -> UpstreamResult:
         """Rancher's upstream spec (managed LT lifted into fields; forced fields from the spec)."""
@@ -40,15 +48,19 @@ class Observation(msgspec.Struct, kw_only=True):
             cluster_name=p.name,
             managed_launch_template_id=self.managed_lt_id,
             ebs_addon=self.ebs_addon,
+            extras=self.extras,
         )
-        if self.known_ebs_csi_driver is None:
+        known = dict(self.known)
+        if self.known_ebs_csi_driver is not None:
+            known["ebs_csi_driver"] = self.known_ebs_csi_driver
+        if not known:
             return result
-        spec = msgspec.structs.replace(result.spec, ebs_csi_driver=self.known_ebs_csi_driver)
+        spec = msgspec.structs.replace(result.spec, **known)
         return msgspec.structs.replace(result, spec=spec)
 
     def operator_view(self, p: Pass) -> Any:
         """The operator's view (keeps node groups' launch templates), used to plan pushes."""
-        return build_upstream_cluster_state(
+        view = build_upstream_cluster_state(
             self.cluster,
             self.nodegroups,
             self.lt_versions,
@@ -56,7 +68,9 @@ class Observation(msgspec.Struct, kw_only=True):
             managed_launch_template_id=self.managed_lt_id,
             ebs_addon=self.ebs_addon,
             include_managed_launch_template=True,
+            extras=self.extras,
         )
+        return msgspec.structs.replace(view, **self.known) if self.known else view
 
 
 async def observe(p: Pass, *, cluster: dict[str, Any] | None = None) -> Observation:
@@ -102,6 +116,19 @@ async def observe(p: Pass, *, cluster: dict[str, Any] | None = None) -> Observat
             raise AwsError(
                 f"error checking if ebs csi driver addon is installed in cluster [{p.display}]: {exc}"
             ) from exc
+    extras, known = await read_extras(p, cluster, nodegroups)
+    version = str(cluster.get("version") or "")
+    support: tuple[str, str] | None = None
+    if version and version != p.status.eks_status.version_support_of:
+        try:
+            found = await scope.describe_cluster_versions([version])
+        except AwsError:
+            found = []  # only a warning depends on it: try again on the next refresh
+        status = next(
+            (str(v.get("versionStatus") or "") for v in found if v.get("clusterVersion") == version), ""
+        )
+        if status:
+            support = (version, status)
     return Observation(
         cluster=cluster,
         nodegroups=nodegroups,
@@ -109,4 +136,7 @@ async def observe(p: Pass, *, cluster: dict[str, Any] | None = None) -> Observat
         ebs_addon=ebs_addon,
         managed_lt_id=managed,
         known_ebs_csi_driver=None if ebs_checked else previous.ebs_csi_driver if previous else None,
+        extras=extras,
+        known=known,
+        version_support=support,
     )

@@ -2,19 +2,47 @@
 
 Everything here is a function of (desired spec, upstream spec, status) and returns data; the actor does
 the calls. The order and the comparisons follow eks-operator's ``updateUpstreamClusterState``: at most one
-cluster-level mutation per pass (version, access, public CIDRs, tags, logging), then node groups.
+cluster-level mutation per pass (version, access, public CIDRs, tags, logging; then the authentication
+mode, upgrade policy and deletion protection), then node groups (``_plan_nodegroups``).
 """
 
 from __future__ import annotations
 
-import base64
 import uuid
 from typing import Any, Literal
 
 import msgspec
 
-from controlplane.api import EKSClusterConfigSpec, NodeGroup, SyncPolicy
-from controlplane.sync import NODE_GROUPS, KeyedDiff, keyed_diff
+from controlplane.api import EKSClusterConfigSpec
+
+# Node-group planning lives in _plan_nodegroups; the actor reads all of it through this module.
+from ._plan_nodegroups import (
+    UserDataError,
+    ami_type,
+    launch_template_data,
+    launch_template_differs,
+    nodegroup_config_update,
+    nodegroup_plan,
+    nodegroup_tag_changes,
+    nodegroup_version,
+    tag_changes,
+    wire_taints,
+    wire_update_config,
+)
+
+__all__ = [  # the re-exported node-group planning (the names defined below are public too)
+    "UserDataError",
+    "ami_type",
+    "launch_template_data",
+    "launch_template_differs",
+    "nodegroup_config_update",
+    "nodegroup_plan",
+    "nodegroup_tag_changes",
+    "nodegroup_version",
+    "tag_changes",
+    "wire_taints",
+    "wire_update_config",
+]
 
 LAUNCH_TEMPLATE_NAME_FORMAT = "rancher-managed-lt-{}"
 LAUNCH_TEMPLATE_TAG_KEY = "rancher-managed-template"
@@ -88,13 +116,6 @@ def _same_cidrs(desired: list[str], upstream: list[str]) -> bool:
     return len(desired) == len(upstream) and all(u in desired for u in upstream)
 
 
-def tag_changes(desired: dict[str, str], upstream: dict[str, str]) -> tuple[dict[str, str], list[str]]:
-    """(tags to add or update, keys to remove) to make ``upstream`` equal ``desired``."""
-    add = {k: v for k, v in desired.items() if upstream.get(k) != v}
-    remove = sorted(k for k in upstream if k not in desired)
-    return add, remove
-
-
 def logging_changes(desired: list[str], upstream: list[str]) -> tuple[list[str], list[str]]:
     """(types to enable, types to disable)."""
     enable = [t for t in desired if t not in upstream]
@@ -102,10 +123,23 @@ def logging_changes(desired: list[str], upstream: list[str]) -> tuple[list[str],
     return enable, disable
 
 
+AUTHENTICATION_MODES = ("CONFIG_MAP", "API_AND_CONFIG_MAP", "API")
+"""In EKS's one-way order."""
+
+
 class ClusterMutation(msgspec.Struct, frozen=True):
     """One cluster-level call to make this pass."""
 
-    kind: Literal["version", "access", "cidrs", "tags", "logging"]
+    kind: Literal[
+        "version",
+        "access",
+        "cidrs",
+        "tags",
+        "logging",
+        "authentication",
+        "upgrade-policy",
+        "deletion-protection",
+    ]
     params: dict[str, Any]
     description: str
 
@@ -162,6 +196,50 @@ def next_cluster_mutation(
             if enable:
                 setups.append({"types": enable, "enabled": True})
             return ClusterMutation("logging", {"logging": {"clusterLogging": setups}}, "update logging types")
+    return _access_and_lifecycle_mutation(desired, upstream)
+
+
+def _access_and_lifecycle_mutation(
+    desired: EKSClusterConfigSpec, upstream: EKSClusterConfigSpec
+) -> ClusterMutation | None:
+    """After the operator's mutations: the authentication mode (forward only; ``mode_problem`` reports a
+    step back), the upgrade policy, deletion protection. Each is an EKS update of its own."""
+    mode, have = desired.authentication_mode, upstream.authentication_mode
+    if mode and have and mode != have and mode_problem(mode, have) is None:
+        return ClusterMutation(
+            "authentication",
+            {"accessConfig": {"authenticationMode": mode}},
+            f"change authenticationMode {have} -> {mode}",
+        )
+    policy = desired.upgrade_policy
+    if policy is not None and policy.support_type and policy != upstream.upgrade_policy:
+        return ClusterMutation(
+            "upgrade-policy",
+            {"upgradePolicy": {"supportType": policy.support_type}},
+            f"set the upgrade policy to {policy.support_type} support",
+        )
+    protect = desired.deletion_protection
+    if (
+        protect is not None
+        and upstream.deletion_protection is not None
+        and protect != upstream.deletion_protection
+    ):
+        return ClusterMutation(
+            "deletion-protection",
+            {"deletionProtection": protect},
+            "turn deletion protection " + ("on" if protect else "off"),
+        )
+    return None
+
+
+def mode_problem(desired: str, upstream: str) -> str | None:
+    """Why EKS cannot move from the ``upstream`` authentication mode to ``desired`` (None when it can)."""
+    order = AUTHENTICATION_MODES
+    if desired in order and upstream in order and order.index(desired) < order.index(upstream):
+        return (
+            f"authenticationMode {desired} is a step back from the cluster's {upstream}: EKS only moves "
+            "CONFIG_MAP -> API_AND_CONFIG_MAP -> API"
+        )
     return None
 
 
@@ -176,148 +254,6 @@ def version_problem(desired: str, upstream: str) -> str | None:
             f"EKS upgrades one minor version at a time"
         )
     return None
-
-
-def nodegroup_version(ng: NodeGroup, cluster_version: str | None) -> str | None:
-    """The node group's desired version: "" means the cluster's; None means unmanaged."""
-    if ng.version is None:
-        return None
-    return ng.version or cluster_version
-
-
-def _every_pair(path: str, want: NodeGroup, have: NodeGroup) -> list[str]:
-    return [path]
-
-
-# The update step compares what the operator compares (launch template, version, scaling, labels, tags),
-# which is not the managed-field diff, so every node group present on both sides goes to it.
-_NODEGROUP_PLAN = msgspec.structs.replace(NODE_GROUPS, changes=_every_pair)
-
-
-def _named(groups: list[NodeGroup] | None) -> list[NodeGroup] | None:
-    """Validation refuses unnamed and repeated node groups; were one to get here, an unnamed group is
-    skipped and the last of a repeated name kept, as a map by name would."""
-    if groups is None:
-        return None
-    return list({ng.nodegroup_name: ng for ng in groups if ng.nodegroup_name}.values())
-
-
-def nodegroup_plan(desired: EKSClusterConfigSpec, upstream: EKSClusterConfigSpec) -> KeyedDiff[NodeGroup]:
-    """Node groups to create (desired order) and delete (upstream order) so that upstream holds the desired
-    ones, and the (desired, upstream) pairs of the rest for the update step, in upstream order.
-
-    ``desired`` is the spec after the merge policy ran, so this is the keyed diff under ``desired-wins``;
-    a null ``nodeGroups`` is unmanaged and plans nothing.
-    """
-    return keyed_diff(
-        _NODEGROUP_PLAN,
-        policy=SyncPolicy.DESIRED_WINS,
-        desired=_named(desired.node_groups),
-        upstream=_named(upstream.node_groups),
-    )
-
-
-def ami_type(ng: NodeGroup) -> str | None:
-    if ng.image_id:
-        return None
-    if ng.launch_template is not None:
-        return "CUSTOM"
-    if ng.arm:
-        return "AL2023_ARM_64_STANDARD"
-    if ng.gpu:
-        return "AL2023_x86_64_NVIDIA"
-    return "AL2023_x86_64_STANDARD"
-
-
-class UserDataError(ValueError):
-    pass
-
-
-def launch_template_data(ng: NodeGroup, root_device_name: str) -> dict[str, Any]:
-    """``LaunchTemplateData`` for a Rancher-managed node group (``buildLaunchTemplateData``)."""
-    data: dict[str, Any] = {}
-    if ng.image_id:
-        data["ImageId"] = ng.image_id
-    if ng.ec2_ssh_key:
-        data["KeyName"] = ng.ec2_ssh_key
-    if ng.user_data:
-        if "Content-Type: multipart/mixed" not in ng.user_data:
-            raise UserDataError(
-                f"userdata for nodegroup [{ng.nodegroup_name}] is not of mime time multipart/mixed"
-            )
-        data["UserData"] = base64.b64encode(ng.user_data.encode()).decode()
-    ebs: dict[str, Any] = {}
-    if ng.disk_size is not None:
-        ebs["VolumeSize"] = ng.disk_size
-    data["BlockDeviceMappings"] = [{"DeviceName": root_device_name, "Ebs": ebs}]
-    if ng.resource_tags:
-        tags = [{"Key": k, "Value": v} for k, v in sorted(ng.resource_tags.items())]
-        data["TagSpecifications"] = [
-            {"ResourceType": rt, "Tags": tags} for rt in ("instance", "volume", "spot-instances-request")
-        ]
-    if not ng.request_spot_instances and ng.instance_type:
-        data["InstanceType"] = ng.instance_type
-    return data
-
-
-def launch_template_differs(desired: NodeGroup, upstream: NodeGroup) -> bool:
-    """Whether a Rancher-managed node group needs a new launch-template version."""
-    if (desired.user_data or "") != (upstream.user_data or ""):
-        return True
-    if (desired.ec2_ssh_key or "") != (upstream.ec2_ssh_key or ""):
-        return True
-    if desired.disk_size != upstream.disk_size and desired.disk_size is not None:
-        return True
-    if (desired.image_id or "") != (upstream.image_id or ""):
-        return True
-    if not upstream.request_spot_instances and desired.instance_type != upstream.instance_type:
-        return True
-    return (desired.resource_tags or {}) != (upstream.resource_tags or {})
-
-
-def nodegroup_config_update(
-    desired: NodeGroup, upstream: NodeGroup, *, full_scaling: bool = False
-) -> dict[str, Any] | None:
-    """``UpdateNodegroupConfig`` parameters (labels and scaling), or None when nothing differs.
-
-    ``full_scaling`` is the operator's rule: every update carries the spec's whole scaling config, so a
-    label edit also resets ``desiredSize`` to the spec. Without it (three-way sync) the sizes go only
-    when one of them differs: a label edit never undoes what an autoscaler or the console set."""
-    params: dict[str, Any] = {}
-    if desired.labels is not None:
-        have = upstream.labels or {}
-        want = {k: v or "" for k, v in desired.labels.items()}
-        add = {k: v for k, v in want.items() if (have.get(k) or "") != v or k not in have}
-        remove = [k for k in have if k not in want]
-        if add or remove:
-            labels: dict[str, Any] = {}
-            if add:
-                labels["addOrUpdateLabels"] = add
-            if remove:
-                labels["removeLabels"] = remove
-            params["labels"] = labels
-    scaling: dict[str, int] = {}
-    differs = False
-    for key, want_size, have_size in (
-        ("desiredSize", desired.desired_size, upstream.desired_size),
-        ("maxSize", desired.max_size, upstream.max_size),
-        ("minSize", desired.min_size, upstream.min_size),
-    ):
-        if want_size is not None:
-            scaling[key] = want_size
-            differs = differs or want_size != have_size
-    if scaling and (differs or (full_scaling and params)):
-        params["scalingConfig"] = scaling
-    return params or None
-
-
-def nodegroup_tag_changes(desired: NodeGroup, upstream: NodeGroup) -> tuple[dict[str, str], list[str]] | None:
-    if desired.tags is None:
-        return None
-    want = {k: v or "" for k, v in desired.tags.items()}
-    have = {k: v or "" for k, v in (upstream.tags or {}).items()}
-    add, remove = tag_changes(want, have)
-    return (add, remove) if add or remove else None
 
 
 def create_cluster_request(
@@ -348,4 +284,15 @@ def create_cluster_request(
         params["tags"] = dict(spec.tags)
     if spec.secrets_encryption:
         params["encryptionConfig"] = [{"provider": {"keyArn": spec.kms_key or ""}, "resources": ["secrets"]}]
+    access: dict[str, Any] = {}
+    if spec.authentication_mode:
+        access["authenticationMode"] = spec.authentication_mode
+    if spec.bootstrap_cluster_creator_admin_permissions is not None:
+        access["bootstrapClusterCreatorAdminPermissions"] = spec.bootstrap_cluster_creator_admin_permissions
+    if access:
+        params["accessConfig"] = access
+    if spec.upgrade_policy is not None and spec.upgrade_policy.support_type:
+        params["upgradePolicy"] = {"supportType": spec.upgrade_policy.support_type}
+    if spec.deletion_protection is not None:
+        params["deletionProtection"] = spec.deletion_protection
     return params

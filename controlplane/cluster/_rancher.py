@@ -13,7 +13,9 @@ from controlplane.aws import AwsError
 from controlplane.downstream import DownstreamError
 
 from . import _conditions as cond
-from ._context import Pass, ReconcileError, Requeue
+from ._access import access_hint
+from ._context import ClusterAccessError, Pass, ReconcileError, Requeue
+from ._observe_extras import our_principal
 
 TOKEN_SECRET_PREFIX = "cluster-serviceaccounttoken-"
 
@@ -95,6 +97,22 @@ def _api_available(p: Pass) -> None:
         cond.set_condition(st, cond.WAITING, "True", "")
 
 
+async def _refused_message(p: Pass, message: str) -> str:
+    """The seed's access problem: who we are, that the cluster's access lacks us, and the exact fix."""
+    try:
+        caller = (await p.scope.get_caller_identity()).arn
+        principal = await our_principal(p)
+    except AwsError as exc:
+        return f"{message}; the cluster's access does not include our IAM identity (unknown: {exc})"
+    upstream = p.status.eks_status.upstream_spec
+    mode = (upstream.authentication_mode if upstream is not None else None) or "CONFIG_MAP"
+    who = caller if caller == principal else f"{caller} (IAM principal {principal})"
+    return (
+        f"{message}. The control plane calls the cluster's Kubernetes API as {who}, and the cluster's "
+        f"access does not include it: {access_hint(principal, mode)}"
+    )
+
+
 async def _token_source(p: Pass) -> str:
     creds = await p.scope.frozen_credentials()
     return await p.deps.minter.token(cluster_name=p.display, region=p.spec.region, credentials=creds)
@@ -128,8 +146,11 @@ async def _service_account_token(p: Pass) -> Requeue:
         token = await generate(st.api_endpoint, st.ca_cert, lambda: _token_source(p), p.name)
     except (DownstreamError, AwsError) as exc:
         message = f"failed to communicate with cluster: {exc}"
+        refused = isinstance(exc, DownstreamError) and exc.status in (401, 403)
+        if refused:
+            message = await _refused_message(p, message)
         cond.set_condition(st, cond.WAITING, "False", message)
-        raise ReconcileError(message) from exc
+        raise (ClusterAccessError if refused else ReconcileError)(message) from exc
     if not token:
         raise ReconcileError("failed to create or update service account token secret, secret can't be empty")
     secret_name = st.service_account_token_secret or f"{TOKEN_SECRET_PREFIX}{secrets.token_hex(3)}"

@@ -25,8 +25,16 @@ from ._observe import Observation
 
 def store_upstream(p: Pass, obs: Observation) -> None:
     """Record Rancher's upstream spec when it can be built (an update pass never fails on it)."""
+    record_version_support(p, obs)
     with contextlib.suppress(UpstreamBuildError):
         p.status.eks_status.upstream_spec = obs.upstream(p).spec
+
+
+def record_version_support(p: Pass, obs: Observation) -> None:
+    """EKS's support status of the cluster's Kubernetes version (``controlplane get`` warns on extended)."""
+    if obs.version_support is not None:
+        eks = p.status.eks_status
+        eks.version_support_of, eks.version_support = obs.version_support
 
 
 async def _write_spec(p: Pass, spec: EKSClusterConfigSpec) -> bool:
@@ -96,6 +104,7 @@ async def refresh(p: Pass, obs: Observation | None, error: Exception | None) -> 
     if obs is None:
         cond.set_condition(p.status, cond.UPDATED, "False", syncing_failed_message(error or "unknown"))
         return False
+    record_version_support(p, obs)
     try:
         result = obs.upstream(p)
     except UpstreamBuildError as exc:

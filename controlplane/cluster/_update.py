@@ -1,8 +1,10 @@
 """Phases ``active`` and ``updating``: eks-operator's checkAndUpdate + updateUpstreamClusterState.
 
 Pre-flight gates first (cluster UPDATING, in-progress EKS updates, busy node groups), then at most one
-cluster-level mutation per pass in the operator's order, then node groups, deferred launch-template
-cleanup and the EBS CSI addon. Fixed on purpose (operator reference section 10): pagination everywhere,
+cluster-level mutation per pass in the operator's order (then the authentication mode, upgrade policy and
+deletion protection), then access entries, add-ons (the EBS CSI shortcut among them), Pod Identity
+associations, Fargate profiles and node groups, and deferred launch-template cleanup.
+Fixed on purpose (operator reference section 10): pagination everywhere,
 bounded completed-update bookkeeping, node groups without a launch template are upgradable, a failed
 call never deletes a version of a user's launch template, orphaned managed versions are collected,
 the addon does not depend on ``nodeGroups`` being set, and a merge policy runs before any push.
@@ -15,7 +17,7 @@ from typing import Any
 from controlplane.api import EKSClusterConfigSpec, Phase, SyncPolicy
 from controlplane.aws import AwsError, ResourceInUseError
 
-from . import _addon, _nodegroups, _plan
+from . import _access, _addon, _addons, _fargate, _nodegroups, _plan, _pod_identity
 from ._context import Next, Pass, ReconcileError, Requeue
 from ._create import record_endpoint
 from ._observe import Observation, observe
@@ -156,17 +158,27 @@ async def _push(p: Pass, desired: EKSClusterConfigSpec, obs: Observation) -> Any
         problem = _plan.version_problem(desired.kubernetes_version, upstream.kubernetes_version)
         if problem:
             raise ReconcileError(problem)
+    if desired.authentication_mode and upstream.authentication_mode:
+        problem = _plan.mode_problem(desired.authentication_mode, upstream.authentication_mode)
+        if problem:
+            raise ReconcileError(problem)  # never sent: EKS refuses a step back
     mutation = _plan.next_cluster_mutation(desired, upstream)
     if mutation is not None:
+        if mutation.kind == "version":
+            problem = await _addons.upgrade_problem(p, desired, mutation.params["version"])
+            if problem:
+                raise ReconcileError(problem)
         await _apply_cluster_mutation(p, mutation, str(obs.cluster.get("arn") or ""))
         return 0
+    # EKS's order: access (needs the mode above), add-ons (after a control-plane upgrade they move before
+    # the node groups), Pod Identity (needs its agent add-on), Fargate, then node groups.
+    for step in (_access.push, _addons.push, _pod_identity.push, _fargate.push):
+        outcome = await step(p, desired, upstream, obs)
+        if outcome is not None:
+            return outcome
     if desired.node_groups is not None:
         outcome = await _push_nodegroups(p, desired, upstream, obs)
         if outcome is not _DONE:
-            return outcome
-    if desired.ebs_csi_driver:
-        outcome = await _addon.ensure_ebs_csi(p, obs)
-        if outcome is not None:
             return outcome
     return _DONE
 
@@ -188,6 +200,18 @@ async def _apply_cluster_mutation(p: Pass, m: _plan.ClusterMutation, arn: str) -
         elif m.kind == "logging":
             await scope.update_cluster_config(
                 name, logging=m.params["logging"], client_request_token=p.token(intent)
+            )
+        elif m.kind == "authentication":
+            await scope.update_cluster_config(
+                name, access_config=m.params["accessConfig"], client_request_token=p.token(intent)
+            )
+        elif m.kind == "upgrade-policy":
+            await scope.update_cluster_config(
+                name, upgrade_policy=m.params["upgradePolicy"], client_request_token=p.token(intent)
+            )
+        elif m.kind == "deletion-protection":
+            await scope.update_cluster_config(
+                name, deletion_protection=m.params["deletionProtection"], client_request_token=p.token(intent)
             )
         else:
             if m.params["add"]:
@@ -218,6 +242,9 @@ _MUTATION_ERRORS = {
     "access": ("error updating cluster access config", "public/private access"),
     "cidrs": ("error updating cluster public access sources", "public access sources"),
     "logging": ("error updating logging types", "logging types"),
+    "authentication": ("error updating authentication mode", "authentication mode"),
+    "upgrade-policy": ("error updating upgrade policy", "upgrade policy"),
+    "deletion-protection": ("error updating deletion protection", "deletion protection"),
 }
 
 

@@ -40,6 +40,10 @@ class AwsLookup(Protocol):
         """The VPC of a subnet, or None when moto does not know the subnet."""
         ...
 
+    def principal(self, access_key: str, region: str) -> str:
+        """The IAM principal (role or user ARN) behind an access key, as STS reports it."""
+        ...
+
 
 class Endpoints(Protocol):
     """The downstream Kubernetes API endpoints (KubeFleet, or plain names when disabled)."""
@@ -139,6 +143,8 @@ class EksBackend:
         self._cluster_body: dict[str, bytes] = {}
         self.generation = 0
         """Bumped on every change; the persister saves when it moved."""
+        self.caller: str | None = None
+        """The access key of the request being served (set by the handler before each EKS operation)."""
 
     # --- changes and lifecycles -----------------------------------------------------------------
 
@@ -191,6 +197,14 @@ class EksBackend:
 
     def find(self, region: str, name: str) -> ClusterRec | None:
         return self._regions.get(region, {}).get(name)
+
+    def find_any(self, name: str) -> ClusterRec | None:
+        """The cluster called ``name`` in whichever region has one (the Kubernetes endpoints are per name)."""
+        for clusters in self._regions.values():
+            c = clusters.get(name)
+            if c is not None:
+                return c
+        return None
 
     def cluster(self, region: str, name: str) -> ClusterRec:
         c = self._regions.get(region, {}).get(name)
@@ -258,6 +272,10 @@ class EksBackend:
         self.generation += 1
 
     # --- what every resource needs --------------------------------------------------------------
+
+    def caller_principal(self, region: str) -> str | None:
+        """The IAM principal of the request being served, or None for an unsigned one."""
+        return None if self.caller is None else self.lookup.principal(self.caller, region)
 
     def arn(self, region: str, resource: str) -> str:
         return f"arn:{partition(region)}:eks:{region}:{self.settings.account_id}:{resource}"

@@ -7,12 +7,13 @@ import uuid
 from collections.abc import Iterable
 
 from . import _errors as err
+from ._access import ensure_creator_entry
 from ._backend import EksBackend, Resource
 from ._model import LOG_TYPES, ClusterRec, UpdateRec, render_cluster
 from ._rules import check_name, check_role, check_tags, minor, random_hex
 from ._shapes import CreateClusterIn, LoggingIn, UpdateClusterConfigIn, UpdateClusterVersionIn
 from ._updates import Plan, in_progress, refuse_if_updating, request_update
-from ._wire import Json, decode, page_answer
+from ._wire import Json, decode, page_answer, paginate
 
 
 def check_log_types(types: Iterable[str]) -> None:
@@ -57,6 +58,10 @@ def new_cluster(
     status: str,
     token: str | None = None,
     authentication_mode: str = "CONFIG_MAP",
+    bootstrap_admin: bool = True,
+    creator_arn: str | None = None,
+    support_type: str = "EXTENDED",
+    deletion_protection: bool = False,
 ) -> ClusterRec:
     vpc = None
     for s in subnet_ids:
@@ -91,8 +96,13 @@ def new_cluster(
         tags=tags,
         token=token,
         authentication_mode=authentication_mode,
+        bootstrap_admin=bootstrap_admin,
+        creator_arn=creator_arn,
+        support_type=support_type,
+        deletion_protection=deletion_protection,
     )
     b.add_cluster(c)
+    ensure_creator_entry(b, c)
     if status == "CREATING":
         b.schedule("cluster", c, c, b.settings.cluster_create_seconds)
     return c
@@ -148,8 +158,22 @@ def create_cluster(b: EksBackend, region: str, req: CreateClusterIn) -> Json:
                 )
             encryption.append({"resources": ["secrets"], "provider": {"keyArn": e.provider.keyArn}})
     auth_mode = "CONFIG_MAP"
-    if req.accessConfig and req.accessConfig.authenticationMode:
-        auth_mode = req.accessConfig.authenticationMode
+    bootstrap = True
+    if req.accessConfig is not None:
+        auth_mode = req.accessConfig.authenticationMode or auth_mode
+        if req.accessConfig.bootstrapClusterCreatorAdminPermissions is not None:
+            bootstrap = req.accessConfig.bootstrapClusterCreatorAdminPermissions
+    check_authentication_mode(auth_mode)
+    if not bootstrap and auth_mode == "CONFIG_MAP":
+        raise err.invalid_parameter(
+            "bootstrapClusterCreatorAdminPermissions must be true if cluster authentication mode is set to "
+            "CONFIG_MAP",
+            clusterName=req.name,
+        )
+    support = "EXTENDED"
+    if req.upgradePolicy is not None and req.upgradePolicy.supportType is not None:
+        support = req.upgradePolicy.supportType
+        check_support_type(support)
     c = new_cluster(
         b,
         region,
@@ -169,8 +193,26 @@ def create_cluster(b: EksBackend, region: str, req: CreateClusterIn) -> Json:
         status="CREATING",
         token=req.clientRequestToken,
         authentication_mode=auth_mode,
+        bootstrap_admin=bootstrap,
+        creator_arn=b.caller_principal(region),
+        support_type=support,
+        deletion_protection=bool(req.deletionProtection),
     )
     return {"cluster": render_cluster(c)}
+
+
+AUTHENTICATION_MODES = ("CONFIG_MAP", "API_AND_CONFIG_MAP", "API")
+SUPPORT_TYPES = ("STANDARD", "EXTENDED")
+
+
+def check_authentication_mode(mode: str) -> None:
+    if mode not in AUTHENTICATION_MODES:
+        raise err.invalid_parameter(f"Invalid authenticationMode {mode!r}.")
+
+
+def check_support_type(support: str) -> None:
+    if support not in SUPPORT_TYPES:
+        raise err.invalid_parameter(f"Invalid supportType {support!r}.")
 
 
 def describe_cluster(b: EksBackend, region: str, name: str) -> bytes:
@@ -185,10 +227,20 @@ def delete_cluster(b: EksBackend, region: str, name: str) -> Json:
     c = b.cluster(region, name)
     if c.status == "DELETING":
         return {"cluster": render_cluster(c)}
+    if c.deletion_protection:
+        raise err.invalid_request(
+            f"Cluster {name} has deletion protection enabled; turn it off (UpdateClusterConfig "
+            "deletionProtection=false) before deleting the cluster.",
+            clusterName=name,
+        )
     refuse_if_updating(c)
     if c.nodegroups:
         raise err.in_use(
             f"Cluster has nodegroups attached: {', '.join(sorted(c.nodegroups))}", clusterName=name
+        )
+    if c.fargate:
+        raise err.in_use(
+            f"Cluster has fargate profiles attached: {', '.join(sorted(c.fargate))}", clusterName=name
         )
     start_delete(b, c, b.settings.cluster_delete_seconds)
     return {"cluster": render_cluster(c)}
@@ -275,15 +327,52 @@ def update_cluster_version(b: EksBackend, region: str, name: str, req: UpdateClu
 
 
 _NOT_UPDATABLE = (
-    "accessConfig",
-    "upgradePolicy",
     "zonalShiftConfig",
     "computeConfig",
     "kubernetesNetworkConfig",
     "storageConfig",
     "remoteNetworkConfig",
-    "deletionProtection",
 )
+_UPDATE_KINDS = ("resourcesVpcConfig", "logging", "accessConfig", "upgradePolicy", "deletionProtection")
+
+
+def access_plan(c: ClusterRec, mode: str) -> Plan:
+    """An AccessConfigUpdate: EKS moves CONFIG_MAP -> API_AND_CONFIG_MAP -> API only."""
+    check_authentication_mode(mode)
+    order = AUTHENTICATION_MODES
+    if mode == c.authentication_mode:
+        raise err.invalid_parameter(
+            f"Cluster {c.name} is already at the desired authentication mode {mode}.", clusterName=c.name
+        )
+    if order.index(mode) < order.index(c.authentication_mode):
+        raise err.invalid_parameter(
+            f"Unsupported authentication mode update from {c.authentication_mode} to {mode}",
+            clusterName=c.name,
+        )
+    plan = Plan()
+    plan.set("authentication_mode", "AuthenticationMode", mode)
+    return plan
+
+
+def support_plan(c: ClusterRec, support: str) -> Plan:
+    check_support_type(support)
+    if support == c.support_type:
+        raise err.invalid_parameter(
+            f"Cluster {c.name} already has supportType {support}.", clusterName=c.name
+        )
+    plan = Plan()
+    plan.set("support_type", "UpgradePolicy", support)
+    return plan
+
+
+def protection_plan(c: ClusterRec, protect: bool) -> Plan:
+    if protect == c.deletion_protection:
+        raise err.invalid_parameter(
+            f"Cluster {c.name} already has deletionProtection {str(protect).lower()}.", clusterName=c.name
+        )
+    plan = Plan()
+    plan.set("deletion_protection", "DeletionProtection", protect)
+    return plan
 
 
 def update_cluster_config(b: EksBackend, region: str, name: str, req: UpdateClusterConfigIn) -> Json:
@@ -293,8 +382,18 @@ def update_cluster_config(b: EksBackend, region: str, name: str, req: UpdateClus
         raise err.invalid_parameter(
             f"The simulator does not support updating {', '.join(unsupported)}.", clusterName=name
         )
-    if (req.resourcesVpcConfig is None) == (req.logging is None):
+    if sum(getattr(req, k) is not None for k in _UPDATE_KINDS) != 1:
         raise err.invalid_parameter("Only one type of update can be allowed.", clusterName=name)
+    token = req.clientRequestToken
+    access, policy, protect = req.accessConfig, req.upgradePolicy, req.deletionProtection
+    if access is not None:
+        mode = access.authenticationMode or c.authentication_mode
+        return request_update(b, c, "AccessConfigUpdate", token, lambda: access_plan(c, mode))
+    if policy is not None:
+        support = policy.supportType or c.support_type
+        return request_update(b, c, "UpgradePolicyUpdate", token, lambda: support_plan(c, support))
+    if protect is not None:
+        return request_update(b, c, "DeletionProtectionUpdate", token, lambda: protection_plan(c, protect))
     logging, vpc = req.logging, req.resourcesVpcConfig
     if logging is not None:
 
@@ -332,6 +431,37 @@ def update_cluster_config(b: EksBackend, region: str, name: str, req: UpdateClus
     return request_update(b, c, "EndpointAccessUpdate", req.clientRequestToken, endpoint_update)
 
 
+def describe_cluster_versions(
+    b: EksBackend, versions: list[str], max_results: int | None, token: str | None
+) -> Json:
+    """The supported Kubernetes versions (or those asked for) and their support status."""
+    s = b.settings
+    known = [v for v in reversed(s.kubernetes_versions) if not versions or v in versions]
+    page, nxt = paginate(known, max_results, token, ordered=False)
+    day = 86400.0
+    out: Json = {"clusterVersions": []}
+    for i, v in enumerate(page):
+        extended = v in s.extended_support_versions
+        released = 1_600_000_000.0 + float(s.kubernetes_versions.index(v)) * 120 * day
+        out["clusterVersions"].append(
+            {
+                "clusterVersion": v,
+                "clusterType": "eks",
+                "defaultPlatformVersion": "eks.1",
+                "defaultVersion": v == s.default_kubernetes_version,
+                "releaseDate": released,
+                "endOfStandardSupportDate": released + 14 * 30 * day,
+                "endOfExtendedSupportDate": released + 26 * 30 * day,
+                "status": "extended-support" if extended else "standard-support",
+                "versionStatus": "EXTENDED_SUPPORT" if extended else "STANDARD_SUPPORT",
+                "kubernetesPatchVersion": f"{v}.{i + 1}",
+            }
+        )
+    if nxt:
+        out["nextToken"] = nxt
+    return out
+
+
 def _cluster_due(b: EksBackend, c: ClusterRec, rec: ClusterRec) -> None:
     if c.status == "CREATING":
         c.status = "ACTIVE"
@@ -356,6 +486,13 @@ def _apply_cluster_update(b: EksBackend, c: ClusterRec, u: UpdateRec) -> None:
             c.endpoint = b.endpoints.add_cluster(c.name, access)
     if "logging" in ch:
         c.logging = list(ch["logging"])
+    if "authentication_mode" in ch:
+        c.authentication_mode = ch["authentication_mode"]
+        ensure_creator_entry(b, c)
+    if "support_type" in ch:
+        c.support_type = ch["support_type"]
+    if "deletion_protection" in ch:
+        c.deletion_protection = ch["deletion_protection"]
     if c.status == "UPDATING" and in_progress(c) is None:
         c.status = "ACTIVE"
 
@@ -378,6 +515,12 @@ RESOURCE = Resource(
         ("POST", ("clusters", "*", "updates")): (
             "UpdateClusterVersion",
             lambda b, r, s, q, body: update_cluster_version(b, r, s[1], decode(body, UpdateClusterVersionIn)),
+        ),
+        ("GET", ("cluster-versions",)): (
+            "DescribeClusterVersions",
+            lambda b, r, s, q, body: describe_cluster_versions(
+                b, q.all("clusterVersions"), q.int("maxResults"), q.get("nextToken")
+            ),
         ),
         ("POST", ("clusters", "*", "update-config")): (
             "UpdateClusterConfig",

@@ -11,6 +11,7 @@ from . import _errors as err
 from ._backend import EksBackend
 from ._model import LOG_TYPES, ClusterRec, NodegroupRec, render_update
 from ._settings import EndpointAccess
+from ._shapes import TaintIn
 from ._updates import Plan, new_update
 from ._wire import Json
 
@@ -30,6 +31,7 @@ class NodegroupSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     amiType: str = "AL2023_x86_64_STANDARD"
     capacityType: str = "ON_DEMAND"
     launchTemplate: dict[str, str] | None = None
+    taints: list[dict[str, str]] = []
 
 
 class ClusterSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -47,6 +49,11 @@ class ClusterSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     roleArn: str | None = None
     ipFamily: str = "ipv4"
     nodegroups: list[NodegroupSpec] = []
+    authenticationMode: str = "CONFIG_MAP"
+    supportType: str = "EXTENDED"
+    deletionProtection: bool = False
+    creatorArn: str | None = None
+    """The IAM principal that made the cluster; None lets any caller in (and makes no creator entry)."""
 
 
 class BatchSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -108,6 +115,10 @@ def create_cluster(b: EksBackend, spec: ClusterSpec) -> ClusterRec:
         encryption=None,
         endpoint_access=spec.endpointAccess,
         status="ACTIVE",
+        authentication_mode=spec.authenticationMode,
+        creator_arn=spec.creatorArn,
+        support_type=spec.supportType,
+        deletion_protection=spec.deletionProtection,
     )
     for ng, ng_version in groups:
         _new_nodegroup(b, c, ng, ng_version, status="ACTIVE")
@@ -139,7 +150,7 @@ def _new_nodegroup(b: EksBackend, c: ClusterRec, ng: NodegroupSpec, version: str
         ami_type=ng.amiType,
         capacity_type=ng.capacityType,
         labels=dict(ng.labels),
-        taints=[],
+        taints=[_nodegroup_config.taint(TaintIn(**t)) for t in ng.taints],
         tags=dict(ng.tags),
         launch_template=lt,
         remote_access=None,
@@ -241,6 +252,43 @@ def state(b: EksBackend) -> list[Json]:
                 "publicAccessSources": c.public_access_cidrs,
                 "loggingTypes": c.logging,
                 "tags": c.tags,
+                "authenticationMode": c.authentication_mode,
+                "supportType": c.support_type,
+                "deletionProtection": c.deletion_protection,
+                "accessEntries": [
+                    {
+                        "principalArn": e.principal_arn,
+                        "type": e.type,
+                        "kubernetesGroups": e.kubernetes_groups,
+                        "username": e.username,
+                        "tags": e.tags,
+                        "policies": {
+                            p.policy_arn: {"type": p.scope_type, "namespaces": p.namespaces}
+                            for p in e.policies.values()
+                        },
+                    }
+                    for e in c.access_entries.values()
+                ],
+                "podIdentityAssociations": [
+                    {
+                        "namespace": a.namespace,
+                        "serviceAccount": a.service_account,
+                        "roleArn": a.role_arn,
+                        "tags": a.tags,
+                        "ownerArn": a.owner_arn,
+                    }
+                    for a in c.pod_identity.values()
+                ],
+                "fargateProfiles": [
+                    {
+                        "name": f.name,
+                        "status": f.status,
+                        "podExecutionRoleArn": f.pod_execution_role_arn,
+                        "selectors": f.selectors,
+                        "tags": f.tags,
+                    }
+                    for f in c.fargate.values()
+                ],
                 "nodegroups": [
                     {
                         "name": n.name,
@@ -253,12 +301,30 @@ def state(b: EksBackend) -> list[Json]:
                         "labels": n.labels,
                         "tags": n.tags,
                         "launchTemplate": n.launch_template,
+                        "taints": [msgspec.structs.asdict(t) for t in n.taints],
+                        "maxUnavailable": n.max_unavailable,
+                        "maxUnavailablePercentage": n.max_unavailable_percentage,
                     }
                     for n in c.nodegroups.values()
                 ],
-                "addons": [{"name": a.name, "status": a.status} for a in c.addons.values()],
+                "addons": [
+                    {
+                        "name": a.name,
+                        "status": a.status,
+                        "version": a.version,
+                        "configurationValues": a.configuration_values,
+                        "serviceAccountRoleArn": a.service_account_role_arn,
+                    }
+                    for a in c.addons.values()
+                ],
                 "updates": [
-                    {"id": u.id, "type": u.type, "status": u.status, "nodegroup": u.nodegroup}
+                    {
+                        "id": u.id,
+                        "type": u.type,
+                        "status": u.status,
+                        "nodegroup": u.nodegroup,
+                        "addon": u.addon,
+                    }
                     for u in c.updates.values()
                 ],
             }

@@ -16,7 +16,7 @@ lifecycles and tags then include it.
 
 from __future__ import annotations
 
-from . import _addons, _clusters, _nodegroups, _tags, _updates
+from . import _access, _addons, _clusters, _fargate, _nodegroups, _pod_identity, _tags, _updates
 from ._backend import Resource
 
 # In this order, records of one cluster due at the same time move as before the split.
@@ -24,6 +24,9 @@ RESOURCES: tuple[Resource, ...] = (
     _clusters.RESOURCE,
     _nodegroups.RESOURCE,
     _addons.RESOURCE,
+    _access.RESOURCE,
+    _pod_identity.RESOURCE,
+    _fargate.RESOURCE,
     _updates.RESOURCE,
     _tags.RESOURCE,
 )

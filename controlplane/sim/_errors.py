@@ -76,3 +76,36 @@ def tag_not_found(arn: str) -> EksError:
 
 def bad_request(message: str) -> EksError:
     return EksError("BadRequestException", 400, message)
+
+
+def limit_exceeded(message: str, **fields: str | None) -> EksError:
+    return EksError("ResourceLimitExceededException", 400, message, **fields)
+
+
+def access_entry_not_found(cluster: str, principal: str) -> EksError:
+    return EksError(
+        "ResourceNotFoundException",
+        404,
+        f"The specified principalArn could not be found. You can view your available access entries with "
+        f"'aws eks list-access-entries --cluster-name {cluster}'.",
+        clusterName=cluster,
+    )
+
+
+def association_not_found(cluster: str, association_id: str) -> EksError:
+    return EksError(
+        "ResourceNotFoundException",
+        404,
+        f"No association found for id: {association_id}.",
+        clusterName=cluster,
+    )
+
+
+def fargate_not_found(cluster: str, name: str) -> EksError:
+    return EksError(
+        "ResourceNotFoundException",
+        404,
+        f"No Fargate Profile found with name: {name}.",
+        clusterName=cluster,
+        fargateProfileName=name,
+    )

@@ -224,6 +224,8 @@ class Handler:
         body = await request.read() if request.can_read_body else b""
         backend = self.backend
         backend.advance(self._clock())
+        cred = _credential(request)
+        backend.caller = cred[0] if cred else None
         try:
             out = fn(backend, region, segs, QueryReader(request.query, request.query.getall), body)
         except err.EksError as e:

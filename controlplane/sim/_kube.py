@@ -33,6 +33,7 @@ from typing import Any, Final, Literal
 from urllib.parse import quote
 
 import msgspec
+import yaml
 from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -563,6 +564,24 @@ def _sanitise_dns_label(name: str) -> str:
     return label or "cluster"
 
 
+def aws_auth_mappings(cluster: _KubeCluster) -> dict[str, set[str]]:
+    """The ``kube-system/aws-auth`` ConfigMap's ``mapRoles`` and ``mapUsers``: ARN -> groups."""
+    obj = cluster.objects.get(("configmaps", "kube-system", "aws-auth"))
+    out: dict[str, set[str]] = {}
+    if obj is None:
+        return out
+    data = obj.get("data") or {}
+    for key, arn_key in (("mapRoles", "rolearn"), ("mapUsers", "userarn")):
+        try:
+            items = yaml.safe_load(data.get(key) or "") or []
+        except yaml.YAMLError:
+            continue  # a broken ConfigMap maps nobody, as in EKS
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict) and isinstance(item.get(arn_key), str):
+                out.setdefault(item[arn_key], set()).update(str(g) for g in item.get("groups") or [])
+    return out
+
+
 class KubeFleet:
     """Downstream Kubernetes API servers of every simulated cluster, behind one TLS listener.
 
@@ -575,10 +594,14 @@ class KubeFleet:
         *,
         host: str = "127.0.0.1",
         secret_for_access_key: Callable[[str], str | None] | None = None,
+        authorize: Callable[[str, str, dict[str, set[str]]], int] | None = None,
         token_delay: float = 0.005,
     ) -> None:
         self._host = host
         self._secret_for_access_key = secret_for_access_key
+        self._authorize = authorize
+        """``(cluster, access key, aws-auth ARN -> groups) -> 0 | 401 | 403``: whether the IAM identity of
+        a verified token may use the cluster (EKS's access entries and the aws-auth ConfigMap)."""
         self._token_delay = token_delay
         self._clusters: dict[str, _KubeCluster] = {}
         self._pki: Pki | None = None
@@ -706,7 +729,7 @@ class KubeFleet:
         if scheme.lower() == "bearer" and token:
             if token.startswith(TOKEN_PREFIX):
                 try:
-                    verify_token(
+                    verified = verify_token(
                         token,
                         cluster_name=cluster.name,
                         now=dt.datetime.now(dt.UTC),
@@ -715,10 +738,22 @@ class KubeFleet:
                 except TokenRejected:
                     pass
                 else:
+                    self._authorize_identity(cluster, verified.access_key_id)
                     return
             elif token in cluster.issued_tokens:
                 return
         raise _ApiError(401, "Unauthorized", "Unauthorized")
+
+    def _authorize_identity(self, cluster: _KubeCluster, access_key: str) -> None:
+        if self._authorize is None:
+            return
+        verdict = self._authorize(cluster.name, access_key, aws_auth_mappings(cluster))
+        if verdict == 401:
+            raise _ApiError(401, "Unauthorized", "Unauthorized")
+        if verdict == 403:
+            raise _ApiError(
+                403, "Forbidden", "the IAM identity is known to the cluster but has no administrator access"
+            )
 
     async def _dispatch(self, request: web.Request) -> web.Response:
         cluster = self._clusters.get(request.match_info["cluster"])

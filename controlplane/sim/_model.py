@@ -11,6 +11,8 @@ from typing import Any
 
 import msgspec
 
+from ._model_extras import AccessEntryRec, FargateRec, PodIdentityRec
+
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 
 
@@ -67,6 +69,8 @@ class NodegroupRec(msgspec.Struct):
     launch_template: dict[str, str] | None = None
     remote_access: dict[str, Any] | None = None
     max_unavailable: int = 1
+    max_unavailable_percentage: int | None = None
+    """When set, the update config is this percentage instead of ``max_unavailable``."""
     token: str | None = None
     due: float | None = None
 
@@ -81,6 +85,8 @@ class AddonRec(msgspec.Struct):
     service_account_role_arn: str | None = None
     configuration_values: str | None = None
     tags: dict[str, str] = {}
+    pod_identity_associations: list[str] = []
+    """ARNs of the Pod Identity associations the add-on owns (their ``owner_arn`` is the add-on's ARN)."""
     token: str | None = None
     due: float | None = None
 
@@ -111,8 +117,18 @@ class ClusterRec(msgspec.Struct):
     encryption: list[dict[str, Any]] | None = None
     tags: dict[str, str] = {}
     authentication_mode: str = "CONFIG_MAP"
+    bootstrap_admin: bool = True
+    """bootstrapClusterCreatorAdminPermissions: the creator is a cluster admin."""
+    creator_arn: str | None = None
+    """The IAM principal that called CreateCluster; None for clusters made through the control API,
+    whose creator is whoever asks (so any caller gets in, as before access was simulated)."""
+    support_type: str = "EXTENDED"
+    deletion_protection: bool = False
     nodegroups: dict[str, NodegroupRec] = {}
     addons: dict[str, AddonRec] = {}
+    access_entries: dict[str, AccessEntryRec] = {}
+    pod_identity: dict[str, PodIdentityRec] = {}
+    fargate: dict[str, FargateRec] = {}
     updates: dict[str, UpdateRec] = {}
     endpoint: str = ""
     ca_data: str = ""
@@ -164,8 +180,12 @@ def render_cluster(c: ClusterRec) -> dict[str, Any]:
         "tags": c.tags,
         "id": c.id,
         "health": {"issues": []},
-        "accessConfig": {"authenticationMode": c.authentication_mode},
-        "upgradePolicy": {"supportType": "EXTENDED"},
+        "accessConfig": {
+            "authenticationMode": c.authentication_mode,
+            "bootstrapClusterCreatorAdminPermissions": c.bootstrap_admin,
+        },
+        "upgradePolicy": {"supportType": c.support_type},
+        "deletionProtection": c.deletion_protection,
     }
     if c.encryption:
         out["encryptionConfig"] = c.encryption
@@ -197,7 +217,11 @@ def render_nodegroup(cluster: str, n: NodegroupRec) -> dict[str, Any]:
         "labels": n.labels,
         "resources": {"autoScalingGroups": [{"name": n.asg_name}]},
         "health": {"issues": []},
-        "updateConfig": {"maxUnavailable": n.max_unavailable},
+        "updateConfig": (
+            {"maxUnavailablePercentage": n.max_unavailable_percentage}
+            if n.max_unavailable_percentage is not None
+            else {"maxUnavailable": n.max_unavailable}
+        ),
         "tags": n.tags,
     }
     if n.taints:
@@ -229,6 +253,8 @@ def render_addon(cluster: str, a: AddonRec) -> dict[str, Any]:
         out["serviceAccountRoleArn"] = a.service_account_role_arn
     if a.configuration_values is not None:
         out["configurationValues"] = a.configuration_values
+    if a.pod_identity_associations:
+        out["podIdentityAssociations"] = list(a.pod_identity_associations)
     return out
 
 

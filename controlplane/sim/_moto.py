@@ -20,6 +20,18 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+def iam_principal(arn: str) -> str:
+    """The IAM ARN of a caller ARN: ``arn:aws:sts::1:assumed-role/R/s`` is ``arn:aws:iam::1:role/R``, an
+    STS user (moto's default identity) its IAM user."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[2] != "sts":
+        return arn
+    kind, _, rest = parts[5].partition("/")
+    if kind == "assumed-role":
+        return f"arn:{parts[1]}:iam::{parts[4]}:role/{rest.split('/', 1)[0]}"
+    return f"arn:{parts[1]}:iam::{parts[4]}:{parts[5]}"
+
+
 def _stable(read: Callable[[], T]) -> T:
     for _ in range(5):
         try:
@@ -153,6 +165,18 @@ class MotoServer:
             return None
 
         return _stable(read)
+
+    def principal(self, access_key: str, region: str) -> str:
+        """The IAM principal STS GetCallerIdentity names for ``access_key`` (moto decides it), in the form
+        an access entry names it: an assumed-role session is its role."""
+        from moto.sts.models import sts_backends  # noqa: PLC0415 (moto is heavy; import it once started)
+
+        partition = (
+            "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+        )
+        account = self.account_for(access_key, None)
+        _, arn, _ = sts_backends[account][partition].get_caller_identity(access_key, region)
+        return iam_principal(str(arn))
 
     # --- leak checks ----------------------------------------------------------------------------
 

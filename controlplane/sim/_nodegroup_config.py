@@ -57,9 +57,11 @@ def config_plan(
     taints_add: list[TaintIn] | None = None,
     taints_remove: list[TaintIn] | None = None,
     max_unavailable: int | None = None,
+    max_unavailable_percentage: int | None = None,
 ) -> Plan:
     """A ConfigUpdate of the node group (empty when nothing is asked for)."""
     plan = Plan()
+    check_update_config(max_unavailable, max_unavailable_percentage)
     sizes = (
         ("min", "MinSize", min_size),
         ("max", "MaxSize", max_size),
@@ -89,7 +91,19 @@ def config_plan(
         plan.set("taints_remove", "TaintsToRemove", [render_taint(taint(t)) for t in taints_remove])
     if max_unavailable is not None:
         plan.set("max_unavailable", "MaxUnavailable", max_unavailable)
+    if max_unavailable_percentage is not None:
+        plan.set("max_unavailable_percentage", "MaxUnavailablePercentage", max_unavailable_percentage)
     return plan
+
+
+def check_update_config(count: int | None, percentage: int | None) -> None:
+    """updateConfig: maxUnavailable (1-100) or maxUnavailablePercentage (1-100), not both."""
+    if count is not None and percentage is not None:
+        raise err.invalid_parameter("Only one of maxUnavailable and maxUnavailablePercentage can be set.")
+    if count is not None and not 1 <= count <= 100:
+        raise err.invalid_parameter("maxUnavailable must be between 1 and 100.")
+    if percentage is not None and not 1 <= percentage <= 100:
+        raise err.invalid_parameter("maxUnavailablePercentage must be between 1 and 100.")
 
 
 def version_plan(
@@ -131,3 +145,6 @@ def apply_changes(n: NodegroupRec, ch: Json) -> None:
         n.launch_template = ch["launch_template"]
     if "max_unavailable" in ch:
         n.max_unavailable = ch["max_unavailable"]
+        n.max_unavailable_percentage = None
+    if "max_unavailable_percentage" in ch:
+        n.max_unavailable_percentage = ch["max_unavailable_percentage"]

@@ -8,11 +8,13 @@ import uuid
 import msgspec
 
 from . import _errors as err
+from ._access import ensure_compute_entry
 from ._backend import EksBackend, Resource, settle, start_deleting
 from ._model import ClusterRec, NodegroupRec, Taint, UpdateRec, render_nodegroup
 from ._nodegroup_config import (
     apply_changes,
     check_scaling,
+    check_update_config,
     check_version,
     config_plan,
     taint,
@@ -160,6 +162,9 @@ def create_nodegroup(b: EksBackend, region: str, cluster: str, req: CreateNodegr
     if req.remoteAccess is not None:
         remote = msgspec.structs.asdict(req.remoteAccess)
         remote = {k: v for k, v in remote.items() if v is not None}
+    uc = req.updateConfig
+    if uc is not None:
+        check_update_config(uc.maxUnavailable, uc.maxUnavailablePercentage)
     n = new_nodegroup(
         b,
         c,
@@ -183,6 +188,10 @@ def create_nodegroup(b: EksBackend, region: str, cluster: str, req: CreateNodegr
         token=req.clientRequestToken,
         release=req.releaseVersion,
     )
+    if uc is not None:
+        n.max_unavailable = uc.maxUnavailable or 1
+        n.max_unavailable_percentage = uc.maxUnavailablePercentage
+    ensure_compute_entry(b, c, n.node_role, "EC2_LINUX")
     return {"nodegroup": render_nodegroup(c.name, n)}
 
 
@@ -235,6 +244,7 @@ def update_nodegroup_config(
             taints_add=taints.addOrUpdateTaints if taints else None,
             taints_remove=taints.removeTaints if taints else None,
             max_unavailable=uc.maxUnavailable if uc else None,
+            max_unavailable_percentage=uc.maxUnavailablePercentage if uc else None,
         )
         if not plan.changes:
             raise err.invalid_parameter(

@@ -14,6 +14,7 @@ import aiohttp
 from aiohttp import web
 
 from . import _persist
+from ._access import kube_access
 from ._backend import EksBackend, Endpoints
 from ._eks import RESOURCES
 from ._fixes import MotoFixes
@@ -126,7 +127,7 @@ class Simulator:
         if s.kube_endpoints:
             from ._kube import KubeFleet  # noqa: PLC0415 (TLS/PKI cost only when endpoints are served)
 
-            fleet = KubeFleet(host=s.host, secret_for_access_key=self._secret_for)
+            fleet = KubeFleet(host=s.host, secret_for_access_key=self._secret_for, authorize=self._authorize)
             self._fleet = await stack.enter_async_context(fleet)
             endpoints = self._fleet
         else:
@@ -189,6 +190,17 @@ class Simulator:
 
     def _secret_for(self, access_key: str) -> str | None:
         return self.credentials.get(access_key)
+
+    def _authorize(self, cluster: str, access_key: str, aws_auth: dict[str, set[str]]) -> int:
+        backend = self._backend
+        if backend is None:
+            return 401
+        c = backend.find_any(cluster)
+        if c is None:
+            return 401
+        if c.creator_arn is None:
+            return 0  # made through the control API: whoever asks is its creator
+        return kube_access(c, self._moto.principal(access_key, c.region), aws_auth)
 
     # --- the one lifecycle timer ----------------------------------------------------------------
 

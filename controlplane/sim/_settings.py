@@ -82,6 +82,12 @@ class SimSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Time an add-on stays CREATING."""
     addon_delete_seconds: float = 3.0
     """Time an add-on stays DELETING before it is gone."""
+    addon_update_seconds: float = 3.0
+    """Time an add-on update (UpdateAddon) stays InProgress (add-on UPDATING)."""
+    fargate_create_seconds: float = 3.0
+    """Time a Fargate profile stays CREATING."""
+    fargate_delete_seconds: float = 3.0
+    """Time a Fargate profile stays DELETING before it is gone."""
     stack_delete_seconds: float = 2.0
     """Time a CloudFormation stack stays DELETE_IN_PROGRESS before it is gone (0: at once, as moto).
     Stack creation is immediate."""
@@ -93,6 +99,8 @@ class SimSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Kubernetes versions EKS accepts, oldest first."""
     default_kubernetes_version: str = "1.32"
     """Version of a cluster created without one."""
+    extended_support_versions: tuple[str, ...] = ("1.28", "1.29")
+    """Kubernetes versions past standard support (DescribeClusterVersions says EXTENDED_SUPPORT)."""
     private_endpoint_access: EndpointAccess = "unresolvable"
     """How the Kubernetes endpoint of a private-only cluster behaves: a name that does not resolve, or
     an address that accepts TCP but never completes TLS."""

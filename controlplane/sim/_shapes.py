@@ -47,6 +47,10 @@ class AccessConfigIn(_In):
     authenticationMode: str | None = None
 
 
+class UpgradePolicyIn(_In):
+    supportType: str | None = None
+
+
 class CreateClusterIn(_In):
     name: str
     roleArn: str
@@ -58,14 +62,16 @@ class CreateClusterIn(_In):
     tags: dict[str, str] | None = None
     encryptionConfig: list[EncryptionIn] | None = None
     accessConfig: AccessConfigIn | None = None
+    upgradePolicy: UpgradePolicyIn | None = None
+    deletionProtection: bool | None = None
 
 
 class UpdateClusterConfigIn(_In):
     resourcesVpcConfig: VpcConfigIn | None = None
     logging: LoggingIn | None = None
     clientRequestToken: str | None = None
-    accessConfig: dict[str, Any] | None = None
-    upgradePolicy: dict[str, Any] | None = None
+    accessConfig: AccessConfigIn | None = None
+    upgradePolicy: UpgradePolicyIn | None = None
     zonalShiftConfig: dict[str, Any] | None = None
     computeConfig: dict[str, Any] | None = None
     kubernetesNetworkConfig: dict[str, Any] | None = None
@@ -158,6 +164,11 @@ class TagResourceIn(_In):
     tags: dict[str, str]
 
 
+class AddonPodIdentityIn(_In):
+    serviceAccount: str
+    roleArn: str
+
+
 class CreateAddonIn(_In):
     addonName: str
     addonVersion: str | None = None
@@ -166,3 +177,65 @@ class CreateAddonIn(_In):
     clientRequestToken: str | None = None
     tags: dict[str, str] | None = None
     configurationValues: str | None = None
+    podIdentityAssociations: list[AddonPodIdentityIn] | None = None
+
+
+class UpdateAddonIn(_In):
+    addonVersion: str | None = None
+    serviceAccountRoleArn: str | None = None
+    resolveConflicts: str | None = None
+    clientRequestToken: str | None = None
+    configurationValues: str | None = None
+    podIdentityAssociations: list[AddonPodIdentityIn] | None = None
+
+
+class CreateAccessEntryIn(_In):
+    principalArn: str
+    kubernetesGroups: list[str] | None = None
+    tags: dict[str, str] | None = None
+    clientRequestToken: str | None = None
+    username: str | None = None
+    type: str | None = None
+
+
+class UpdateAccessEntryIn(_In):
+    kubernetesGroups: list[str] | None = None
+    clientRequestToken: str | None = None
+    username: str | None = None
+
+
+class AccessScopeIn(_In):
+    type: str | None = None
+    namespaces: list[str] | None = None
+
+
+class AssociateAccessPolicyIn(_In):
+    policyArn: str
+    accessScope: AccessScopeIn
+
+
+class CreatePodIdentityAssociationIn(_In):
+    namespace: str
+    serviceAccount: str
+    roleArn: str
+    clientRequestToken: str | None = None
+    tags: dict[str, str] | None = None
+
+
+class UpdatePodIdentityAssociationIn(_In):
+    roleArn: str | None = None
+    clientRequestToken: str | None = None
+
+
+class FargateSelectorIn(_In):
+    namespace: str | None = None
+    labels: dict[str, str] | None = None
+
+
+class CreateFargateProfileIn(_In):
+    fargateProfileName: str
+    podExecutionRoleArn: str
+    subnets: list[str] | None = None
+    selectors: list[FargateSelectorIn] | None = None
+    clientRequestToken: str | None = None
+    tags: dict[str, str] | None = None

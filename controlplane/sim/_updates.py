@@ -15,7 +15,7 @@ import msgspec
 
 from . import _errors as err
 from ._backend import EksBackend, Resource
-from ._model import ClusterRec, NodegroupRec, UpdateRec, render_update
+from ._model import AddonRec, ClusterRec, NodegroupRec, UpdateRec, render_update
 from ._wire import Json, page_answer
 
 _MAX_UPDATES_KEPT = 1000  # terminal updates kept per cluster (bounded bookkeeping)
@@ -41,9 +41,10 @@ class Plan:
         self.params.append((label, value if isinstance(value, str) else msgspec.json.encode(value).decode()))
 
 
-def in_progress(c: ClusterRec, nodegroup: str | None = None) -> UpdateRec | None:
+def in_progress(c: ClusterRec, nodegroup: str | None = None, *, addon: str | None = None) -> UpdateRec | None:
+    """The update in progress of the cluster itself, of ``nodegroup`` or of ``addon``."""
     for u in reversed(c.updates.values()):
-        if u.status == "InProgress" and u.nodegroup == nodegroup and u.addon is None:
+        if u.status == "InProgress" and u.nodegroup == nodegroup and u.addon == addon:
             return u
     return None
 
@@ -87,6 +88,16 @@ def require_nodegroup_active(c: ClusterRec, n: NodegroupRec) -> None:
         )
 
 
+def require_addon_free(c: ClusterRec, a: AddonRec) -> None:
+    """The guard of an add-on update: the cluster not updating, the add-on with no update in progress."""
+    refuse_if_updating(c)
+    u = in_progress(c, addon=a.name)
+    if u is not None:
+        raise err.in_use(
+            f"Addon {a.name} currently has update {u.id} in progress", clusterName=c.name, addonName=a.name
+        )
+
+
 def request_update(
     b: EksBackend,
     c: ClusterRec,
@@ -95,18 +106,21 @@ def request_update(
     plan: Callable[[], Plan],
     *,
     nodegroup: NodegroupRec | None = None,
+    addon: AddonRec | None = None,
 ) -> Json:
     """An update asked for through the API: a retry (same ``token``) answers the update it started;
     otherwise the target's guard, then ``plan`` (which checks the request against the current
     state), then the update starts."""
-    again = find_token_update(c, token, nodegroup.name if nodegroup else None)
+    again = find_token_update(c, token, nodegroup.name if nodegroup else None, addon.name if addon else None)
     if again is not None:
         return again
-    if nodegroup is None:
+    if addon is not None:
+        require_addon_free(c, addon)
+    elif nodegroup is None:
         require_active(c)
     else:
         require_nodegroup_active(c, nodegroup)
-    u = new_update(b, c, type_, plan(), token=token, nodegroup=nodegroup)
+    u = new_update(b, c, type_, plan(), token=token, nodegroup=nodegroup, addon=addon)
     return {"update": render_update(u)}
 
 
@@ -118,8 +132,10 @@ def new_update(
     *,
     token: str | None = None,
     nodegroup: NodegroupRec | None = None,
+    addon: AddonRec | None = None,
 ) -> UpdateRec:
-    """Start an update of the cluster, or of ``nodegroup``: its target is UPDATING until it completes."""
+    """Start an update of the cluster, of ``nodegroup`` or of ``addon``: its target is UPDATING until it
+    completes."""
     u = UpdateRec(
         id=str(uuid.uuid4()),
         type=type_,
@@ -128,11 +144,16 @@ def new_update(
         params=plan.params,
         changes=plan.changes,
         nodegroup=nodegroup.name if nodegroup else None,
+        addon=addon.name if addon else None,
         token=token,
     )
     c.updates[u.id] = u
     _trim_updates(c)
-    if nodegroup is None:
+    if addon is not None:
+        addon.status = "UPDATING"
+        addon.modified_at = u.created_at
+        seconds = b.settings.addon_update_seconds
+    elif nodegroup is None:
         c.status = "UPDATING"
         seconds = b.settings.cluster_update_seconds
     else:
@@ -152,12 +173,14 @@ def _trim_updates(c: ClusterRec) -> None:
         del c.updates[uid]
 
 
-def find_token_update(c: ClusterRec, token: str | None, nodegroup: str | None) -> Json | None:
+def find_token_update(
+    c: ClusterRec, token: str | None, nodegroup: str | None, addon: str | None = None
+) -> Json | None:
     # botocore fills clientRequestToken on every call: a retried request returns the same update.
     if token is None:
         return None
     for u in c.updates.values():
-        if u.token == token and u.nodegroup == nodegroup:
+        if u.token == token and u.nodegroup == nodegroup and u.addon == addon:
             return {"update": render_update(u)}
     return None
 

@@ -1,7 +1,20 @@
 """Sync, the pure core: the upstream spec built from AWS answers, diffs, and the merge policies. No I/O."""
 
 from ._changes import ABSENT, Conflict, FieldChange, MergeLog
-from ._diff import FORCED_FIELDS, NODE_GROUPS, SYNCED_FIELDS, diff_fields
+from ._diff import FORCED_FIELDS, SYNCED_FIELDS, diff_fields
+from ._elements import Fields, fields_of, keyed
+from ._features import (
+    ACCESS_ENTRIES,
+    ACCESS_POLICIES,
+    ADDON_ASSOCIATIONS,
+    ADDONS,
+    FARGATE_PROFILES,
+    KEYED_FIELDS,
+    NODE_GROUPS,
+    POD_IDENTITY_ASSOCIATIONS,
+    SYMBOLIC_ADDON_VERSIONS,
+    TAINTS,
+)
 from ._keyed import KeyedDiff, KeyedList, Update, keyed_diff
 from ._merge import (
     MergeResult,
@@ -28,17 +41,29 @@ from ._upstream import (
     syncing_error_message,
     syncing_failed_message,
 )
+from ._upstream_extras import Extras, iam_principal
 
 __all__ = [
     "ABSENT",
+    "ACCESS_ENTRIES",
+    "ACCESS_POLICIES",
+    "ADDONS",
+    "ADDON_ASSOCIATIONS",
+    "FARGATE_PROFILES",
     "FORCED_FIELDS",
+    "KEYED_FIELDS",
     "NODE_GROUPS",
+    "POD_IDENTITY_ASSOCIATIONS",
+    "SYMBOLIC_ADDON_VERSIONS",
     "SYNCED_FIELDS",
     "SYNCING_ERROR_PREFIX",
     "SYNCING_FAILED_PREFIX",
+    "TAINTS",
     "UPDATABLE_ISSUE_CODES",
     "Conflict",
+    "Extras",
     "FieldChange",
+    "Fields",
     "KeyedDiff",
     "KeyedList",
     "LaunchTemplateVersions",
@@ -52,6 +77,9 @@ __all__ = [
     "desired_wins",
     "diff_fields",
     "ebs_csi_driver_installed",
+    "fields_of",
+    "iam_principal",
+    "keyed",
     "keyed_diff",
     "managed_launch_template_versions_needed",
     "nodegroup_health_issues",

@@ -9,14 +9,23 @@ Paths use Rancher's JSON names: ``tags``, ``nodeGroups[<name>]`` (a whole node g
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
 from controlplane.api import EKSClusterConfigSpec, NodeGroup, SyncPolicy
 
-from ._changes import ABSENT, MergeLog
-from ._keyed import KeyedList, keyed_diff
+from ._features import KEYED_FIELDS, NODE_GROUPS, is_unset, nodegroup_key
+from ._features import NODEGROUP_FIELDS as NODEGROUP_FIELD_RULES
+from ._keyed import keyed_diff
+
+__all__ = [
+    "FORCED_FIELDS",
+    "JSON_NAMES",
+    "KEYED_FIELDS",
+    "NODE_GROUPS",
+    "diff_fields",
+    "is_unset",
+    "nodegroup_key",
+]
 
 # Rancher's BuildEKSUpstreamSpec copies these from the spec into the upstream spec, so sync never changes
 # them (and the operator never updates them after create): they are neither adopted nor pushed.
@@ -39,63 +48,18 @@ NODEGROUP_JSON_NAMES: dict[str, str] = {f.name: f.encode_name for f in _NG_FIELD
 SYNCED_FIELDS: tuple[str, ...] = tuple(f.name for f in _SPEC_FIELDS if f.name not in FORCED_FIELDS)
 """Top-level attributes the merge policies reconcile, in struct order."""
 
-NODEGROUP_FIELDS: tuple[str, ...] = tuple(f.name for f in _NG_FIELDS if f.name != "nodegroup_name")
+NODEGROUP_FIELDS: tuple[str, ...] = tuple(NODEGROUP_FIELD_RULES.names)
 """Node-group attributes merged one by one (the name is the key)."""
-
-
-def is_unset(attr: str, value: object) -> bool:
-    """True when the value means "not managed" (null; ``""`` for a node group's ``instanceType``)."""
-    return value is None or (attr == "instance_type" and value == "")
-
-
-def nodegroup_key(ng: NodeGroup) -> str:
-    return ng.nodegroup_name or ""
-
-
-def _nodegroup_changes(path: str, want: NodeGroup, have: NodeGroup) -> list[str]:
-    """One path per field managed in ``want`` whose value differs in ``have``."""
-    return [
-        f"{path}.{NODEGROUP_JSON_NAMES[attr]}"
-        for attr in NODEGROUP_FIELDS
-        if not is_unset(attr, getattr(want, attr)) and getattr(want, attr) != getattr(have, attr)
-    ]
-
-
-def _merge_nodegroup(
-    log: MergeLog, path: str, mine: NodeGroup, base: NodeGroup | None, theirs: NodeGroup
-) -> NodeGroup:
-    """Field by field; a field unset in ``mine`` is unmanaged and stays unset, one unset upstream reports
-    nothing, one unset in the base has no known base."""
-    changes: dict[str, Any] = {}
-    for attr in NODEGROUP_FIELDS:
-        value = getattr(mine, attr)
-        theirs_value = getattr(theirs, attr)
-        if is_unset(attr, value) or is_unset(attr, theirs_value):
-            continue
-        if base is None:
-            field_base: Any = ABSENT
-        else:
-            base_value = getattr(base, attr)
-            field_base = None if is_unset(attr, base_value) else base_value
-        merged = log.value(f"{path}.{NODEGROUP_JSON_NAMES[attr]}", value, field_base, theirs_value)
-        if merged is not value:
-            changes[attr] = merged
-    return msgspec.structs.replace(mine, **changes) if changes else mine
-
-
-NODE_GROUPS: KeyedList[str, NodeGroup] = KeyedList(
-    path=JSON_NAMES["node_groups"], key=nodegroup_key, changes=_nodegroup_changes, merge=_merge_nodegroup
-)
-"""Node groups: keyed by ``nodegroupName``, compared and merged per managed field."""
 
 
 def diff_fields(desired: EKSClusterConfigSpec, observed: EKSClusterConfigSpec) -> list[str]:
     """Paths of the managed fields of ``desired`` whose value differs in ``observed``.
 
-    Only fields managed in ``desired`` count; the forced fields never do. For a managed ``nodeGroups``,
-    a group only in ``desired`` (to create) or only in ``observed`` (to delete) is ``nodeGroups[<name>]``;
-    a group in both yields one path per managed field that differs. List order of node groups does not
-    matter (they are keyed by name); when a name repeats, ``nodeGroups`` is compared as one value.
+    Only fields managed in ``desired`` count; the forced fields never do. For a managed keyed list
+    (``nodeGroups``, ``accessEntries``, ``addons``...), an element only in ``desired`` (to create) or only
+    in ``observed`` (to delete) is ``nodeGroups[<name>]``; one in both yields one path per managed field
+    that differs. List order does not matter (elements are keyed); when a key repeats, the list is compared
+    as one value.
     """
     paths: list[str] = []
     for attr in SYNCED_FIELDS:
@@ -103,8 +67,9 @@ def diff_fields(desired: EKSClusterConfigSpec, observed: EKSClusterConfigSpec) -
         if want is None:
             continue
         have = getattr(observed, attr)
-        if attr == "node_groups":
-            paths += keyed_diff(NODE_GROUPS, policy=SyncPolicy.DESIRED_WINS, desired=want, upstream=have).push
+        keyed = KEYED_FIELDS.get(attr)
+        if keyed is not None:
+            paths += keyed_diff(keyed, policy=SyncPolicy.DESIRED_WINS, desired=want, upstream=have).push
         elif want != have:
             paths.append(JSON_NAMES[attr])
     return paths

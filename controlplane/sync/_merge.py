@@ -26,7 +26,7 @@ import msgspec
 from controlplane.api import EKSClusterConfigSpec, SyncPolicy
 
 from ._changes import Conflict, FieldChange, MergeLog, clone, to_builtins
-from ._diff import JSON_NAMES, NODE_GROUPS, SYNCED_FIELDS, diff_fields
+from ._diff import JSON_NAMES, KEYED_FIELDS, SYNCED_FIELDS, diff_fields
 from ._keyed import keyed_diff
 
 
@@ -57,8 +57,9 @@ def _rancher(
     adopted: list[FieldChange] = []
     for attr in SYNCED_FIELDS:
         mine, theirs = getattr(spec, attr), getattr(upstream, attr)
-        if attr == "node_groups":
-            keyed = keyed_diff(NODE_GROUPS, policy=SyncPolicy.RANCHER, desired=mine, upstream=theirs)
+        rules = KEYED_FIELDS.get(attr)
+        if rules is not None:
+            keyed = keyed_diff(rules, policy=SyncPolicy.RANCHER, desired=mine, upstream=theirs)
             if keyed.merged is not mine:
                 changes[attr] = keyed.merged
                 adopted += keyed.adopted
@@ -93,8 +94,9 @@ def three_way_merge(
     * changed on both sides to different values: a Conflict; the local value is kept and pushed;
     * both sides made the same change, or nothing changed: nothing to do.
 
-    ``nodeGroups`` is merged by ``keyed_diff`` (like every keyed list): per node group (keyed by
-    ``nodegroupName``) and, inside a group present on all sides, per field. A group deleted only upstream
+    ``nodeGroups`` is merged by ``keyed_diff`` like every keyed list (access entries, add-ons, ...; see
+    ``_features``): per node group (keyed by ``nodegroupName``) and, inside a group present on all sides,
+    per field. A group deleted only upstream
     is removed from the spec; one added only upstream is added (the list is managed); deleted upstream but
     edited locally, or deleted locally but edited upstream, is a conflict that local wins. Fields left null
     inside a spec node group stay null.
@@ -115,10 +117,9 @@ def three_way_merge(
             continue
         base = getattr(applied, attr) if applied is not None else None
         theirs = getattr(upstream, attr)
-        if attr == "node_groups":
-            keyed = keyed_diff(
-                NODE_GROUPS, policy=SyncPolicy.THREE_WAY, desired=mine, upstream=theirs, base=base
-            )
+        rules = KEYED_FIELDS.get(attr)
+        if rules is not None:
+            keyed = keyed_diff(rules, policy=SyncPolicy.THREE_WAY, desired=mine, upstream=theirs, base=base)
             log.adopted += keyed.adopted
             log.conflicts += keyed.conflicts
             merged = keyed.merged

@@ -24,6 +24,8 @@ import msgspec
 
 from controlplane.api import EKSClusterConfigSpec, LaunchTemplate, NodeGroup
 
+from ._upstream_extras import Extras, cluster_fields, extra_fields, hide_shortcut_addon, taints, update_config
+
 # Issue codes an update can fix (eks-operator's NodeGroupIssueIsUpdatable); any other code means the
 # node group must be deleted and recreated.
 UPDATABLE_ISSUE_CODES = frozenset(
@@ -216,6 +218,8 @@ def _build_nodegroup(
         # The Go clause "unless updating to a version different from the control plane" compares string
         # pointers and is dead code: any UPDATING node group loses its version.
         "version": None if raw.get("status") == "UPDATING" else raw.get("version"),
+        "taints": taints(raw),
+        "update_config": update_config(raw),
     }
     if spot and raw.get("instanceTypes") is not None:
         fields["spot_instance_types"] = list(raw["instanceTypes"])
@@ -282,6 +286,7 @@ def build_upstream_cluster_state(
     managed_launch_template_id: str = "",
     ebs_addon: Mapping[str, Any] | None = None,
     include_managed_launch_template: bool = False,
+    extras: Extras | None = None,
 ) -> EKSClusterConfigSpec:
     """eks-operator's ``BuildUpstreamClusterState`` over botocore dicts (inputs as in build_upstream_spec).
 
@@ -289,7 +294,8 @@ def build_upstream_cluster_state(
     ``include_managed_launch_template`` (the operator's own use), node groups on the managed template keep
     their ``launchTemplate`` and a missing managed template is tolerated (``launchTemplate.id`` null);
     without it (Rancher's use) the template is replaced by the lifted fields and a missing one is an error.
-    Raises UpstreamBuildError with the Go messages.
+    ``extras`` holds what was read beyond the operator's reads (access entries, add-ons...; see
+    ``Extras``): a field it does not hold is null. Raises UpstreamBuildError with the Go messages.
     """
     versions: LaunchTemplateVersions = launch_template_versions or {}
     version = cluster.get("version") or ""
@@ -331,6 +337,8 @@ def build_upstream_cluster_state(
         kms_key=kms_key,
         service_role=str(cluster.get("roleArn") or ""),
         node_groups=node_groups,
+        **cluster_fields(cluster),
+        **extra_fields(extras or Extras(), nodegroups),
     )
 
 
@@ -343,6 +351,7 @@ def build_upstream_spec(
     cluster_name: str,
     managed_launch_template_id: str = "",
     ebs_addon: Mapping[str, Any] | None = None,
+    extras: Extras | None = None,
 ) -> UpstreamResult:
     """Rancher's ``BuildEKSUpstreamSpec``: the upstream spec used for display and for sync.
 
@@ -367,6 +376,10 @@ def build_upstream_spec(
     * ``managed_launch_template_id``: ``status.eksStatus.managedLaunchTemplateID`` (``""`` when none).
     * ``ebs_addon``: ``DescribeAddon(clusterName, addonName="aws-ebs-csi-driver")["addon"]``, or None when
       AWS answered ResourceNotFoundException. Other errors abort the refresh.
+    * ``extras``: the reads of access entries, Pod Identity associations, add-ons and Fargate profiles
+      (``Extras``); what it leaves None is null upstream. With ``ebsCSIDriver: true`` and a managed
+      ``addons`` list that does not name it, the EBS CSI add-on is left out of ``addons`` (the shortcut
+      manages it).
 
     Raises UpstreamBuildError (total failure) with the Go messages; health issues are a partial failure
     reported in the result.
@@ -379,9 +392,10 @@ def build_upstream_spec(
         managed_launch_template_id=managed_launch_template_id,
         ebs_addon=ebs_addon,
         include_managed_launch_template=False,
+        extras=extras,
     )
     forced = msgspec.structs.replace(
-        upstream,
+        hide_shortcut_addon(spec, upstream),
         display_name=spec.display_name,
         region=spec.region,
         amazon_credential_secret=spec.amazon_credential_secret,

@@ -429,6 +429,24 @@ async def test_delete_marks_then_notifies_and_blocks_edits(api: Api) -> None:
     assert (await api.client.delete("/v1/clusters/ghost", headers=AUTH)).status == 404
 
 
+async def test_a_protected_cluster_is_not_deleted(api: Api) -> None:
+    await _create(api, cluster(deletionProtection=True))
+    changes = await api.changes()
+    resp = await api.client.delete("/v1/clusters/demo", headers=AUTH)
+    assert resp.status == 409
+    assert "deletion protection" in (await resp.json())["error"]
+    stored = await api.store.get_cluster("demo")
+    assert stored is not None and not stored.metadata.deletion_timestamp  # nothing marked: AWS never called
+    assert await api.changes() == changes  # and no replica was told
+    resp = await api.client.patch(
+        "/v1/clusters/demo",
+        data='{"spec": {"eksConfig": {"deletionProtection": false}}}',
+        headers=PATCH_HEADERS,
+    )
+    assert resp.status == 200
+    assert (await api.client.delete("/v1/clusters/demo", headers=AUTH)).status == 202
+
+
 async def test_sync(api: Api) -> None:
     await _create(api, cluster())
     resp = await api.client.post("/v1/clusters/demo/sync", headers=AUTH)

@@ -17,7 +17,19 @@ from openapi_spec_validator import validate as validate_openapi
 
 from controlplane.admin._openapi import openapi_document
 from controlplane.api import Credential, Rule, registered_rules
-from controlplane.api._validation import _cluster, _credentials, _networking, _node_groups, _tags_labels
+from controlplane.api._validation import (
+    _access,
+    _addons,
+    _cluster,
+    _credentials,
+    _fargate,
+    _lifecycle,
+    _networking,
+    _node_groups,
+    _pod_identity,
+    _tags_labels,
+    _taints,
+)
 
 from ._support import AUTH, SECRET, Api, cluster, running_api
 
@@ -59,6 +71,33 @@ EXAMPLES: dict[Rule, tuple[list[Any], list[Any]]] = {
     _credentials.SESSION_TOKEN: ([""], ["token"]),
     _credentials.ROLE_ARN_FORMAT: (["arn:aws:iam::123:user/x", ""], [ROLE]),
     _credentials.EXTERNAL_ID_FORMAT: (["x", "a b"], ["ext-id:1"]),
+    _access.MODE: (["api", "IAM"], ["API", "API_AND_CONFIG_MAP"]),
+    _access.PRINCIPAL_FORMAT: (["arn:aws:iam::123:role/x", "arn:aws:iam::123456789012:group/g"], [ROLE]),
+    _access.ENTRY_TYPE: (["standard", "EC2"], ["STANDARD"]),
+    _access.GROUP_PREFIX: (["system:masters", "SYSTEM:x"], ["admins", "sys"]),
+    _access.POLICY_FORMAT: (
+        ["arn:aws:iam::aws:policy/Admin", "AmazonEKSViewPolicy"],
+        ["arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"],
+    ),
+    _access.SCOPE_TYPE: (["Cluster", "account"], ["cluster"]),
+    _pod_identity.NAMESPACE_FORMAT: (["Kube_System", "x" * 64], ["kube-system", "x" * 63]),
+    _pod_identity.ACCOUNT_FORMAT: (["My_SA", "-sa"], ["my-sa", "a.b"]),
+    _pod_identity.ROLE_FORMAT: (["arn:aws:iam::123456789012:user/u", "role"], [ROLE]),
+    _addons.NAME_FORMAT: (["-cni", "vpc cni", "x" * 101], ["vpc-cni", "x" * 100]),
+    _addons.VERSION_FORMAT: (["newest", "1", "v1.2.3 "], ["v1.19.2-eksbuild.1", "default", "latest"]),
+    _addons.ROLE_FORMAT: (["arn:aws:iam::123456789012:user/u"], [ROLE]),
+    _addons.RESOLVE: (["overwrite", "FORCE"], ["OVERWRITE", "NONE"]),
+    _fargate.NAME_FORMAT: (["-fp", "fp 1", "x" * 101], ["fp_1", "x" * 100]),
+    _fargate.ROLE_FORMAT: (["pod-role"], [ROLE]),
+    _fargate.SUBNET_FORMAT: (["sub-1", "subnet-"], ["subnet-0abc"]),
+    _fargate.SELECTOR_NAMESPACE_FORMAT: (["Default", "x" * 64], ["default", "team-*"]),
+    _fargate.SELECTOR_LABELS: ([{f"k{i}": "v" for i in range(6)}], [{f"k{i}": "v" for i in range(5)}]),
+    _lifecycle.SUPPORT_TYPE: (["standard", "LTS"], ["STANDARD", "EXTENDED"]),
+    _taints.TAINT_KEY: (["k" * 64], ["dedicated", "k" * 63]),
+    _taints.TAINT_VALUE: (["v" * 64], ["", "v" * 63]),
+    _taints.TAINT_EFFECT: (["NoSchedule", "NO-SCHEDULE"], ["NO_SCHEDULE", "PREFER_NO_SCHEDULE"]),
+    _taints.MAX_UNAVAILABLE: ([0, 101], [1, 100]),
+    _taints.MAX_UNAVAILABLE_PERCENTAGE: ([0, 101], [1, 100]),
 }
 CASES = [
     (rule, struct, field) for rule in registered_rules() if rule.constraints for struct, field in rule.fields
@@ -154,14 +193,51 @@ async def send(api: Api, struct: type, field: str, value: Any, n: int) -> tuple[
         return resp.status, await resp.json(), field
     doc = copy.deepcopy(cluster(f"c{n}"))
     eks = doc["spec"]["eksConfig"]
-    target, prefix = {
-        "Metadata": (doc["metadata"], "metadata"),
-        "EKSClusterConfigSpec": (eks, "spec.eksConfig"),
-        "NodeGroup": (eks["nodeGroups"][0], "spec.eksConfig.nodeGroups[0]"),
-    }[struct.__name__]
+    target, prefix = _targets(doc)[struct.__name__]
+    if struct.__name__ == "NodeGroupUpdateConfig":
+        eks["nodeGroups"][0]["updateConfig"] = target
     target[field] = value
     resp = await api.client.post("/v1/clusters", json=doc, headers=AUTH)
     return resp.status, await resp.json(), f"{prefix}.{field}"
+
+
+def _targets(doc: dict[str, Any]) -> dict[str, tuple[dict[str, Any], str]]:
+    """Where a field of each struct sits in a valid cluster manifest (the objects are created here)."""
+    eks = doc["spec"]["eksConfig"]
+    ng = eks["nodeGroups"][0]
+    scope = {"type": "cluster"}
+    policy = {"policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy", "accessScope": scope}
+    entry = {"principalArn": ROLE, "accessPolicies": [policy]}
+    eks["authenticationMode"] = "API"
+    eks["accessEntries"] = [entry]
+    pia = {"namespace": "apps", "serviceAccount": "app", "roleArn": ROLE}
+    eks["podIdentityAssociations"] = [pia]
+    addon_pia = {"serviceAccount": "ebs-csi-controller-sa", "roleArn": ROLE}
+    addon = {"name": "aws-ebs-csi-driver", "podIdentityAssociations": [addon_pia]}
+    eks["addons"] = [addon, {"name": "eks-pod-identity-agent"}]
+    selector = {"namespace": "default"}
+    profile = {"name": "fp", "podExecutionRoleArn": ROLE, "selectors": [selector]}
+    eks["fargateProfiles"] = [profile]
+    eks["upgradePolicy"] = upgrade = {"supportType": "STANDARD"}
+    ng["taints"] = [taint := {"key": "dedicated", "effect": "NO_SCHEDULE"}]
+    update_config: dict[str, Any] = {}  # attached by send: empty, it is refused (one of two fields)
+    s = "spec.eksConfig"
+    return {
+        "Metadata": (doc["metadata"], "metadata"),
+        "EKSClusterConfigSpec": (eks, s),
+        "NodeGroup": (ng, f"{s}.nodeGroups[0]"),
+        "AccessEntry": (entry, f"{s}.accessEntries[0]"),
+        "AccessPolicy": (policy, f"{s}.accessEntries[0].accessPolicies[0]"),
+        "AccessScope": (scope, f"{s}.accessEntries[0].accessPolicies[0].accessScope"),
+        "PodIdentityAssociation": (pia, f"{s}.podIdentityAssociations[0]"),
+        "Addon": (addon, f"{s}.addons[0]"),
+        "AddonPodIdentity": (addon_pia, f"{s}.addons[0].podIdentityAssociations[0]"),
+        "FargateProfile": (profile, f"{s}.fargateProfiles[0]"),
+        "FargateSelector": (selector, f"{s}.fargateProfiles[0].selectors[0]"),
+        "UpgradePolicy": (upgrade, f"{s}.upgradePolicy"),
+        "Taint": (taint, f"{s}.nodeGroups[0].taints[0]"),
+        "NodeGroupUpdateConfig": (update_config, f"{s}.nodeGroups[0].updateConfig"),
+    }
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)

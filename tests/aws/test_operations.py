@@ -70,8 +70,8 @@ def test_public_scope_methods_are_documented_helpers() -> None:
 @pytest.mark.anyio
 async def test_unregistered_operation_is_refused_before_io() -> None:
     scope = AwsScope.__new__(AwsScope)  # no adapter: the registry check comes first
-    with pytest.raises(LookupError, match="eks:DeleteFargateProfile"):
-        await scope._call("eks", "DeleteFargateProfile", {})
+    with pytest.raises(LookupError, match="eks:DeleteIdentityProviderConfig"):
+        await scope._call("eks", "DeleteIdentityProviderConfig", {})
     with pytest.raises(LookupError, match="as paginated"):
         await scope._paginate("eks", "DescribeCluster", {}, "cluster")
 

@@ -66,7 +66,16 @@ async def test_get_table_json_yaml_and_phase(api: Api, run: Run, tmp_path: Path)
     code, out, err = await run("get")
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].split() == ["NAME", "PHASE", "VERSION", "NODEGROUPS", "LAST", "SYNC", "MESSAGE"]
+    assert lines[0].split() == [
+        "NAME",
+        "PHASE",
+        "VERSION",
+        "NODEGROUPS",
+        "LAST",
+        "SYNC",
+        "WARNING",
+        "MESSAGE",
+    ]
     demo = next(line for line in lines if line.startswith("demo "))
     assert demo.split()[:4] == ["demo", "new", "1.30", "1"]
     assert any(line.startswith("imported-one ") for line in lines)
@@ -157,3 +166,16 @@ def test_message_column_shows_only_what_needs_attention() -> None:
     conflict = ("Conflict", "True", "tags: local kept over AWS")
     assert _message(_served("active", "", *healthy, conflict)) == "Conflict: tags: local kept over AWS"
     assert _message(_served("active", "", *healthy, ("Conflict", "False", "old"))) == ""
+
+
+def test_the_warning_column_flags_extended_support() -> None:
+    from controlplane.cli._clusters import CLUSTER_TABLE  # noqa: PLC0415 - the table itself
+
+    def row(support: str, policy: str) -> str:
+        eks_status = {"versionSupport": support, "upstreamSpec": {"upgradePolicy": {"supportType": policy}}}
+        cells = CLUSTER_TABLE.row({"metadata": {"name": "x"}, "status": {"eksStatus": eks_status}})
+        return cells[CLUSTER_TABLE.headers.index("WARNING")]  # type: ignore[no-any-return]
+
+    assert row("EXTENDED_SUPPORT", "EXTENDED") == "extended support (extra cost)"
+    assert row("STANDARD_SUPPORT", "EXTENDED") == "-"
+    assert row("EXTENDED_SUPPORT", "STANDARD") == "-"  # EKS upgrades it instead

@@ -37,3 +37,23 @@ async def test_iam_policy_secrets_encryption_scoped_to_the_key(capsys: pytest.Ca
     assert statements["Core"]["Resource"] == "*"
     assert main(["iam-policy"]) == 0
     assert "SecretsEncryption" not in capsys.readouterr().out
+
+
+async def test_iam_policy_purposes_of_the_new_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["iam-policy"]) == 0
+    core = {a for s in json.loads(capsys.readouterr().out)["Statement"] for a in s["Action"]}
+    # Every refresh reads these; only the purposes' flags add the mutations.
+    assert {"eks:ListAccessEntries", "eks:ListPodIdentityAssociations", "eks:ListFargateProfiles"} <= core
+    assert "eks:CreateAccessEntry" not in core and "eks:CreateFargateProfile" not in core
+    assert main(["iam-policy", "--access-entries", "--pod-identity", "--addons", "--fargate"]) == 0
+    actions = {a for s in json.loads(capsys.readouterr().out)["Statement"] for a in s["Action"]}
+    assert {
+        "eks:CreateAccessEntry",
+        "eks:AssociateAccessPolicy",
+        "eks:CreatePodIdentityAssociation",
+        "eks:UpdateAddon",
+        "eks:DescribeAddonConfiguration",
+        "eks:CreateFargateProfile",
+        "eks:DeleteFargateProfile",
+        "iam:PassRole",
+    } <= actions

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -10,13 +11,16 @@ import aiohttp
 import anyio
 import msgspec
 import pytest
+from aiobotocore.session import AioSession
 
 from controlplane.api import Cluster, ClusterSpec, Credential, Phase, decode_cluster
+from controlplane.cluster import DeleteRequested
 from controlplane.config import load_settings
 from controlplane.service import Service
 from controlplane.sim import SimSettings, Simulator
 
 FAST = 0.01
+_SESSION = AioSession()
 
 
 class World:
@@ -98,6 +102,24 @@ class World:
     async def state(self) -> dict[str, Any]:
         return await self.sim_get("/_sim/state")  # type: ignore[no-any-return]
 
+    @contextlib.asynccontextmanager
+    async def console(self) -> AsyncIterator[Any]:
+        """An EKS client acting as the console (or Terraform): the same API, another caller."""
+        async with _SESSION.create_client(
+            "eks",
+            endpoint_url=self.sim.url,
+            region_name="us-west-2",
+            aws_access_key_id="AKIDCONSOLE",
+            aws_secret_access_key="console-secret",
+        ) as client:
+            yield client
+
+    async def delete(self, name: str) -> None:
+        """Delete as the admin API does (mark deleting), and wait until the cluster is gone."""
+        await self.svc.store.mark_deleting(name)
+        self.svc.fleet.tell(name, DeleteRequested())
+        await self.wait_gone(name, timeout=60)
+
 
 def service_settings(tmp: Path, sim_url: str, **sections: dict[str, Any]) -> Any:
     overrides: dict[str, dict[str, Any]] = {
@@ -145,6 +167,17 @@ MUTATING_EKS = frozenset(
         "UntagResource",
         "CreateAddon",
         "DeleteAddon",
+        "UpdateAddon",
+        "CreateAccessEntry",
+        "UpdateAccessEntry",
+        "DeleteAccessEntry",
+        "AssociateAccessPolicy",
+        "DisassociateAccessPolicy",
+        "CreatePodIdentityAssociation",
+        "UpdatePodIdentityAssociation",
+        "DeletePodIdentityAssociation",
+        "CreateFargateProfile",
+        "DeleteFargateProfile",
     }
 )
 

@@ -14,12 +14,17 @@ from controlplane.api import (
     EKSClusterConfigSpec,
     Metadata,
     NodeGroup,
+    NodeGroupUpdateConfig,
     Phase,
+    Taint,
+    UpgradePolicy,
 )
 from controlplane.aws import AccessDeniedError
 from controlplane.cluster import ReconcileError, _plan
 from controlplane.cluster import _conditions as cond
+from controlplane.cluster._access import access_hint
 from controlplane.cluster._actor import is_access_denied
+from controlplane.cluster._addons import pick
 from controlplane.cluster._context import Pass
 from controlplane.cluster._rancher import phase_conditions
 from controlplane.downstream import DownstreamError
@@ -259,3 +264,96 @@ def test_label_only_update_carries_scaling_only_under_the_operators_rule() -> No
     assert _plan.nodegroup_config_update(adopted, same, full_scaling=True) is None
     unsized = NodeGroup(nodegroup_name="a", labels={"tier": "web"})
     assert _plan.nodegroup_config_update(unsized, have, full_scaling=True) == {"labels": labels}
+
+
+# --- the fields beyond Rancher ----------------------------------------------------------------------
+
+
+def test_access_upgrade_policy_and_protection_mutations_come_after_the_operators() -> None:
+    base = EKSClusterConfigSpec(authentication_mode="CONFIG_MAP", deletion_protection=False)
+    up = _plan.next_cluster_mutation(
+        msgspec.structs.replace(base, authentication_mode="API_AND_CONFIG_MAP"), base
+    )
+    assert up is not None and up.kind == "authentication"
+    assert up.params == {"accessConfig": {"authenticationMode": "API_AND_CONFIG_MAP"}}
+    back = msgspec.structs.replace(base, authentication_mode="API")
+    assert _plan.next_cluster_mutation(base, back) is None  # a step back is never planned
+    assert (
+        _plan.mode_problem("CONFIG_MAP", "API") is not None
+        and _plan.mode_problem("API", "CONFIG_MAP") is None
+    )
+    policy = _plan.next_cluster_mutation(
+        msgspec.structs.replace(base, upgrade_policy=UpgradePolicy(support_type="STANDARD")), base
+    )
+    assert policy is not None and policy.params == {"upgradePolicy": {"supportType": "STANDARD"}}
+    protect = _plan.next_cluster_mutation(msgspec.structs.replace(base, deletion_protection=True), base)
+    assert protect is not None and protect.params == {"deletionProtection": True}
+    # The operator's mutations go first: tags before the authentication mode.
+    both = msgspec.structs.replace(base, authentication_mode="API", tags={"a": "1"})
+    first = _plan.next_cluster_mutation(both, msgspec.structs.replace(base, tags={}))
+    assert first is not None and first.kind == "tags"
+
+
+def test_taints_and_update_config_in_one_config_update() -> None:
+    have = NodeGroup(
+        nodegroup_name="ng",
+        taints=[Taint(key="a", value="1", effect="NO_SCHEDULE"), Taint(key="b", effect="NO_EXECUTE")],
+        update_config=NodeGroupUpdateConfig(max_unavailable=1),
+    )
+    want = msgspec.structs.replace(
+        have,
+        taints=[
+            Taint(key="a", value="2", effect="NO_SCHEDULE"),
+            Taint(key="c", value="", effect="NO_EXECUTE"),
+        ],
+        update_config=NodeGroupUpdateConfig(max_unavailable_percentage=20),
+    )
+    assert _plan.nodegroup_config_update(want, have) == {
+        "taints": {
+            "addOrUpdateTaints": [
+                {"key": "c", "effect": "NO_EXECUTE"},
+                {"key": "a", "value": "2", "effect": "NO_SCHEDULE"},
+            ],
+            "removeTaints": [{"key": "b", "effect": "NO_EXECUTE"}],
+        },
+        "updateConfig": {"maxUnavailablePercentage": 20},
+    }
+    unmanaged = msgspec.structs.replace(want, taints=None, update_config=None)
+    assert _plan.nodegroup_config_update(unmanaged, have) is None
+
+
+def test_access_hint_names_the_exact_fix() -> None:
+    role = "arn:aws:iam::123456789012:role/deployer"
+    assert access_hint(role, "API") == (
+        "add this element to spec.eksConfig.accessEntries: "
+        '{"principalArn": "arn:aws:iam::123456789012:role/deployer", "type": "STANDARD", "accessPolicies": '
+        '[{"policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", '
+        '"accessScope": {"type": "cluster"}}]}'
+    )
+    config_map = access_hint(role, "CONFIG_MAP")
+    assert "aws-auth ConfigMap (namespace kube-system), under mapRoles: '- rolearn: " + role in config_map
+    assert "groups: [system:masters]" in config_map and "API_AND_CONFIG_MAP" in config_map
+    assert "under mapUsers: '- userarn: " in access_hint("arn:aws:iam::123456789012:user/u", "CONFIG_MAP")
+
+
+def _versions(*rows: tuple[str, str, bool]) -> list[dict[str, object]]:
+    return [
+        {
+            "addonVersions": [
+                {"addonVersion": v, "compatibilities": [{"clusterVersion": k, "defaultVersion": d}]}
+                for v, k, d in rows
+            ]
+        }
+    ]
+
+
+def test_default_and_latest_addon_versions() -> None:
+    infos = _versions(
+        ("v1.9.0-eksbuild.1", "1.31", False),
+        ("v1.10.0-eksbuild.2", "1.31", False),
+        ("v1.8.1-eksbuild.1", "1.31", True),
+        ("v2.0.0-eksbuild.1", "1.32", True),
+    )
+    assert pick(infos, "1.31", "latest") == "v1.10.0-eksbuild.2"  # by number, not by text
+    assert pick(infos, "1.31", "default") == "v1.8.1-eksbuild.1"
+    assert pick(infos, "1.30", "latest") is None

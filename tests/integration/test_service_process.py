@@ -21,7 +21,7 @@ from ._procs import REPO, Service, child_env, condition, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
-EXAMPLES = ("demo-created", "demo-imported", "demo-private", "demo-spot")
+EXAMPLES = ("demo-created", "demo-imported", "demo-private", "demo-spot", "demo-beyond")
 WAITING_FOR_AGENT = "waiting for cluster agent to be deployed"
 
 
@@ -82,7 +82,7 @@ def test_sim_demo_reaches_active_and_persists_on_sigterm(tmp_path: Path) -> None
         assert metrics.headers["Content-Type"].startswith("text/plain")
         text = metrics.body.decode()
         assert "# TYPE controlplane_clusters gauge" in text
-        assert 'controlplane_clusters{phase="active"} 4.0' in text
+        assert 'controlplane_clusters{phase="active"} 5.0' in text
         assert "controlplane_aws_requests_total{" in text
 
         code, took = svc.proc.terminate(timeout=15)

@@ -13,9 +13,25 @@ import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controlplane.api import EKSClusterConfigSpec, LaunchTemplate, NodeGroup, SyncPolicy
+from controlplane.api import (
+    AccessEntry,
+    AccessPolicy,
+    AccessScope,
+    Addon,
+    EKSClusterConfigSpec,
+    FargateProfile,
+    FargateSelector,
+    LaunchTemplate,
+    NodeGroup,
+    NodeGroupUpdateConfig,
+    PodIdentityAssociation,
+    SyncPolicy,
+    Taint,
+    UpgradePolicy,
+)
 from controlplane.sync import (
     FORCED_FIELDS,
+    KEYED_FIELDS,
     SYNCED_FIELDS,
     desired_wins,
     diff_fields,
@@ -26,7 +42,8 @@ from controlplane.sync import (
 )
 
 replace = msgspec.structs.replace
-SCALARS = [f for f in SYNCED_FIELDS if f != "node_groups"]
+SCALARS = [f for f in SYNCED_FIELDS if f not in KEYED_FIELDS]
+KEYED_SPEC = [f for f in KEYED_FIELDS if f != "node_groups"]
 NG_FIELDS = [f.name for f in msgspec.structs.fields(NodeGroup) if f.name != "nodegroup_name"]
 JSON = {f.name: f.encode_name for f in msgspec.structs.fields(EKSClusterConfigSpec)}
 NG_JSON = {f.name: f.encode_name for f in msgspec.structs.fields(NodeGroup)}
@@ -53,6 +70,54 @@ SPEC_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "subnets": str_list,
     "security_groups": str_list,
     "service_role": st.sampled_from([None, "", "role-a"]),
+    "authentication_mode": st.sampled_from([None, "CONFIG_MAP", "API"]),
+    "bootstrap_cluster_creator_admin_permissions": opt_bool,
+    "upgrade_policy": st.sampled_from([None, UpgradePolicy(support_type="STANDARD"), UpgradePolicy()]),
+    "deletion_protection": opt_bool,
+}
+ROLE = "arn:aws:iam::123456789012:role/"
+VIEW = AccessPolicy(policy_arn="view", access_scope=AccessScope(type="cluster"))
+KEYED_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "access_entries": st.lists(
+        st.builds(
+            AccessEntry,
+            principal_arn=st.sampled_from([ROLE + "a", ROLE + "b", ROLE + "c"]),
+            kubernetes_groups=st.sampled_from([None, [], ["g"]]),
+            access_policies=st.sampled_from([None, [], [VIEW], [AccessPolicy(policy_arn="admin")]]),
+        ),
+        max_size=3,
+        unique_by=lambda e: e.principal_arn,
+    ),
+    "pod_identity_associations": st.lists(
+        st.builds(
+            PodIdentityAssociation,
+            namespace=st.sampled_from(["a", "b"]),
+            service_account=st.sampled_from(["s", "t"]),
+            role_arn=st.sampled_from([None, ROLE + "r1", ROLE + "r2"]),
+        ),
+        max_size=3,
+        unique_by=lambda a: (a.namespace, a.service_account),
+    ),
+    "addons": st.lists(
+        st.builds(
+            Addon,
+            name=st.sampled_from(["vpc-cni", "coredns", "kube-proxy"]),
+            version=st.sampled_from([None, "v1", "v2", "latest"]),
+            configuration_values=st.sampled_from([None, "{}", "a: 1"]),
+        ),
+        max_size=3,
+        unique_by=lambda a: a.name,
+    ),
+    "fargate_profiles": st.lists(
+        st.builds(
+            FargateProfile,
+            name=st.sampled_from(["f1", "f2"]),
+            pod_execution_role_arn=st.sampled_from([ROLE + "p", ROLE + "q"]),
+            selectors=st.sampled_from([None, [FargateSelector(namespace="x")]]),
+        ),
+        max_size=2,
+        unique_by=lambda f: f.name,
+    ),
 }
 NG_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "gpu": opt_bool,
@@ -74,6 +139,10 @@ NG_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "request_spot_instances": opt_bool,
     "spot_instance_types": str_list,
     "node_role": st.sampled_from([None, "arn:role"]),
+    "taints": st.sampled_from(
+        [None, [], [Taint(key="a", effect="NO_SCHEDULE")], [Taint(key="a", value="1", effect="NO_SCHEDULE")]]
+    ),
+    "update_config": st.sampled_from([None, NodeGroupUpdateConfig(max_unavailable=1)]),
 }
 NG_NAMES = ["a", "b", "c", "d"]
 
@@ -87,6 +156,7 @@ def nodegroups(draw: st.DrawFn) -> list[NodeGroup]:
 @st.composite
 def specs(draw: st.DrawFn) -> EKSClusterConfigSpec:
     values = {f: draw(s) for f, s in SPEC_VALUES.items()}
+    values |= {f: draw(st.none() | s) for f, s in KEYED_VALUES.items()}
     return EKSClusterConfigSpec(**values, node_groups=draw(st.none() | nodegroups()))
 
 
@@ -97,6 +167,8 @@ def derived(draw: st.DrawFn, base: EKSClusterConfigSpec) -> EKSClusterConfigSpec
     values: dict[str, Any] = {}
     for f, strat in SPEC_VALUES.items():
         values[f] = getattr(base, f) if draw(keep) else draw(strat)
+    for f, strat in KEYED_VALUES.items():
+        values[f] = getattr(base, f) if draw(keep) else draw(st.none() | strat)
     if base.node_groups is None or not draw(keep):
         groups = draw(st.none() | nodegroups()) if base.node_groups is None or draw(keep) else None
         if base.node_groups is not None and groups is None:
@@ -248,6 +320,8 @@ def check_three_way_node_groups(
             s_ng, u_ng, r_ng = S[n], U[n], R[n]
             b_ng = B.get(n)
             for f in NG_FIELDS:
+                if f == "taints":
+                    continue  # a keyed list inside the node group (tests/sync/test_keyed_features.py)
                 s, u, r = getattr(s_ng, f), getattr(u_ng, f), getattr(r_ng, f)
                 fpath = f"{path}.{NG_JSON[f]}"
                 if unset(f, s):
@@ -330,26 +404,32 @@ def check_inputs_are_not_mutated(
 def apply_pushes(
     spec: EKSClusterConfigSpec, upstream: EKSClusterConfigSpec, paths: list[str]
 ) -> EKSClusterConfigSpec:
-    """What AWS looks like after the actor pushed ``paths`` of ``spec`` (independent of the merge code)."""
+    """What AWS looks like after the actor pushed ``paths`` of ``spec`` (independent of the merge code):
+    a path inside a keyed list's element replaces that element's field (a nested list whole) or the whole
+    element with the desired one."""
     top = {v: k for k, v in JSON.items()}
-    ng_attr = {v: k for k, v in NG_JSON.items()}
     changes: dict[str, Any] = {}
-    groups = by_name(upstream.node_groups)
-    desired = by_name(spec.node_groups)
     for path in paths:
-        if not path.startswith("nodeGroups"):
-            changes[top[path]] = getattr(spec, top[path])
+        name, bracket, rest = path.partition("[")
+        attr = top[name]
+        if not bracket:
+            changes[attr] = getattr(spec, attr)
             continue
-        name, _, field = path[len("nodeGroups[") :].partition("]")
+        rules = KEYED_FIELDS[attr]
+        label = lambda e, r=rules: r.label(r.key(e))  # noqa: E731
+        have = {label(e): e for e in changes.get(attr, getattr(upstream, attr)) or []}
+        want = {label(e): e for e in getattr(spec, attr) or []}
+        element, _, field = rest.partition("]")
+        field = field.lstrip(".").split("[", 1)[0].split(".", 1)[0]
         if not field:
-            if name in desired:
-                groups[name] = desired[name]
+            if element in want:
+                have[element] = want[element]
             else:
-                groups.pop(name, None)
+                have.pop(element, None)
         else:
-            attr = ng_attr[field.lstrip(".")]
-            groups[name] = replace(groups[name], **{attr: getattr(desired[name], attr)})
-    changes["node_groups"] = list(groups.values()) if upstream.node_groups is not None or groups else None
+            f_attr = {f.encode_name: f.name for f in msgspec.structs.fields(type(want[element]))}[field]
+            have[element] = replace(have[element], **{f_attr: getattr(want[element], f_attr)})
+        changes[attr] = list(have.values()) if getattr(upstream, attr) is not None or have else None
     return replace(upstream, **changes)
 
 
@@ -365,6 +445,11 @@ def test_desired_wins_converges(spec: EKSClusterConfigSpec, upstream: EKSCluster
             assert getattr(healed, f) == getattr(spec, f)
     if spec.node_groups is not None:
         assert set(by_name(healed.node_groups)) == set(by_name(spec.node_groups))
+    for f in KEYED_SPEC:
+        want = getattr(spec, f)
+        if want is not None:
+            rules = KEYED_FIELDS[f]
+            assert {rules.key(e) for e in getattr(healed, f) or []} == {rules.key(e) for e in want}
 
 
 def check_observe_never_pushes(

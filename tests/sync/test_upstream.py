@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from controlplane.api import EKSClusterConfigSpec, LaunchTemplate, NodeGroup
+from controlplane.api import EKSClusterConfigSpec, LaunchTemplate, NodeGroup, NodeGroupUpdateConfig
 from controlplane.sync import (
     UpstreamBuildError,
     build_upstream_cluster_state,
@@ -184,6 +184,8 @@ def test_plain_nodegroup_fields() -> None:
         version="1.30",
         request_spot_instances=False,
         node_role=f"arn:aws:iam::{ACCOUNT}:role/node-instance-role",
+        taints=[],  # always a list, like labels
+        update_config=NodeGroupUpdateConfig(max_unavailable=1),
     )
 
 

@@ -31,6 +31,7 @@ bounds and messages with no change to the admin package.
 
 from __future__ import annotations
 
+from ._addons import parse_configuration_values
 from ._cluster import LOGGING_TYPES, validate_unique_display_name
 from ._core import FieldError
 from ._credentials import validate_credential
@@ -44,6 +45,7 @@ __all__ = [
     "Rule",
     "SettingValidator",
     "known_settings",
+    "parse_configuration_values",
     "register_setting",
     "registered_rules",
     "validate_create",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .._types import Cluster, EKSClusterConfigSpec, LaunchTemplate, NodeGroup
+from . import _taints
 from ._core import (
     EKS_NAME,
     K8S_VERSION,
@@ -230,6 +231,7 @@ def _check_values(p: str, ng: NodeGroup, e: Errors, *, check_version: bool = Tru
     check_labels(f"{p}.labels", ng.labels, e)
     check_tags(f"{p}.tags", ng.tags, e)
     check_tags(f"{p}.resourceTags", ng.resource_tags, e)
+    _taints.check(p, ng, e)
 
 
 def _check_operator_create(cluster: Cluster, i: int, ng: NodeGroup, e: Errors) -> None:

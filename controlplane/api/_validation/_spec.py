@@ -7,7 +7,7 @@ eks-operator's, then the values AWS would refuse. A new area's checks go after t
 from __future__ import annotations
 
 from .._types import Cluster, EKSClusterConfigSpec
-from . import _cluster, _networking, _node_groups
+from . import _access, _addons, _cluster, _fargate, _lifecycle, _networking, _node_groups, _pod_identity
 from ._core import FieldError
 from ._rules import Errors
 
@@ -33,6 +33,7 @@ def validate_create(cluster: Cluster) -> list[FieldError]:
     _cluster.check_values(spec, spec.ip_family, e)
     _node_groups.check_unique_names(cluster, e)
     _node_groups.check_on_create(cluster, e)
+    _new_areas(spec, None, e)
     return e.items
 
 
@@ -50,4 +51,14 @@ def validate_update(old: Cluster, new: Cluster) -> list[FieldError]:
     _node_groups.check_noupdate(old, new, e)
     ip_family = spec.ip_family if spec.ip_family is not None else old.spec.eks_config.ip_family
     _cluster.check_values(spec, ip_family, e)
+    _new_areas(spec, old, e)
     return e.items
+
+
+def _new_areas(spec: EKSClusterConfigSpec, old: Cluster | None, e: Errors) -> None:
+    """Access, Pod Identity, add-ons, Fargate and the upgrade policy: after the Rancher-era checks."""
+    _access.check(spec, old, e)
+    _pod_identity.check(spec, e)
+    _addons.check(spec, e)
+    _fargate.check(spec, e)
+    _lifecycle.check(spec, e)
