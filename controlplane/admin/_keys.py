@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from ..config import AdminSettings
 from ..store import Store
 from ._controller import ReplicaView
+from ._watch import WatchHub
 
 STORE = web.AppKey[Store]("store")
 REPLICA = web.AppKey[ReplicaView]("replica")
@@ -19,3 +20,4 @@ TOKEN = web.AppKey("token", str)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 LOGGER = web.AppKey("logger", logging.Logger)
 SETTING_DEFAULTS = web.AppKey[Mapping[str, str]]("setting_defaults")
+HUB = web.AppKey("watch_hub", WatchHub)

@@ -13,9 +13,12 @@ from typing import Any
 import msgspec
 
 from ..api import Cluster, Credential, CredentialInfo, RancherManifest, registered_rules
-from ._clusters import ClusterList, EventList, SyncAccepted
+from ._bulk import BulkResult
+from ._clusters import EventList, SyncAccepted
 from ._credentials import CredentialBody, CredentialList
+from ._fleet import FleetSummary
 from ._http import ErrorBody
+from ._listing import ClusterList, ClusterSummaryList
 from ._replicas import ReplicaList
 from ._settings_api import SettingBody, SettingList, SettingValue
 
@@ -23,6 +26,9 @@ _REF = "#/components/schemas/{name}"
 _MODELS: tuple[Any, ...] = (
     Cluster,
     ClusterList,
+    ClusterSummaryList,
+    BulkResult,
+    FleetSummary,
     EventList,
     SyncAccepted,
     CredentialBody,
