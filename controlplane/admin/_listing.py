@@ -18,6 +18,7 @@ import msgspec
 
 from ..api import API_VERSION, Cluster, Phase
 from ..store import ClusterQuery, in_conflict
+from ..store._query import CONFLICT_CONDITION
 from ._selector import SelectorError, parse_selector
 
 DEFAULT_LIMIT = 500
@@ -165,7 +166,7 @@ class ClusterSummary(msgspec.Struct, rename="camel", omit_defaults=True):
     """Node groups (desired, or upstream when unmanaged); ``None`` when unknown."""
     last_sync_time: str
     message: str
-    """The failure message, or the first condition with a message that is not ``True``."""
+    """The failure message, or the first condition with a message that is not ``True`` (or a conflict)."""
     conflict: bool
     failing: bool = False
     labels: dict[str, str] = msgspec.field(default_factory=dict)
@@ -182,8 +183,9 @@ def summarize(cluster: Cluster) -> ClusterSummary:
         phase = "deleting"
     message = status.failure_message
     if not message:
+        # A conflict (a True condition) is news; otherwise the first condition not yet True says why.
         for c in status.conditions:
-            if c.message and c.status != "True":
+            if c.message and (c.status != "True" or c.type == CONFLICT_CONDITION):
                 message = f"{c.type}: {c.message}"
                 break
     return ClusterSummary(

@@ -128,6 +128,8 @@ class _Parser:
             _check_value(value)
             values.append(value)
             token = self.peek()
+            if token is None:
+                raise SelectorError("expected ')' to close the set of values at the end")
             if token == ")":
                 self.take()
                 break
