@@ -241,6 +241,9 @@ class WatchHub:
         self._watches: set[Watch] = set()
         self._per_owner: dict[str, int] = {}
         self._ready = anyio.Event()
+        # A page's events are queued at once: a page no larger than half a queue leaves a reader that
+        # keeps up room to spare (it drains while the next page is read).
+        self._page = max(1, min(BATCH, settings.watch_buffer // 2))
 
     async def run(self) -> None:
         """Follow the feed until cancelled; read changes only while someone watches."""
@@ -271,7 +274,7 @@ class WatchHub:
                 self.cursor = head  # nobody to tell; decided and moved with no await in between
                 continue
             while self.cursor < head:
-                changes = await self.store.changes_since(self.cursor, limit=BATCH)
+                changes = await self.store.changes_since(self.cursor, limit=self._page)
                 if not changes:
                     self.cursor = head
                     break
