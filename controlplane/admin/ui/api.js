@@ -26,7 +26,8 @@ function headers(extra = {}) {
   return { Authorization: `Bearer ${token.get() || ""}`, Accept: "application/json", ...extra };
 }
 
-export async function api(method, path, { body, type = "application/json", signal } = {}) {
+// `signIn`: a 401 is the caller's to report (a wrong token typed at login), not a lost session.
+export async function api(method, path, { body, type = "application/json", signal, signIn = false } = {}) {
   const init = { method, headers: headers(), signal, credentials: "omit", cache: "no-store" };
   if (body !== undefined) {
     init.headers["Content-Type"] = type;
@@ -41,7 +42,7 @@ export async function api(method, path, { body, type = "application/json", signa
     parsed = null;
   }
   if (!resp.ok) {
-    if (resp.status === 401) unauthorized();
+    if (resp.status === 401 && !signIn) unauthorized();
     throw new ApiError(resp.status, parsed);
   }
   return parsed;

@@ -3,7 +3,7 @@
 import { api, ApiError, onUnauthorized, token } from "./api.js";
 import { clusterPage } from "./cluster.js";
 import { clustersView } from "./clusters.js";
-import { clear, h, say, svg } from "./dom.js";
+import { append, clear, h, say, svg } from "./dom.js";
 
 const main = () => document.getElementById("main");
 let leave = () => {}; // stops the current view's timers and watches
@@ -27,7 +27,7 @@ function loginView(message = "") {
     event.preventDefault();
     token.set(input.value.trim());
     try {
-      await api("GET", "/v1/fleet");
+      await api("GET", "/v1/fleet", { signIn: true });
     } catch (exc) {
       token.clear();
       error.textContent = exc instanceof ApiError && exc.status === 401 ? "That token was refused." : String(exc.message);
@@ -109,11 +109,11 @@ function overview() {
         card("past extended support", fleet.pastExtendedSupport, fleet.pastExtendedSupport ? "bad" : ""),
         card("never synced", fleet.refreshLag.neverSynced),
       );
-      clear(charts).append(
+      append(clear(charts), [
         chart("Refresh lag (oldest sync)", lag, "s"),
         chart("AWS call rate (this replica)", rate, "calls/s"),
         h("p", { class: "versions", text: `Versions: ${Object.entries(fleet.byVersion).map(([v, n]) => `${v} × ${n}`).join(", ") || "none"}` }),
-      );
+      ]);
       clear(attention).append(attentionTable(rows));
     } catch (exc) {
       say(`Could not load the fleet: ${exc.message}`, "error");

@@ -2,7 +2,7 @@
 // marked), conditions, node groups, an events timeline, and the actions: sync now, edit, delete.
 
 import { api, ApiError, enc, watch } from "./api.js";
-import { age, clear, h, say } from "./dom.js";
+import { age, append, clear, h, say } from "./dom.js";
 import { compareSpecs, show } from "./spec.js";
 import { locate, toYaml } from "./yaml.js";
 
@@ -117,12 +117,12 @@ export function clusterPage(root, name) {
     current = cluster;
     const s = cluster.status || {};
     const phase = cluster.metadata.deletionTimestamp ? "deleting" : s.phase || "new";
-    clear(summary).append(
+    append(clear(summary), [
       h("span", { class: `phase phase-${phase}`, text: phase }),
       ` · Kubernetes ${cluster.spec.eksConfig.kubernetesVersion || ((s.eksStatus || {}).upstreamSpec || {}).kubernetesVersion || "unknown"}`,
       ` · sync policy ${cluster.spec.syncPolicy || "three-way"} · last sync ${age(s.lastSyncTime)}`,
       s.failureMessage ? h("span", { class: "error", text: ` · ${s.failureMessage}` }) : null,
-    );
+    ]);
     clear(sections.spec).append(specTable(cluster));
     clear(sections.conditions).append(conditionsTable(cluster));
     clear(sections.nodegroups).append(nodeGroupsTable(cluster));
