@@ -71,17 +71,16 @@ async def watch_clusters(request: web.Request, params: ListParams) -> web.Stream
     settings = request.app[SETTINGS]
     await hub.ready()
     store = request.app[STORE]
-    if params.resource_version is not None:
+    after = params.resource_version
+    if after is None:
+        after = await store.head()  # from now; the hub may not have delivered everything before it yet
+    else:
         try:
-            await store.changes_since(params.resource_version, limit=1)
+            await store.changes_since(after, limit=1)
         except ChangesExpired as exc:
-            raise ApiError(
-                410, f"resourceVersion {params.resource_version} is too old: {exc}; list again"
-            ) from None
+            raise ApiError(410, f"resourceVersion {after} is too old: {exc}; list again") from None
     try:
-        watch = hub.open(
-            params.query, params.view, params.resource_version, WatchHub.owner_of(_bearer(request))
-        )
+        watch = hub.open(params.query, params.view, after, WatchHub.owner_of(_bearer(request)))
     except TooManyWatches as exc:
         raise ApiError(429, str(exc)) from None
     response = web.StreamResponse(headers={"Content-Type": WATCH_CONTENT_TYPE, "Cache-Control": "no-store"})
