@@ -41,16 +41,20 @@ class Watchers:
 
     async def run(self, stop: asyncio.Event) -> None:
         self.started = time.monotonic()
-        async with asyncio.TaskGroup() as tg:
-            tasks = [tg.create_task(self._one()) for _ in range(self.count)]
+        # A session of their own: held-open watches must not take the connections the rest of the
+        # harness (samples, timed requests) needs from the shared pool.
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as http, asyncio.TaskGroup() as tg:
+            admin = self.admin.on(http)
+            tasks = [tg.create_task(self._one(admin)) for _ in range(self.count)]
             await stop.wait()
             self.stopped = time.monotonic()
             for task in tasks:
                 task.cancel()
 
-    async def _one(self) -> None:
+    async def _one(self, admin: AdminClient) -> None:
         try:
-            async for event in self.admin.watch("/v1/clusters?watch=true&view=summary"):
+            async for event in admin.watch("/v1/clusters?watch=true&view=summary"):
                 if event.get("type") == "BOOKMARK":
                     continue
                 now = time.monotonic()

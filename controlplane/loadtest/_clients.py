@@ -124,6 +124,12 @@ class AdminClient:
             await resp.read()
             return time.perf_counter() - began, resp.status
 
+    def on(self, http: aiohttp.ClientSession) -> AdminClient:
+        """The same API and token over another session (e.g. one whose pool long watches may fill)."""
+        other = AdminClient(http, self.url, "")
+        other._headers = dict(self._headers)
+        return other
+
     async def timed_get_body(self, path: str) -> tuple[float, bytes]:
         began = time.perf_counter()
         async with self.http.get(self.url + path, headers=self._headers) as resp:
