@@ -53,6 +53,14 @@ class AdminSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=T
     reuse_port: bool = False
     """Bind the listen address with ``SO_REUSEPORT``, so that several replicas on one machine share one
     port (``serve --workers N`` sets it for its workers)."""
+    max_watches_per_token: int = 200
+    """Cluster watches (``GET /v1/clusters?watch=true``) one bearer token may hold open at once on this
+    replica; one more is answered 429."""
+    watch_buffer: int = 1000
+    """Change events queued for one watch; a client reading slower than changes arrive is disconnected
+    when its queue is full (it re-watches from its last resourceVersion), instead of buffering forever."""
+    watch_bookmark_interval: float = 30.0
+    """Seconds between BOOKMARK events on a quiet watch (they move its resourceVersion forward)."""
 
 
 class LifecycleSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -182,6 +190,7 @@ def load_settings(
     if not 0 < settings.service.time_scale < math.inf:
         raise ConfigError("invalid setting: service.time_scale must be > 0 and finite")
     _check_listen(settings.admin.listen)
+    _check_admin(settings.admin)
     _check_replica(settings.replica)
     return settings
 
@@ -196,6 +205,13 @@ def _check_replica(r: ReplicaSettings) -> None:
         )
     if not 0 <= r.lease_margin < r.renew_deadline:
         raise ConfigError("invalid setting replica.lease_margin: must be >= 0 and < renew_deadline")
+
+
+def _check_admin(a: AdminSettings) -> None:
+    if a.max_watches_per_token < 0 or a.watch_buffer < 1:
+        raise ConfigError("invalid setting admin: max_watches_per_token must be >= 0 and watch_buffer >= 1")
+    if not 0 < a.watch_bookmark_interval < math.inf:
+        raise ConfigError("invalid setting admin.watch_bookmark_interval: must be > 0 and finite")
 
 
 def parse_listen(value: str) -> tuple[str, int]:

@@ -235,6 +235,22 @@ ADMIN_REQUESTS = Counter(
     ["route", "method", "status"],
     registry=REGISTRY,
 )
+ADMIN_WATCHES = Gauge(
+    "controlplane_admin_watches",
+    "Cluster watches currently streaming from this replica's admin API.",
+    registry=REGISTRY,
+)
+ADMIN_WATCH_ENDS = Counter(
+    "controlplane_admin_watch_ends_total",
+    "Cluster watches ended, by reason (client, timeout, slow_reader, expired, shutdown).",
+    ["reason"],
+    registry=REGISTRY,
+)
+ADMIN_WATCH_EVENTS = Counter(
+    "controlplane_admin_watch_events_total",
+    "Watch events sent to clients (every watcher counts), bookmarks included.",
+    registry=REGISTRY,
+)
 ADMIN_REQUEST_SECONDS = Histogram(
     "controlplane_admin_request_seconds",
     "Admin API request latency by route template.",

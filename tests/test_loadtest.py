@@ -142,6 +142,8 @@ def test_targets_judge_figures_and_table_names_every_key() -> None:
         "restart: admin API up": True,
         "restart: all ticked": None,
         "import rate": False,
+        "summary page p99": None,
+        "watch fan-out": None,
     }
     assert {t.name: t.met for t in targets({**r, "clusters": 10_000}, 60.0)}["fleet size"] is None
     text = table(r, 300.0)
@@ -158,6 +160,7 @@ def test_tiny_run_writes_every_key(tmp_path: Path) -> None:
         "--clusters", "30", "--nodegroups", "1", "--rounds", "2", "--period", "2",
         "--time-scale", "0.01", "--initial-spread", "0.5", "--churn-percent", "10",
         "--admin-requests", "100", "--baseline-refreshes", "100", "--out", str(out), "--timeout", "80",
+        "--watchers", "20", "--list-requests", "20",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     # Own session: on a timeout the whole group (harness, simulator, control plane) is killed.
@@ -192,6 +195,10 @@ def test_tiny_run_writes_every_key(tmp_path: Path) -> None:
     assert 0 < result["restart_admin_ready_seconds"] <= result["restart_all_ticked_seconds"]
     assert result["baseline_aiobotocore"]["calls"] == 100 * 4  # DescribeCluster, List, 1 Describe, Addon
     assert result["admin_requests"] == 100
+    assert result["list_summary_requests"] == 20
+    assert result["watchers"] == 20
+    assert result["watch_events_delivered"] > 0  # the rounds' status commits reached the watchers
+    assert result["watch_disconnects"] == result["watch_errors"] == 0
     assert result["metrics_bytes"] > 1000
     assert 0 < result["restart_to_first_tick_seconds"] < 30
     assert result["churn"]["failed"] == 0

@@ -9,8 +9,14 @@ Contract highlights (see ``/openapi.json`` for the full document):
 - Errors are ``{"error": message}``; 422 adds ``errors: [{path, rule, message}]`` with every problem (paths
   like ``spec.eksConfig.nodeGroups[0].minSize``). Bad JSON/YAML syntax is 400; a wrong type or an unknown
   field is 422 naming the field.
-- ``PUT`` replaces the spec (labels only when the body carries some); ``PATCH`` is an RFC 7386 merge patch
-  of ``spec`` and ``metadata.labels`` (null unsets: the field becomes unmanaged).
+- ``GET /v1/clusters`` pages (``limit``, ``continue``) and filters (``labelSelector``, ``phase``,
+  ``conflict``, ``failing``, ``q``); ``view=summary`` answers small rows; ``watch=true`` streams changes
+  from a ``resourceVersion`` out of the store's change feed (``_list_api``, ``_watch``).
+  ``GET /v1/fleet`` gives totals (``_fleet``). ``POST /v1/clusters:sync`` and ``PATCH /v1/clusters`` act
+  on a selection (``_bulk``). ``/ui/`` serves the web console (``_ui``), a client of this API only.
+- ``PUT`` replaces the spec (labels and annotations only when the body carries some); ``PATCH`` is an RFC 7386
+  merge patch of ``spec``, ``metadata.labels`` and ``metadata.annotations`` (null unsets: the field becomes
+  unmanaged).
   Both honour ``metadata.resourceVersion`` when given (409 on mismatch); without it a concurrent write is
   retried on a fresh read. Both refuse (409) a cluster being deleted.
 - ``DELETE /v1/credentials/...`` is refused (409) while any cluster references the credential.

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 
 import prometheus_client
 from aiohttp import web
@@ -16,11 +17,12 @@ from prometheus_client import CollectorRegistry
 from .. import metrics
 from ..config import AdminSettings, SyncSettings
 from ..store import Store
-from . import _clusters, _credentials, _replicas, _settings_api
+from . import _bulk, _clusters, _credentials, _fleet, _list_api, _replicas, _settings_api, _ui
 from ._controller import ReplicaView
 from ._http import MAX_BODY_BYTES, ApiError, error_response, json_response
-from ._keys import DEFAULT_REGION, LOGGER, REGISTRY, REPLICA, SETTING_DEFAULTS, SETTINGS, STORE, TOKEN
+from ._keys import DEFAULT_REGION, HUB, LOGGER, REGISTRY, REPLICA, SETTING_DEFAULTS, SETTINGS, STORE, TOKEN
 from ._openapi import openapi_document
+from ._watch import WatchHub
 
 _UNMATCHED = "unmatched"
 
@@ -115,6 +117,20 @@ async def _openapi(request: web.Request) -> web.Response:
     return json_response(openapi_document())
 
 
+async def _watch_hub(app: web.Application) -> AsyncIterator[None]:
+    """The watch hub follows the change feed for as long as the app runs (cancelled and awaited at
+    cleanup, after ``on_shutdown`` ended every watch so that their handlers return)."""
+    task = asyncio.create_task(app[HUB].run(), name="admin-watch-hub")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _end_watches(app: web.Application) -> None:
+    app[HUB].end_all("shutdown")
+
+
 def build_admin_app(
     *,
     store: Store,
@@ -152,13 +168,18 @@ def build_admin_app(
         if setting_defaults is not None
         else {_settings_api.REFRESH_CRON: SyncSettings().refresh_cron}
     )
+    app[HUB] = WatchHub(store, settings)
+    app.cleanup_ctx.append(_watch_hub)
+    app.on_shutdown.append(_end_watches)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/openapi.json", _openapi)
     r = app.router
-    r.add_get("/v1/clusters", _clusters.list_clusters)
+    r.add_get("/v1/clusters", _list_api.list_clusters)
     r.add_post("/v1/clusters", _clusters.create_cluster)
+    r.add_patch("/v1/clusters", _bulk.patch_clusters)
+    r.add_post("/v1/clusters:sync", _bulk.sync_clusters)
     r.add_get("/v1/clusters/{name}", _clusters.get_cluster)
     r.add_put("/v1/clusters/{name}", _clusters.replace_cluster)
     r.add_patch("/v1/clusters/{name}", _clusters.patch_cluster)
@@ -173,4 +194,6 @@ def build_admin_app(
     r.add_get("/v1/settings", _settings_api.list_settings)
     r.add_get("/v1/settings/{name}", _settings_api.get_setting)
     r.add_put("/v1/settings/{name}", _settings_api.put_setting)
+    _fleet.install(app)
+    _ui.install(app)
     return app

@@ -21,7 +21,7 @@ from ..api import (
     validate_create,
     validate_update,
 )
-from ..store import AlreadyExists, Conflict, NotFound
+from ..store import AlreadyExists, Conflict, NotFound, Store
 from ._http import (
     MANIFEST_TYPES,
     MERGE_PATCH_TYPE,
@@ -38,11 +38,6 @@ from ._keys import DEFAULT_REGION, STORE
 from ._patch import merge_patch
 
 MAX_EVENTS = 1000
-_PHASES = {p.value for p in Phase}
-
-
-class ClusterList(msgspec.Struct):
-    items: list[Cluster]
 
 
 class EventList(msgspec.Struct):
@@ -118,15 +113,6 @@ def _refuse_if_deleting(cluster: Cluster) -> None:
         raise ApiError(409, f"cluster {cluster.metadata.name!r} is being deleted")
 
 
-async def list_clusters(request: web.Request) -> web.Response:
-    phase = request.query.get("phase")
-    if phase is not None and phase not in _PHASES:
-        valid = ", ".join(repr(p) for p in sorted(_PHASES))
-        raise ApiError(400, f"invalid phase {phase!r}; expected one of {valid}")
-    items = await request.app[STORE].list_clusters(phase=None if phase is None else Phase(phase))
-    return json_response(ClusterList(items=list(items)))
-
-
 async def create_cluster(request: web.Request) -> web.Response:
     cluster = await _decode_cluster(request)
     # Server-owned fields are dropped: the store assigns resourceVersion, generation and timestamps, and
@@ -160,25 +146,46 @@ _UPDATE_ATTEMPTS = 3
 async def _update(
     request: web.Request, name: str, build: Callable[[Cluster], tuple[Cluster, str]]
 ) -> web.Response:
-    """Read, build the new cluster from the stored one, validate, and compare-and-swap it in.
+    _, stored = await update_cluster(
+        request.app[STORE], name, build, default_region=request.app[DEFAULT_REGION]
+    )
+    return json_response(stored)
+
+
+async def update_cluster(
+    store: Store,
+    name: str,
+    build: Callable[[Cluster], tuple[Cluster, str]],
+    *,
+    dry_run: bool = False,
+    default_region: str = "",
+) -> tuple[Cluster, Cluster]:
+    """Read, build the new cluster from the stored one, validate, and compare-and-swap it in; returns
+    (the cluster before, the cluster after). ``ApiError`` for what the client must hear.
 
     ``build`` returns the new cluster and the client's resourceVersion precondition ("" for none). The
     write is always conditional on the version validated against, so validation never judges a stale
     object: without a client precondition a lost race is retried on a fresh read; with one it is a 409.
+    ``dry_run`` validates and returns the would-be cluster without writing. ``default_region`` fills an
+    empty region when the stored cluster has none either (the service's default region).
     """
     for _ in range(_UPDATE_ATTEMPTS):
-        old = await _existing(request, name)
+        old = await store.get_cluster(name)
+        if old is None:
+            raise ApiError(404, f"cluster {name!r} not found")
         _refuse_if_deleting(old)
         new, precondition = build(old)
         # An empty region is the default one: the one recorded at creation (re-applying the manifest).
-        new = _with_region(new, old.spec.eks_config.region or request.app[DEFAULT_REGION])
+        new = _with_region(new, old.spec.eks_config.region or default_region)
         if precondition and precondition != old.metadata.resource_version:
             raise _stale(name, precondition)
         errors = validate_update(old, new)
         if errors:
             raise _field_errors(errors)
+        if dry_run:
+            return old, new
         try:
-            stored = await request.app[STORE].update_spec(
+            stored = await store.update_spec(
                 name,
                 new.spec,
                 expected_resource_version=old.metadata.resource_version,
@@ -193,7 +200,7 @@ async def _update(
             continue
         except NotFound:
             raise ApiError(404, f"cluster {name!r} not found") from None
-        return json_response(stored)
+        return old, stored
     raise ApiError(409, f"cluster {name!r} kept changing while it was being updated; retry")
 
 
@@ -210,26 +217,32 @@ async def replace_cluster(request: web.Request) -> web.Response:
     _name_check(body, name)
 
     def build(old: Cluster) -> tuple[Cluster, str]:
-        # Labels are replaced only when the body carries some, so re-applying a manifest without labels
-        # keeps the ones set earlier (e.g. by PATCH). Annotations are set at create time only.
-        meta = msgspec.structs.replace(old.metadata, labels=body.metadata.labels or old.metadata.labels)
+        # Labels and annotations are replaced only when the body carries some, so re-applying a manifest
+        # without them keeps the ones set earlier (e.g. by PATCH).
+        meta = msgspec.structs.replace(
+            old.metadata,
+            labels=body.metadata.labels or old.metadata.labels,
+            annotations=body.metadata.annotations or old.metadata.annotations,
+        )
         return msgspec.structs.replace(old, metadata=meta, spec=body.spec), body.metadata.resource_version
 
     return await _update(request, name, build)
 
 
-_PATCHABLE_METADATA = frozenset({"labels", "resourceVersion", "name"})
+_PATCHABLE_METADATA = frozenset({"labels", "annotations", "resourceVersion", "name"})
 
 
 def _patch_error(path: str, message: str) -> ApiError:
     return unprocessable([FieldErrorBody(path=path, rule="immutable", message=message)])
 
 
-def _apply_patch(old: Cluster, patch: dict[str, Any]) -> tuple[Cluster, str]:
+def apply_patch(old: Cluster, patch: dict[str, Any]) -> tuple[Cluster, str]:
     """The cluster after ``patch`` (RFC 7386), and the resourceVersion precondition it carried."""
     for key in patch:
         if key not in ("spec", "metadata"):
-            raise _patch_error(key, f"{key} is not patchable; only spec and metadata.labels")
+            raise _patch_error(
+                key, f"{key} is not patchable; only spec, metadata.labels and metadata.annotations"
+            )
     meta_patch = patch.get("metadata") or {}
     if not isinstance(meta_patch, dict):
         raise _patch_error("metadata", "metadata must be an object")
@@ -253,19 +266,25 @@ def _apply_patch(old: Cluster, patch: dict[str, Any]) -> tuple[Cluster, str]:
         except msgspec.ValidationError as exc:
             raise schema_error(exc, prefix="$.spec") from None
     meta = old.metadata
-    labels_patch = meta_patch.get("labels", {})
-    try:
-        # ``labels: null`` removes them all, like any null in a merge patch.
-        labels = {} if labels_patch is None else merge_patch(meta.labels, labels_patch)
-        labels = msgspec.convert(labels, type=dict[str, str])
-    except msgspec.ValidationError as exc:
-        raise schema_error(exc, prefix="$.metadata.labels") from None
-    new_meta = msgspec.structs.replace(meta, labels=labels)
+    new_meta = msgspec.structs.replace(
+        meta,
+        labels=_merged_map(meta.labels, meta_patch.get("labels", {}), "labels"),
+        annotations=_merged_map(meta.annotations, meta_patch.get("annotations", {}), "annotations"),
+    )
     return msgspec.structs.replace(old, metadata=new_meta, spec=spec), rv
 
 
-async def patch_cluster(request: web.Request) -> web.Response:
-    name = request.match_info["name"]
+def _merged_map(current: dict[str, str], patch: Any, field: str) -> dict[str, str]:
+    """``metadata.labels`` or ``metadata.annotations`` after a merge patch; ``null`` removes them all."""
+    try:
+        merged = {} if patch is None else merge_patch(current, patch)
+        return msgspec.convert(merged, type=dict[str, str])
+    except msgspec.ValidationError as exc:
+        raise schema_error(exc, prefix=f"$.metadata.{field}") from None
+
+
+async def read_merge_patch(request: web.Request) -> dict[str, Any]:
+    """A merge patch body: 415 on another media type, 400 unless a JSON object."""
     kind = media_type(request)
     if kind not in (MERGE_PATCH_TYPE, "application/json"):
         raise ApiError(415, f"unsupported media type {kind!r}; expected {MERGE_PATCH_TYPE}")
@@ -276,7 +295,13 @@ async def patch_cluster(request: web.Request) -> web.Response:
         raise ApiError(400, f"malformed JSON: {exc}") from None
     if not isinstance(patch, dict):
         raise ApiError(400, "a merge patch must be a JSON object")
-    return await _update(request, name, lambda old: _apply_patch(old, patch))
+    return patch
+
+
+async def patch_cluster(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    patch = await read_merge_patch(request)
+    return await _update(request, name, lambda old: apply_patch(old, patch))
 
 
 def protected(cluster: Cluster) -> bool:

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from ..config import AdminSettings
 from ..store import Store
 from ._controller import ReplicaView
+from ._watch import WatchHub
 
 STORE = web.AppKey[Store]("store")
 REPLICA = web.AppKey[ReplicaView]("replica")
@@ -22,3 +23,4 @@ SETTING_DEFAULTS = web.AppKey[Mapping[str, str]]("setting_defaults")
 DEFAULT_REGION = web.AppKey("default_region", str)
 """The service's default AWS region (botocore's: AWS_DEFAULT_REGION, the AWS config file), filled into a
 manifest without one; empty when there is none."""
+HUB = web.AppKey("watch_hub", WatchHub)

@@ -13,9 +13,12 @@ from typing import Any
 import msgspec
 
 from ..api import Cluster, Credential, CredentialInfo, RancherManifest, registered_rules
-from ._clusters import ClusterList, EventList, SyncAccepted
+from ._bulk import BulkResult
+from ._clusters import EventList, SyncAccepted
 from ._credentials import CredentialBody, CredentialList
+from ._fleet import FleetSummary
 from ._http import ErrorBody
+from ._listing import ClusterList, ClusterSummaryList
 from ._replicas import ReplicaList
 from ._settings_api import SettingBody, SettingList, SettingValue
 
@@ -23,6 +26,9 @@ _REF = "#/components/schemas/{name}"
 _MODELS: tuple[Any, ...] = (
     Cluster,
     ClusterList,
+    ClusterSummaryList,
+    BulkResult,
+    FleetSummary,
     EventList,
     SyncAccepted,
     CredentialBody,
@@ -137,6 +143,37 @@ def _cluster_body(description: str) -> dict[str, Any]:
     }
 
 
+_FILTER_PARAMS = [
+    _query(
+        "labelSelector", {"type": "string"}, "Kubernetes label selector: env=prod,tier!=dev,team in (a,b),!x"
+    ),
+    _query(
+        "phase",
+        {"type": "string", "enum": ["", "creating", "importing", "active", "updating", "deleting"]},
+        "only clusters in this phase",
+    ),
+    _query("conflict", {"type": "boolean"}, "only clusters with a Conflict condition"),
+    _query("failing", {"type": "boolean"}, "only clusters with a failureMessage"),
+    _query("q", {"type": "string"}, "only clusters whose name starts with this"),
+]
+_LIST_PARAMS = [
+    *_FILTER_PARAMS,
+    _query("limit", {"type": "integer", "minimum": 1, "maximum": 5000, "default": 500}, "page size"),
+    _query("continue", {"type": "string"}, "metadata.continue of the previous page (same filters)"),
+    _query("view", {"type": "string", "enum": ["full", "summary"]}, "summary: one small row per cluster"),
+]
+_WATCH_PARAMS = [
+    _query("watch", {"type": "boolean"}, "stream changes instead of listing"),
+    _query(
+        "resourceVersion",
+        {"type": "string"},
+        "watch from this change-feed position (a list's metadata.resourceVersion or an event's); absent: now",
+    ),
+    _query("timeoutSeconds", {"type": "integer", "minimum": 1, "maximum": 3600}, "end the watch after this"),
+]
+_DRY_RUN = _query("dryRun", {"type": "string", "enum": ["All"]}, "validate and report, write nothing")
+
+
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The document served at ``/openapi.json`` (computed once)."""
@@ -148,7 +185,6 @@ def openapi_document() -> dict[str, Any]:
     invalid = _error("validation failed: every error with its path and rule in `errors`")
     missing = _error("no such cluster")
     too_big = _error("request body larger than admin.max_body_bytes")
-    phase = {"type": "string", "enum": ["", "creating", "importing", "active", "updating", "deleting"]}
     paths: dict[str, Any] = {
         "/healthz": {"get": _op("Liveness", {"200": {"description": "alive"}}, auth=False)},
         "/readyz": {
@@ -168,9 +204,34 @@ def openapi_document() -> dict[str, Any]:
         "/openapi.json": {"get": _op("This document", {"200": {"description": "OpenAPI"}}, auth=False)},
         "/v1/clusters": {
             "get": _op(
-                "List clusters",
-                {"200": _json("ClusterList", "clusters"), "400": bad},
-                params=[_query("phase", phase, "only clusters in this phase")],
+                "List clusters in pages (limit + continue), filtered; or, with watch=true, stream their "
+                "changes as JSON lines (ADDED, MODIFIED, DELETED, BOOKMARK; each "
+                '{"type", "resourceVersion", "object"}) from resourceVersion',
+                {
+                    "200": {
+                        "description": "a page (ClusterList, or ClusterSummaryList with view=summary), or a "
+                        "watch stream (chunked JSON lines)",
+                        "content": {
+                            "application/json": {
+                                "schema": {"oneOf": [_ref("ClusterList"), _ref("ClusterSummaryList")]}
+                            }
+                        },
+                    },
+                    "400": bad,
+                    "410": _error("watch: resourceVersion is older than the change feed keeps; list again"),
+                    "429": _error("watch: this token holds admin.max_watches_per_token watches"),
+                },
+                params=[*_LIST_PARAMS, *_WATCH_PARAMS],
+            ),
+            "patch": _op(
+                "Merge-patch every cluster the selection picks (a filter is required; labelSelector= "
+                "selects all); one result per cluster; dryRun=All shows what would change",
+                {"200": _json("BulkResult", "per-cluster results"), "400": bad, "415": bad, "422": invalid},
+                body={
+                    "required": True,
+                    "content": {"application/merge-patch+json": {"schema": {"type": "object"}}},
+                },
+                params=[*_FILTER_PARAMS, _DRY_RUN],
             ),
             "post": _op(
                 "Create a cluster from a Cluster or EKSClusterConfig manifest (one document). "
@@ -228,6 +289,19 @@ def openapi_document() -> dict[str, Any]:
                 },
                 params=name,
             ),
+        },
+        "/v1/clusters:sync": {
+            "post": _op(
+                "Ask for an immediate refresh of every cluster the selection picks (a filter is required)",
+                {"200": _json("BulkResult", "per-cluster results"), "400": bad},
+                params=[*_FILTER_PARAMS, _DRY_RUN],
+            )
+        },
+        "/v1/fleet": {
+            "get": _op(
+                "Fleet totals: by phase and version, conflicts, failures, support windows, refresh lag",
+                {"200": _json("FleetSummary", "totals")},
+            )
         },
         "/v1/clusters/{name}/sync": {
             "post": _op(

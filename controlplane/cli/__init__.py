@@ -9,10 +9,11 @@ Heavy modules (aiohttp, aiobotocore, the service, the simulator) are imported in
 them, so client commands start fast.
 
 Layout: ``_main`` builds the parser and dispatches; one module per command group adds its commands
-(``_serve``: serve, sim, load; ``_clusters``: apply, get, describe, delete, sync; ``_credentials``;
-``_settings``; ``_replicas``; ``_iam``; ``_store``: store copy, on the databases directly); ``_client`` is
-the admin API client and its connection options; ``_output`` is the one place that prints tables, JSON and
-YAML.
+(``_serve``: serve, sim, load; ``_clusters``: apply, describe, delete; ``_get``: get, with pages and
+``--watch``; ``_bulk``: sync and patch, by name or selector; ``_top``: the live fleet summary;
+``_credentials``; ``_settings``; ``_replicas``; ``_iam``; ``_store``: store copy, on the databases
+directly); ``_client`` is the admin API client and its connection options; ``_output`` is the one place
+that prints tables, JSON and YAML (and rows as a watch streams).
 """
 
 from ._main import main

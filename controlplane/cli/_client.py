@@ -9,6 +9,7 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,14 @@ REQUEST_TIMEOUT = 30.0
 
 class CliError(Exception):
     """A failure to report on stderr (exit code 1); the message is shown as is."""
+
+
+class ServerError(CliError):
+    """The server answered an error status (``status``: 404, 410, 422...)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ApiClient:
@@ -44,11 +53,7 @@ class ApiClient:
         allow_404: bool = False,
     ) -> Any:
         """The decoded JSON answer (``None`` for an empty one, or for 404 when ``allow_404``)."""
-        request = urllib.request.Request(self.server + path, data=body, method=method)
-        request.add_header("Authorization", f"Bearer {self._token}")
-        request.add_header("Accept", "application/json")
-        if body is not None:
-            request.add_header("Content-Type", content_type)
+        request = self._request(method, path, body, content_type)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 data = response.read()
@@ -56,7 +61,7 @@ class ApiClient:
             data = exc.read()
             if exc.code == 404 and allow_404:
                 return None
-            raise CliError(_server_message(exc.code, data)) from None
+            raise ServerError(exc.code, _server_message(exc.code, data)) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise CliError(f"cannot reach the control plane at {self.server}: {reason}") from None
@@ -66,6 +71,31 @@ class ApiClient:
             return json.loads(data)
         except ValueError:
             raise CliError(f"{self.server} did not answer with JSON; is it the control plane?") from None
+
+    def _request(
+        self, method: str, path: str, body: bytes | None, content_type: str
+    ) -> urllib.request.Request:
+        request = urllib.request.Request(self.server + path, data=body, method=method)
+        request.add_header("Authorization", f"Bearer {self._token}")
+        request.add_header("Accept", "application/json")
+        if body is not None:
+            request.add_header("Content-Type", content_type)
+        return request
+
+    def stream(self, path: str, *, idle_timeout: float | None = None) -> Iterator[Any]:
+        """The JSON lines of a streamed answer (a watch), decoded, as they arrive; ends with the stream.
+        ``idle_timeout``: seconds without a line after which the server is taken as gone."""
+        request = self._request("GET", path, None, "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=idle_timeout) as response:
+                for line in response:
+                    if line.strip():
+                        yield json.loads(line)
+        except urllib.error.HTTPError as exc:
+            raise ServerError(exc.code, _server_message(exc.code, exc.read())) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise CliError(f"lost the watch on {self.server}: {reason}") from None
 
 
 def _server_message(status: int, data: bytes) -> str:

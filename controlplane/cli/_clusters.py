@@ -1,11 +1,10 @@
-"""The cluster commands: ``apply``, ``get``, ``describe``, ``delete`` and ``sync``."""
+"""The cluster commands ``apply``, ``describe`` and ``delete``, and the cluster table ``get`` prints."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from controlplane.api import ClusterStatus, ManifestError, decode_manifests
 
 from ._args import Subcommands, positive
 from ._client import ApiClient, CliError, client_from_args, quote
-from ._output import Table, add_output_option, age, indent, print_table, show_list
+from ._output import Table, age, indent, print_table
 
 
 def add_commands(sub: Subcommands, conn: argparse.ArgumentParser) -> None:
@@ -23,12 +22,6 @@ def add_commands(sub: Subcommands, conn: argparse.ArgumentParser) -> None:
     apply = sub.add_parser("apply", parents=[conn], help="create or update clusters from manifests")
     apply.add_argument("-f", "--filename", required=True, help="YAML/JSON file (several documents) or -")
     apply.set_defaults(func=cmd_apply)
-
-    get = sub.add_parser("get", parents=[conn], help="list clusters, or show one")
-    get.add_argument("name", nargs="?", help="cluster name")
-    add_output_option(get)
-    get.add_argument("--phase", help="only clusters in this phase (new is the empty string)")
-    get.set_defaults(func=cmd_get)
 
     describe = sub.add_parser("describe", parents=[conn], help="show a cluster in detail, with events")
     describe.add_argument("name")
@@ -41,10 +34,6 @@ def add_commands(sub: Subcommands, conn: argparse.ArgumentParser) -> None:
     delete.add_argument("--timeout", type=positive, default=1800.0, help="seconds to --wait (%(default)s)")
     delete.add_argument("--poll-interval", type=positive, default=1.0, help=argparse.SUPPRESS)
     delete.set_defaults(func=cmd_delete)
-
-    sync = sub.add_parser("sync", parents=[conn], help="refresh a cluster from AWS now")
-    sync.add_argument("name")
-    sync.set_defaults(func=cmd_sync)
 
 
 def _phase(cluster: dict[str, Any]) -> str:
@@ -176,22 +165,6 @@ def _apply_one(client: ApiClient, cluster: Any, name: str) -> str:
     return f"cluster/{name} configured"
 
 
-def cmd_get(args: argparse.Namespace) -> int:
-    client = client_from_args(args)
-    if args.name:
-        if args.phase is not None:
-            raise CliError("--phase filters a list; it cannot be combined with NAME")
-        cluster = client.call("GET", f"/v1/clusters/{quote(args.name)}")
-        items = [cluster]
-        obj: Any = cluster
-    else:
-        query = "" if args.phase is None else "?" + urllib.parse.urlencode({"phase": args.phase})
-        obj = client.call("GET", f"/v1/clusters{query}")
-        items = obj["items"]
-    show_list(args.output, obj, items, CLUSTER_TABLE)
-    return 0
-
-
 def cmd_describe(args: argparse.Namespace) -> int:
     client = client_from_args(args)
     name = quote(args.name)
@@ -268,9 +241,3 @@ def cmd_delete(args: argparse.Namespace) -> int:
             return 0
         time.sleep(min(args.poll_interval, max(0.0, deadline - time.monotonic())))
     raise CliError(f"timed out after {args.timeout:g}s waiting for cluster/{args.name} to be deleted")
-
-
-def cmd_sync(args: argparse.Namespace) -> int:
-    client_from_args(args).call("POST", f"/v1/clusters/{quote(args.name)}/sync")
-    print(f"cluster/{args.name} sync queued")
-    return 0

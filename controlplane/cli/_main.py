@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import _clusters, _credentials, _iam, _replicas, _serve, _settings, _store
+from . import _bulk, _clusters, _credentials, _get, _iam, _replicas, _serve, _settings, _store, _top
 from ._client import CliError, connection_options
 
 
@@ -19,6 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     conn = connection_options()
     _serve.add_commands(sub, conn)
     _clusters.add_commands(sub, conn)
+    _get.add_commands(sub, conn)
+    _bulk.add_commands(sub, conn)
+    _top.add_commands(sub, conn)
     _credentials.add_commands(sub, conn)
     _settings.add_commands(sub, conn)
     _replicas.add_commands(sub, conn)

@@ -89,3 +89,29 @@ def indent(obj: Any, prefix: str = "  ") -> str:
     """``obj`` as YAML, every line indented (a block inside ``describe``)."""
     text = encode_yaml(obj).rstrip()
     return "\n".join(prefix + line for line in text.splitlines())
+
+
+class RowStream:
+    """A table printed as it grows (``--watch``): the first rows set the column widths, later rows
+    reuse them (a wider cell pushes its line out rather than re-printing what was shown)."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.widths = [len(h) for h in table.headers]
+        self.started = False
+
+    def show(self, items: Sequence[Any]) -> None:
+        """Print ``items`` (the header first, once)."""
+        rows = [self.table.row(item) for item in items]
+        if not self.started:
+            for row in rows:
+                self.widths = [max(w, len(c)) for w, c in zip(self.widths, row, strict=True)]
+            rows.insert(0, list(self.table.headers))
+            self.started = True
+        for row in rows:
+            print("   ".join(c.ljust(w) for c, w in zip(row, self.widths, strict=True)).rstrip(), flush=True)
+
+
+def dump_line(obj: Any) -> None:
+    """``obj`` as one compact JSON line (a streamed event)."""
+    print(json.dumps(obj, separators=(",", ":")), flush=True)

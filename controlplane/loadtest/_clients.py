@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -122,6 +123,30 @@ class AdminClient:
         async with self.http.get(self.url + path, headers=self._headers) as resp:
             await resp.read()
             return time.perf_counter() - began, resp.status
+
+    def on(self, http: aiohttp.ClientSession) -> AdminClient:
+        """The same API and token over another session (e.g. one whose pool long watches may fill)."""
+        other = AdminClient(http, self.url, "")
+        other._headers = dict(self._headers)
+        return other
+
+    async def timed_get_body(self, path: str) -> tuple[float, bytes]:
+        began = time.perf_counter()
+        async with self.http.get(self.url + path, headers=self._headers) as resp:
+            body = await resp.read()
+            if resp.status >= 400:
+                raise HttpError(f"GET {path}: HTTP {resp.status}: {body[:300]!r}")
+        return time.perf_counter() - began, body
+
+    async def watch(self, path: str) -> AsyncIterator[dict[str, Any]]:
+        """The events of a watch as they arrive (no overall timeout: the caller cancels)."""
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
+        async with self.http.get(self.url + path, headers=self._headers, timeout=timeout) as resp:
+            if resp.status >= 400:
+                raise HttpError(f"GET {path}: HTTP {resp.status}: {(await resp.read())[:300]!r}")
+            async for line in resp.content:
+                if line.strip():
+                    yield msgspec.json.decode(line)
 
     async def put_credential(self) -> None:
         ns, name = CREDENTIAL

@@ -35,6 +35,10 @@ class LoadOptions(msgspec.Struct, frozen=True, kw_only=True):
     admin_requests: int = 2000
     """Concurrent ``GET /v1/clusters/{name}`` requests timed during the rounds."""
     admin_concurrency: int = 8
+    list_requests: int = 200
+    """``GET /v1/clusters?view=summary&limit=500`` requests timed during the rounds (0: none)."""
+    watchers: int = 100
+    """Watches of every cluster held open during the rounds (fan-out figures; 0: none)."""
     baseline_refreshes: int = 5000
     """Refreshes each baseline performs (capped to the clusters available, cycled when larger)."""
     baseline_concurrency: int = 32
@@ -69,6 +73,8 @@ class LoadOptions(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError("--latency-ms, --initial-spread and --eks-rate must be >= 0")
         if self.endpoint_access not in ("public", "private"):
             raise ValueError("--endpoint-access must be public or private")
+        if self.list_requests < 0 or self.watchers < 0:
+            raise ValueError("--list-requests and --watchers must be >= 0")
         if min(self.admin_concurrency, self.baseline_concurrency, self.import_concurrency) < 1:
             raise ValueError("concurrency options must be >= 1")
         if self.replicas < 1 or (self.failover and self.replicas < 2):
@@ -121,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--admin-requests", type=int, default=d.admin_requests, help="timed admin GETs")
     p.add_argument("--admin-concurrency", type=int, default=d.admin_concurrency, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--list-requests", type=int, default=d.list_requests, help="timed summary pages of 500 (%(default)s)"
+    )
+    p.add_argument("--watchers", type=int, default=d.watchers, help="watches held open (%(default)s)")
     p.add_argument(
         "--baseline-refreshes", type=int, default=d.baseline_refreshes, help="refreshes per baseline"
     )

@@ -25,6 +25,9 @@ RESULT_KEYS = (
     "rss_bytes_peak",
     "rss_bytes_per_cluster",
     "admin_p99_seconds",
+    "list_summary_p99_seconds",
+    "watch_events_per_second",
+    "watch_fanout_lag_seconds_p99",
     "metrics_scrape_seconds",
     "metrics_bytes",
     "restart_to_first_tick_seconds",
@@ -134,6 +137,19 @@ def targets(r: Mapping[str, Any], period: float) -> list[Target]:
         )
     )
     out.append(_at_most("admin API p99", _num(r.get("admin_p99_seconds")), 0.050))
+    out.append(_at_most("summary page p99", _num(r.get("list_summary_p99_seconds")), 0.250))
+    fanout = _num(r.get("watch_fanout_lag_seconds_p99"))
+    dropped = r.get("watch_disconnects")
+    out.append(
+        Target(
+            name="watch fan-out",
+            goal="all watchers within 1 s (p99), none dropped",
+            value=f"{_fmt_s(fanout)} to {r.get('watchers') or 0} watchers, {dropped or 0} dropped"
+            if fanout is not None
+            else "n/a",
+            met=(fanout <= 1.0 and not dropped) if fanout is not None else None,
+        )
+    )
     out.append(_at_most("/metrics scrape (max)", _num(r.get("metrics_scrape_seconds_max")), 0.250))
     out.append(_at_most("restart: admin API up", _num(r.get("restart_admin_ready_seconds")), 3.0))
     spread_goal = 30.0 if n >= 50_000 else 10.0

@@ -16,6 +16,7 @@ import msgspec
 import psutil
 
 from . import _prom
+from ._api_bench import Watchers, summary_page
 from ._baselines import BaselineResult
 from ._clients import AdminClient, SimClient, calls_delta, create_manifest, import_manifest, update_patch
 from ._options import LoadOptions
@@ -326,9 +327,13 @@ class Run:
         limit = (o.rounds + 1) * o.period * 2.0 + 30.0
         round_durations: list[float] = []
         first: Sample | None = None
+        watchers = Watchers(admin, o.watchers)
+        stop_watching = asyncio.Event()
+        list_times: list[float] = []
         async with asyncio.TaskGroup() as tg:
             load: list[asyncio.Task[None]] = []
             admin_load: asyncio.Task[None] | None = None
+            list_load: asyncio.Task[None] | None = None
             prev = start
             while prev.rounds < start.rounds + o.rounds and prev.t - start.t < limit:
                 # A round that ends after the next firing is never observed by the service's round
@@ -343,6 +348,11 @@ class Run:
                     self.marks.append((s.t, "first tick"))
                     load.append(tg.create_task(churn.run()))
                     admin_load = tg.create_task(self._admin_load(admin, latencies, statuses))
+                    if o.watchers:
+                        tg.create_task(watchers.run(stop_watching))
+                    if o.list_requests:
+                        gap = o.rounds * o.period * 0.8 / o.list_requests
+                        list_load = tg.create_task(self._list_load(admin, list_times, gap))
                 done = s.rounds - prev.rounds
                 if done > 0:
                     each = (s.round_sum - prev.round_sum) / done
@@ -364,15 +374,23 @@ class Run:
                 prev = s
             for task in load:
                 task.cancel()
-            if admin_load is not None:
-                # The GETs are paced over the rounds; the last ones may still be out when the rounds
-                # end (they finish earlier than a full period each): let them finish, bounded.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(admin_load), timeout=o.period)
-                admin_load.cancel()
+            stop_watching.set()
+            for paced in (admin_load, list_load):
+                if paced is not None:
+                    # The requests are paced over the rounds; the last ones may still be out when the
+                    # rounds end (they finish earlier than a full period each): let them finish, bounded.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(paced), timeout=o.period)
+                    paced.cancel()
         end = prev
         calls1 = await sim.calls()
         self.result["churn"] = churn.counts
+        self.result["list_summary_requests"] = len(list_times)
+        if list_times:
+            self.result["list_summary_p50_seconds"] = percentile(list_times, 0.50)
+            self.result["list_summary_p99_seconds"] = percentile(list_times, 0.99)
+        if o.watchers:
+            self.result |= watchers.figures()
         self.result["admin_requests"] = len(latencies)
         if latencies:
             self.result["admin_p99_seconds"] = percentile(latencies, 0.99)
@@ -449,6 +467,15 @@ class Run:
             f"calibration: {(cpu1 - cpu0) / CALIBRATION_SCRAPES * 1000:.1f} ms CPU per /metrics scrape, "
             f"{(cpu2 - cpu1) / CALIBRATION_GETS * 1000:.2f} ms per admin GET"
         )
+
+    async def _list_load(self, admin: AdminClient, times: list[float], gap: float) -> None:
+        """Summary pages of 500 paced over the rounds (appended as they complete: a cancelled run keeps
+        what it measured)."""
+        token = ""
+        while len(times) < self.opts.list_requests:
+            seconds, token = await summary_page(admin, token)
+            times.append(seconds)
+            await asyncio.sleep(gap)
 
     async def _admin_load(self, admin: AdminClient, latencies: list[float], statuses: dict[int, int]) -> None:
         """``admin_requests`` GETs of random live clusters, paced to spread over the measured rounds."""

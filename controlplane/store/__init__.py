@@ -11,6 +11,15 @@ from ._errors import AlreadyExists, ChangesExpired, Conflict, Fenced, NotFound, 
 from ._factory import open_store, store_url
 from ._pg import PostgresStore
 from ._protocol import Store
+from ._query import (
+    ClusterPage,
+    ClusterQuery,
+    FleetTotals,
+    LabelOp,
+    LabelRequirement,
+    in_conflict,
+    matches,
+)
 from ._records import Change, ChangeKind, Fence, Lease, RawCluster, ReplicaRecord, shard_of
 from ._settings import StoreSettings
 from ._sqlite import SQLiteStore
@@ -21,10 +30,15 @@ __all__ = [
     "Change",
     "ChangeKind",
     "ChangesExpired",
+    "ClusterPage",
+    "ClusterQuery",
     "Conflict",
     "CopySummary",
     "Fence",
     "Fenced",
+    "FleetTotals",
+    "LabelOp",
+    "LabelRequirement",
     "Lease",
     "NotFound",
     "Portable",
@@ -38,6 +52,8 @@ __all__ = [
     "StoreSettings",
     "StoreURL",
     "copy_store",
+    "in_conflict",
+    "matches",
     "open_store",
     "parse_url",
     "redact_url",

@@ -22,6 +22,7 @@ Semantics are the SQLite backend's (see ``Store``), with these PostgreSQL specif
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +37,7 @@ from controlplane.api import Cluster, ClusterSpec, ClusterStatus, Credential, Ev
 
 from . import _pg_bulk as bulk
 from . import _pg_feed as feed
+from . import _pg_list as listing
 from . import _pg_ops as ops
 from ._batcher import State, StatusBatcher, StatusRow
 from ._codec import ENCODE
@@ -44,6 +46,7 @@ from ._crypto import KEY_CHECK, KEY_HELP, SecretBox, read_key_file
 from ._errors import StoreClosed, StoreError
 from ._pg_conn import PgConnections
 from ._pg_schema import Connection, migrate
+from ._query import ClusterPage, ClusterQuery, FleetTotals, matches
 from ._records import Change, Fence, Lease, RawCluster, ReplicaRecord
 from ._settings import StoreSettings
 from ._url import redact_url
@@ -254,6 +257,39 @@ class PostgresStore:
             "list_raw_clusters_in_shards", ops.list_raw_clusters_in_shards, sorted(set(shards))
         )
         return self._batcher.raw(rows, overlay)
+
+    async def list_page(self, query: ClusterQuery, *, after: str = "", limit: int) -> ClusterPage:
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        want = limit + 1  # one more than asked tells whether another page follows
+        items: list[Cluster] = []
+        cursor = after
+        while len(items) < want:
+            overlay = self._batcher.snapshot()
+            asked = max(want - len(items), min(want, 100))
+            rows = await self._run("list_page", listing.scan_page, query, cursor, asked)
+            for row, seq in rows:
+                cluster = self._batcher.overlay(row, seq, overlay.get(row.metadata.name))
+                if matches(query, cluster):
+                    items.append(cluster)
+            if len(rows) < asked:
+                break
+            cursor = rows[-1][0].metadata.name
+        return ClusterPage(items=items[:limit], more=len(items) > limit)
+
+    async def get_clusters(self, names: Collection[str]) -> dict[str, Cluster]:
+        if not names:
+            return {}
+        overlay = self._batcher.snapshot()
+        rows = await self._run("get_clusters", listing.get_clusters, sorted(set(names)))
+        return {
+            c.metadata.name: self._batcher.overlay(c, seq, overlay.get(c.metadata.name)) for c, seq in rows
+        }
+
+    async def fleet_totals(self, *, sync_older_than: Collection[int] = ()) -> FleetTotals:
+        return await self._run(
+            "fleet_totals", listing.fleet_totals, time.time(), sorted(set(sync_older_than))
+        )
 
     async def count_clusters_by_shard(self) -> dict[int, int]:
         return await self._run("count_clusters_by_shard", feed.count_clusters_by_shard)

@@ -14,6 +14,10 @@ Semantics that hold for every backend:
   once the status is committed (and synced to stable storage): write durably before acting on it.
 - A status written for a cluster that does not exist (or no longer exists) is dropped at flush time.
 - Names of clusters, settings and secrets are opaque strings; lists are ordered by name.
+- Paged lists (``list_page``) are keyset scans: a page holds the clusters named after ``after``, so
+  following pages returns every cluster that existed throughout exactly once, never one twice, and one
+  created or deleted meanwhile at most once. Status filters judge the latest status this process knows
+  (flushed or not); ``fleet_totals`` counts committed rows only, by aggregate queries.
 - Change feed: every write that matters to another process (create, spec/metadata, mark deleting, delete,
   a committed status, a sync request, a setting, a credential) appends a ``Change`` in the same
   transaction. Sequence numbers grow strictly; changes older than ``change_retention`` are trimmed, and
@@ -34,6 +38,7 @@ from typing import Protocol, Self
 
 from controlplane.api import Cluster, ClusterSpec, ClusterStatus, Credential, Event, Phase
 
+from ._query import ClusterPage, ClusterQuery, FleetTotals
 from ._records import Change, Fence, Lease, RawCluster, ReplicaRecord
 
 
@@ -69,6 +74,20 @@ class Store(Protocol):
 
     async def list_cluster_names(self) -> list[str]:
         """The names of every cluster, ordered."""
+        ...
+
+    async def list_page(self, query: ClusterQuery, *, after: str = "", limit: int) -> ClusterPage:
+        """Up to ``limit`` clusters named after ``after`` that ``query`` selects (``_query.matches``),
+        ordered by name, and whether more follow. Memory is bounded by the page, not the fleet."""
+        ...
+
+    async def get_clusters(self, names: Collection[str]) -> dict[str, Cluster]:
+        """The named clusters that exist, by name (one read for a batch, e.g. a change-feed page)."""
+        ...
+
+    async def fleet_totals(self, *, sync_older_than: Collection[int] = ()) -> FleetTotals:
+        """Fleet-wide counts (by phase, by version, conflicts, failures, sync ages for the given
+        thresholds in seconds), computed by aggregate queries without loading clusters."""
         ...
 
     async def list_clusters_in_shards(self, shards: Collection[int]) -> list[Cluster]:

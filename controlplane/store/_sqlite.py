@@ -36,12 +36,14 @@ from controlplane.metrics import STORE_OPERATION_SECONDS
 
 from . import _sqlite_bulk as bulk
 from . import _sqlite_feed as feed
+from . import _sqlite_list as listing
 from . import _sqlite_ops as ops
 from ._batcher import State, StatusBatcher, StatusRow
 from ._codec import ENCODE as _ENCODE
 from ._copy import ClusterImport
 from ._crypto import SecretBox
 from ._errors import StoreClosed, StoreError
+from ._query import ClusterPage, ClusterQuery, FleetTotals, matches
 from ._records import Change, Fence, Lease, RawCluster, ReplicaRecord
 from ._settings import StoreSettings
 from ._sqlite_conn import Connection, connect_reader, connect_writer
@@ -243,6 +245,43 @@ class SQLiteStore:
             partial(ops.list_raw_clusters_in_shards, shards=sorted(set(shards))),
         )
         return self._batcher.raw(rows, overlay)
+
+    async def list_page(self, query: ClusterQuery, *, after: str = "", limit: int) -> ClusterPage:
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        want = limit + 1  # one more than asked tells whether another page follows
+        items: list[Cluster] = []
+        cursor = after
+        while len(items) < want:
+            overlay = self._batcher.snapshot()
+            asked = max(want - len(items), min(want, 100))
+            rows = await self._read(
+                "list_page", partial(listing.scan_page, query=query, after=cursor, limit=asked)
+            )
+            for row, seq in rows:
+                cluster = self._batcher.overlay(row, seq, overlay.get(row.metadata.name))
+                if matches(query, cluster):
+                    items.append(cluster)
+            if len(rows) < asked:
+                break
+            cursor = rows[-1][0].metadata.name
+        return ClusterPage(items=items[:limit], more=len(items) > limit)
+
+    async def get_clusters(self, names: Collection[str]) -> dict[str, Cluster]:
+        if not names:
+            return {}
+        overlay = self._batcher.snapshot()
+        rows = await self._read("get_clusters", partial(listing.get_clusters, names=sorted(set(names))))
+        return {
+            cluster.metadata.name: self._batcher.overlay(cluster, seq, overlay.get(cluster.metadata.name))
+            for cluster, seq in rows
+        }
+
+    async def fleet_totals(self, *, sync_older_than: Collection[int] = ()) -> FleetTotals:
+        return await self._read(
+            "fleet_totals",
+            partial(listing.fleet_totals, now=time.time(), thresholds=sorted(set(sync_older_than))),
+        )
 
     async def count_clusters_by_shard(self) -> dict[int, int]:
         return await self._read("count_clusters_by_shard", partial(feed.count_clusters_by_shard))

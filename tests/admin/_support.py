@@ -159,11 +159,18 @@ def admin_app(
 
 @asynccontextmanager
 async def running_api(
-    tmp_path: Path, *, settings: AdminSettings | None = None, ready: bool = True, default_region: str = ""
+    tmp_path: Path,
+    *,
+    settings: AdminSettings | None = None,
+    ready: bool = True,
+    store_settings: StoreSettings | None = None,
+    default_region: str = "",
 ) -> AsyncIterator[Api]:
     """The admin app over the real SQLite store, served on 127.0.0.1 (a random port)."""
     async with (
-        SQLiteStore(tmp_path / "store.sqlite3", StoreSettings(feed_poll_interval=0.01)) as store,
+        SQLiteStore(
+            tmp_path / "store.sqlite3", store_settings or StoreSettings(feed_poll_interval=0.01)
+        ) as store,
         anyio.create_task_group() as tg,
     ):
         replica = FakeReplica(store, is_ready=ready)

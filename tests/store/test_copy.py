@@ -85,6 +85,11 @@ async def _served(store: Portable) -> dict[str, bytes]:
             out[path] = await response.read()
 
         await get("/v1/clusters")
+        # A list's metadata.resourceVersion is a position in this store's own change feed, which a copy
+        # starts afresh: everything else of the list is the fleet's data, and must be the same bytes.
+        listed = msgspec.json.decode(out["/v1/clusters"])
+        assert int(listed["metadata"].pop("resourceVersion")) > 0
+        out["/v1/clusters"] = msgspec.json.encode(listed)
         for name in await store.list_cluster_names():
             await get(f"/v1/clusters/{name}")
             await get(f"/v1/clusters/{name}/events")

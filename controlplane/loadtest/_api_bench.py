@@ -1,0 +1,79 @@
+"""The list/watch figures of a load run: ``GET /v1/clusters?view=summary&limit=500`` latency while the
+fleet ticks, and a fan-out of N concurrent watches (events delivered per second, and how far apart the
+same event reaches the first and the last watcher)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+import msgspec
+
+from ._clients import AdminClient
+from ._report import percentile
+
+PAGE = 500
+
+
+async def summary_page(admin: AdminClient, token: str) -> tuple[float, str]:
+    """One timed ``view=summary`` page of 500 after ``token``; returns the seconds and the next token
+    ("" at the end of the fleet, so the walk starts over)."""
+    path = f"/v1/clusters?view=summary&limit={PAGE}" + (f"&continue={token}" if token else "")
+    seconds, body = await admin.timed_get_body(path)
+    following: str = msgspec.json.decode(body).get("metadata", {}).get("continue", "") if body else ""
+    return seconds, following
+
+
+class Watchers:
+    """``count`` watches of every cluster, held open until ``stop`` is set."""
+
+    def __init__(self, admin: AdminClient, count: int) -> None:
+        self.admin = admin
+        self.count = count
+        self.arrivals: dict[int, list[float]] = {}  # seq -> [first arrival, last arrival, watchers]
+        self.delivered = 0
+        self.disconnects = 0
+        self.errors = 0
+        self.started = 0.0
+        self.stopped = 0.0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.started = time.monotonic()
+        # A session of their own: held-open watches must not take the connections the rest of the
+        # harness (samples, timed requests) needs from the shared pool.
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as http, asyncio.TaskGroup() as tg:
+            admin = self.admin.on(http)
+            tasks = [tg.create_task(self._one(admin)) for _ in range(self.count)]
+            await stop.wait()
+            self.stopped = time.monotonic()
+            for task in tasks:
+                task.cancel()
+
+    async def _one(self, admin: AdminClient) -> None:
+        try:
+            async for event in admin.watch("/v1/clusters?watch=true&view=summary"):
+                if event.get("type") == "BOOKMARK":
+                    continue
+                now = time.monotonic()
+                self.delivered += 1
+                seen = self.arrivals.setdefault(int(event["resourceVersion"]), [now, now, 0])
+                seen[1] = now
+                seen[2] += 1
+            self.disconnects += 1  # the server ended the stream (e.g. this reader fell behind)
+        except (aiohttp.ClientError, OSError, ValueError):
+            self.errors += 1
+
+    def figures(self) -> dict[str, Any]:
+        spread = [last - first for first, last, n in self.arrivals.values() if n == self.count]
+        seconds = max(1e-9, (self.stopped or time.monotonic()) - self.started)
+        return {
+            "watchers": self.count,
+            "watch_events_delivered": self.delivered,
+            "watch_events_per_second": self.delivered / seconds,
+            "watch_fanout_lag_seconds_p99": percentile(spread, 0.99) if spread else 0.0,
+            "watch_disconnects": self.disconnects,
+            "watch_errors": self.errors,
+        }

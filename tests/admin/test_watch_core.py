@@ -1,0 +1,76 @@
+"""The pure part of watches: collapsing a feed page into events, and which events a filtered watch sends."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from controlplane.admin._watch import WatchEvent, events_from, verdict
+from controlplane.api import Cluster, ClusterStatus, Metadata, Phase
+from controlplane.store import Change, ChangeKind, ClusterQuery, LabelOp, LabelRequirement
+
+K = ChangeKind
+
+
+def _changes(*items: tuple[K, str]) -> list[Change]:
+    return [Change(seq, kind, name, 0.0) for seq, (kind, name) in enumerate(items, start=1)]
+
+
+def _cluster(name: str, labels: dict[str, str] | None = None, phase: Phase = Phase.NEW) -> Cluster:
+    return Cluster(metadata=Metadata(name=name, labels=labels or {}), status=ClusterStatus(phase=phase))
+
+
+def test_a_page_collapses_per_cluster_in_feed_order() -> None:
+    changes = _changes(
+        (K.CREATED, "a"),
+        (K.STATUS, "b"),
+        (K.STATUS, "a"),
+        (K.SYNC, "b"),
+        (K.SETTING, "eks-refresh-cron"),
+        (K.DELETED, "c"),
+        (K.STATUS, "gone"),
+    )
+    events = events_from(changes, {"a": _cluster("a"), "b": _cluster("b")})
+    assert [(e.type, e.name, e.seq) for e in events] == [
+        ("MODIFIED", "b", 2),
+        ("ADDED", "a", 3),
+        ("DELETED", "c", 6),
+    ]
+
+
+def test_delete_then_create_is_added_and_create_then_delete_is_deleted() -> None:
+    events = events_from(_changes((K.DELETED, "a"), (K.CREATED, "a")), {"a": _cluster("a")})
+    assert [(e.type, e.name) for e in events] == [("ADDED", "a")]
+    events = events_from(_changes((K.CREATED, "a"), (K.DELETED, "a")), {})
+    assert [(e.type, e.name) for e in events] == [("DELETED", "a")]
+
+
+@given(st.lists(st.tuples(st.sampled_from(list(K)), st.sampled_from("abc")), max_size=20))
+def test_events_are_one_per_cluster_in_increasing_order(items: list[tuple[K, str]]) -> None:
+    changes = _changes(*items)
+    events = events_from(changes, {n: _cluster(n) for n in "abc"})
+    seqs = [e.seq for e in events]
+    assert seqs == sorted(set(seqs))
+    assert len({e.name for e in events}) == len(events)
+    for e in events:  # each event stands for its cluster's last change in the page
+        assert max(c.seq for c in changes if c.name == e.name and c.kind not in (K.SYNC,)) >= e.seq
+
+
+def _event(type_: str, cluster: Cluster | None, *kinds: K) -> WatchEvent:
+    name = cluster.metadata.name if cluster else "x"
+    return WatchEvent(9, type_, name, cluster, frozenset(kinds))
+
+
+def test_verdicts_of_a_filtered_watch() -> None:
+    prod = ClusterQuery(labels=(LabelRequirement("env", LabelOp.EQUALS, ("prod",)),))
+    active = ClusterQuery(phase=Phase.ACTIVE)
+    dev = _cluster("a", {"env": "dev"})
+    assert verdict(prod, _event("ADDED", _cluster("a", {"env": "prod"}), K.CREATED)) == "ADDED"
+    assert verdict(prod, _event("ADDED", dev, K.CREATED)) is None
+    assert verdict(prod, _event("MODIFIED", dev, K.UPDATED)) == "DELETED"  # labels moved it out
+    assert verdict(prod, _event("MODIFIED", dev, K.STATUS)) is None  # a status cannot change labels
+    assert verdict(active, _event("MODIFIED", dev, K.STATUS)) == "DELETED"
+    assert verdict(active, _event("MODIFIED", dev, K.UPDATED)) is None
+    assert verdict(prod, _event("DELETED", None, K.DELETED)) == "DELETED"
+    assert verdict(ClusterQuery(name_prefix="y"), _event("DELETED", None, K.DELETED)) is None
+    assert verdict(ClusterQuery(), _event("MODIFIED", dev, K.STATUS)) == "MODIFIED"
