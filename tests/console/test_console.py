@@ -14,7 +14,7 @@ import pytest
 from ..integration._procs import Service, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
-DEMO = ["demo-created", "demo-imported", "demo-private", "demo-spot"]
+DEMO = ["demo-beyond", "demo-created", "demo-imported", "demo-private", "demo-spot"]
 GENERAL = 'tr[data-nodegroup="general"]'
 
 
@@ -75,7 +75,7 @@ def test_filter_the_cluster_table(page: Any, service: tuple[Service, str]) -> No
     expect = _expect()
     _login(page, svc)
     page.goto(f"{svc.url}/ui/#/clusters")
-    expect(page.locator("table.clusters tbody tr")).to_have_count(4)
+    expect(page.locator("table.clusters tbody tr")).to_have_count(len(DEMO))
     page.get_by_label("Name starts with").fill("demo-s")
     page.get_by_role("button", name="Apply").click()
     expect(page.locator("table.clusters tbody tr")).to_have_count(1)
@@ -150,4 +150,4 @@ def test_delete_with_confirmation(page: Any, service: tuple[Service, str]) -> No
     expect(page.locator(".summary .phase")).to_have_text(re.compile("deleting|deleted"))
     expect(page.locator(".summary .phase")).to_have_text("deleted", timeout=90_000)
     page.goto(f"{svc.url}/ui/#/clusters")
-    expect(page.locator("table.clusters tbody tr")).to_have_count(3)
+    expect(page.locator("table.clusters tbody tr")).to_have_count(len(DEMO) - 1)
