@@ -15,8 +15,9 @@ names, so this module sends them itself on one ``aiohttp.ClientSession`` owned b
   them). A setting the fast path cannot reproduce (a client certificate, ``proxies_config`` such as
   ``proxy_ca_bundle``, a TLS proxy, endpoint rules that sign differently) makes it step aside for
   that client: botocore sends the call.
-- Signature: botocore's own ``SigV4Auth`` over a botocore ``AWSRequest``, with credentials frozen
-  per call from the client's credentials (refreshable ones, e.g. assumed roles, refresh there).
+- Signature: SigV4 with the bytes botocore's ``SigV4Auth`` produces (``_sigv4``, tested against it),
+  derived keys cached per day, with credentials frozen per call from the client's credentials
+  (refreshable ones, e.g. assumed roles, refresh there).
 - Body: ``msgspec.json.decode``; ``null`` structure members are dropped as botocore drops them (EKS
   omits a taint's absent ``value``, but a decoder must take ``"value": null`` too). Unlike botocore,
   timestamps (``createdAt``, ``modifiedAt``...) stay epoch numbers instead of ``datetime`` objects,
@@ -48,8 +49,6 @@ from typing import Any
 
 import aiohttp
 import msgspec
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -75,6 +74,7 @@ from ._clients import AdapterClosedError, ClientKey
 from ._errors import THROTTLE_CODES
 from ._operations import Operation
 from ._settings import AwsSettings
+from ._sigv4 import SigV4Signer
 
 FAST_OPERATIONS = frozenset({"DescribeCluster", "ListNodegroups", "DescribeNodegroup", "DescribeAddon"})
 """EKS operations the fast path serves (every page of ListNodegroups)."""
@@ -231,6 +231,7 @@ class FastReads:
         self._contexts_lock = asyncio.Lock()
         self._throttles = AWS_THROTTLES.labels("eks")
         self._retries = AWS_RETRIES.labels("eks")
+        self._signer = SigV4Signer()
 
     async def open(self) -> None:
         if self._state != "new":
@@ -334,9 +335,15 @@ class FastReads:
         # Frozen per call: refreshable credentials (assumed roles, IRSA) refresh here, under
         # botocore's lock, and a signer never holds a stale secret.
         frozen = await credentials.get_frozen_credentials()
-        request = AWSRequest(method="GET", url=url, headers={"User-Agent": _USER_AGENT})
-        SigV4Auth(frozen, "eks", region).add_auth(request)
-        return dict(request.headers.items())
+        return self._signer.headers(
+            url=url,
+            region=region,
+            service="eks",
+            access_key=frozen.access_key,
+            secret_key=frozen.secret_key,
+            token=frozen.token,
+            user_agent=_USER_AGENT,
+        )
 
     async def get(  # noqa: PLR0917 - one call's key, client, transport, operation, path and query
         self, key: ClientKey, client: Any, transport: Transport, op: Operation, path: str, query: str = ""
