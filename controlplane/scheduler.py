@@ -99,6 +99,7 @@ class SchedulerActor(Actor[SchedulerMessage, str]):
         "_dispatch_timer",
         "_due",
         "_fire_timer",
+        "_fresh_for",
         "_initial_spread",
         "_next_round",
         "_send",
@@ -121,6 +122,7 @@ class SchedulerActor(Actor[SchedulerMessage, str]):
         self._send = send
         self._initial_spread = initial_spread
         self.tracker = tracker
+        self._fresh_for = 0.0
         self._due: list[tuple[float, str, int]] = []
         """Ticks still to send this round: (loop time, cluster, round id; 0 for adopted clusters)."""
         self._next_round = 0
@@ -174,6 +176,9 @@ class SchedulerActor(Actor[SchedulerMessage, str]):
             SYNC_TICKS.labels("skipped_overrun").inc(skipped)
         self._next_round += 1
         round_id = self._next_round
+        # The first round after a start checks in with every cluster, but only the ones not refreshed
+        # within the period call AWS (the rest were refreshed by the previous run a moment ago).
+        self._fresh_for = period if initial else 0.0
         due = sorted(
             (loop_now + (spread_offset(name, spread) if spread > 0 else 0.0), name, round_id)
             for name in self._cluster_names()
@@ -202,7 +207,8 @@ class SchedulerActor(Actor[SchedulerMessage, str]):
         ready, self._due = self._due[:cut], self._due[cut:]
         for planned, name, round_id in ready:
             try:
-                sent = self._send(name, SyncTick(planned=planned, round_id=round_id))
+                fresh_for = self._fresh_for if round_id == self._next_round else 0.0
+                sent = self._send(name, SyncTick(planned=planned, round_id=round_id, fresh_for=fresh_for))
             except ActorError:
                 sent = False
             if not sent:

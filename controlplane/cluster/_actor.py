@@ -12,6 +12,7 @@ restarts the actor, which reloads its cluster from the store (let it crash).
 from __future__ import annotations
 
 import asyncio
+import calendar
 import contextlib
 import logging
 import time
@@ -341,6 +342,11 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
 
     # --- sync ticks -------------------------------------------------------------------------------
 
+    def _fresh(self, within: float) -> bool:
+        """Settled and refreshed less than ``within`` seconds ago (by whichever replica or run)."""
+        status = self.cluster.status
+        return self._settled() and time.time() - _synced_at(status.last_sync_time) < within
+
     async def _sync(self, tick: SyncTick) -> None:
         loop = asyncio.get_running_loop()
         if tick.planned:
@@ -352,6 +358,9 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
                     # Nothing will pass by itself (a deletion asked for while no replica ran it, a
                     # restart): the tick makes sure one does. A retry in backoff is left alone.
                     self._arm(0.0)
+                return
+            if tick.fresh_for and self._fresh(tick.fresh_for):
+                SYNC_TICKS.labels("skipped_fresh").inc()
                 return
             began = time.perf_counter()
             p = await self._pass()
@@ -372,6 +381,14 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
         finally:
             if self.deps.on_refreshed is not None:
                 self.deps.on_refreshed(self.cluster_name, tick.round_id)
+
+
+def _synced_at(last_sync_time: str) -> float:
+    """Seconds since the epoch of an RFC 3339 ``lastSyncTime`` (0 when absent or unreadable)."""
+    try:
+        return calendar.timegm(time.strptime(last_sync_time, "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return 0.0
 
 
 def _sooner(a: Requeue, b: Requeue) -> Requeue:

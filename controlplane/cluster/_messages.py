@@ -29,12 +29,15 @@ class SyncTick(msgspec.Struct, frozen=True):
     """Refresh the upstream spec from AWS and apply the sync policy.
 
     ``planned`` is the loop time the scheduler meant the tick for (tick lag = start - planned);
-    ``round_id`` lets the scheduler count the round's completions. Coalesced: a newer tick replaces
-    nothing, an older queued one already covers it.
+    ``round_id`` lets the scheduler count the round's completions. ``fresh_for``: a settled cluster
+    refreshed less than this many seconds ago counts the tick without calling AWS (the first round after
+    a start: the fleet was refreshed a moment ago, and 50,000 refreshes at once would be a thundering herd).
+    Coalesced: a newer tick replaces nothing, an older queued one already covers it.
     """
 
     planned: float = 0.0
     round_id: int = 0
+    fresh_for: float = 0.0
     coalesce: ClassVar[bool] = True
 
 

@@ -35,7 +35,7 @@ class Sample(msgspec.Struct, kw_only=True):
     """User + system CPU seconds of the control plane so far."""
     refreshed: float
     ticks: float
-    """Ticks that reached a cluster: refreshed + skipped_busy + error."""
+    """Ticks that reached a cluster: refreshed + skipped_busy + skipped_fresh + error."""
     active: float
     clusters: float
     rounds: float
@@ -52,7 +52,7 @@ class Sample(msgspec.Struct, kw_only=True):
 
 
 def ticks_seen(series: _prom.Series) -> float:
-    outcomes = ("refreshed", "skipped_busy", "error")
+    outcomes = ("refreshed", "skipped_busy", "skipped_fresh", "error")
     return sum(_prom.value(series, "controlplane_sync_ticks_total", outcome=o) for o in outcomes)
 
 
