@@ -115,8 +115,8 @@ SYNC_ROUNDS_OVERRUN = Counter(
 )
 SYNC_TICKS = Counter(
     "controlplane_sync_ticks_total",
-    "Sync ticks by outcome: refreshed, error, skipped_busy (not active), skipped_fresh (settled and refreshed "
-    "within the period, in the first round after a start), skipped_overrun, undeliverable.",
+    "Sync ticks by outcome: refreshed, error, skipped_busy (not active), skipped_fresh (settled and "
+    "refreshed within the period, in the first round after a start), skipped_overrun, undeliverable.",
     ["outcome"],
     registry=REGISTRY,
 )
