@@ -22,6 +22,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioRefreshableCredentials
 from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import ClientError
+from prometheus_client import Counter
 
 from controlplane.metrics import (
     AWS_IN_FLIGHT,
@@ -78,19 +79,35 @@ class CallerIdentity(msgspec.Struct, frozen=True):
 
 
 class _OpStats:
-    """Metric children of one operation, resolved once (``labels()`` costs more than ``inc()``)."""
+    """Metric children of one operation, resolved once (``labels()`` costs more than ``inc()``). Made
+    when the operation is first called, and each outcome when it first happens: the exposition holds
+    the series that exist, not one per registered operation and outcome (that was most of /metrics)."""
 
-    __slots__ = ("in_flight", "outcomes", "retries", "seconds", "wait")
+    __slots__ = ("_op", "in_flight", "outcomes", "retries", "seconds", "wait")
 
     def __init__(self, op: Operation) -> None:
-        self.outcomes = {o: AWS_REQUESTS.labels(op.service, op.name, o) for o in _OUTCOMES}
+        self._op = op
+        self.outcomes: dict[str, Counter] = {}
         self.seconds = AWS_REQUEST_SECONDS.labels(op.service, op.name)
         self.retries = AWS_RETRIES.labels(op.service)
         self.in_flight = AWS_IN_FLIGHT.labels(op.service)
         self.wait = AWS_RATE_LIMIT_WAIT_SECONDS.labels(op.service)
 
+    def outcome(self, outcome: str) -> Counter:
+        child = self.outcomes.get(outcome)
+        if child is None:
+            child = self.outcomes[outcome] = AWS_REQUESTS.labels(self._op.service, self._op.name, outcome)
+        return child
 
-_STATS = {key: _OpStats(op) for key, op in OPERATIONS.items()}
+
+_STATS: dict[tuple[str, str], _OpStats] = {}
+
+
+def _stats(op: Operation) -> _OpStats:
+    stats = _STATS.get((op.service, op.name))
+    if stats is None:
+        stats = _STATS[(op.service, op.name)] = _OpStats(op)
+    return stats
 
 
 class _Identity:
@@ -307,7 +324,7 @@ class AwsAdapter:
         return items
 
     async def _invoke(self, op: Operation, limiter: Limiter, request: Callable[[], Awaitable[Any]]) -> Any:
-        stats = _STATS[(op.service, op.name)]
+        stats = _stats(op)
         started = perf_counter()
         await limiter.acquire()
         sent = perf_counter()
@@ -327,7 +344,7 @@ class AwsAdapter:
             error = classify(exc, op.service, op.name)
             if isinstance(exc, ClientError) and (retries := _retry_attempts(exc.response)):
                 stats.retries.inc(retries)
-            stats.outcomes[error.outcome].inc()
+            stats.outcome(error.outcome).inc()
             raise error from exc
         except BaseException:
             limiter.release()
@@ -338,7 +355,7 @@ class AwsAdapter:
         stats.seconds.observe(perf_counter() - sent)
         if retries := _retry_attempts(response):
             stats.retries.inc(retries)
-        stats.outcomes["ok"].inc()
+        stats.outcome("ok").inc()
         return response
 
     async def _limiter(self, ident: _Identity, region: str, service: str) -> Limiter:
