@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -170,6 +171,10 @@ class Service:
             },
         )
         await self._start_scheduler()
+        # Everything built so far (modules, botocore's models, the actors) lives as long as the process:
+        # out of the collector's sight, a full collection walks only what changes afterwards.
+        gc.freeze()
+        stack.callback(gc.unfreeze)
         background = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(background.cancel_scope.cancel)
         background.start_soon(self.membership.run)
