@@ -52,6 +52,13 @@ ACTOR_RESTARTS = Counter(
     ["kind"],
     registry=REGISTRY,
 )
+ACTORS_GAVE_UP = Counter(
+    "controlplane_actor_gave_up_total",
+    "Actors stopped for good by their supervisor after too many restarts (the cluster waits for a restart "
+    "of the process or of its shard).",
+    ["kind"],
+    registry=REGISTRY,
+)
 ACTORS_RUNNING = Gauge(
     "controlplane_actors_running",
     "Actors currently running, per kind.",
