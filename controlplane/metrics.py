@@ -295,6 +295,11 @@ LOOP_LAG_SECONDS = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
     registry=REGISTRY,
 )
+EVENT_LOOP_TASKS = Gauge(
+    "controlplane_event_loop_tasks",
+    "asyncio tasks alive in the process (counted every 10 s): a number that only grows is a task leak.",
+    registry=REGISTRY,
+)
 LOOP_LAG_MAX_SECONDS = Gauge(
     "controlplane_event_loop_lag_max_seconds",
     "The worst event-loop stall seen since the process started.",
