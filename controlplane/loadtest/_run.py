@@ -216,8 +216,13 @@ class Run:
             self.result["rss_bytes_idle"] = idle_rss
             self.result["rss_bytes_after_import"] = rss_after
             self.result["rss_bytes_per_cluster"] = max(0, rss_after - idle_rss) / o.clusters
-            await self._calibrate(admin, sampler)
-            await self._rounds(admin, sim, sampler)
+            if o.soak:
+                from ._soak import run_soak  # noqa: PLC0415 - the soak phase replaces the rounds
+
+                await run_soak(self, admin, sim, sampler, cps[0].pid)
+            else:
+                await self._calibrate(admin, sampler)
+                await self._rounds(admin, sim, sampler)
             self.result["rss_bytes_after_rounds"] = sampler.rss()
             self.result["rss_bytes_peak"] = sampler.rss_peak
             self.result["sampler_errors"] = sampler.errors
