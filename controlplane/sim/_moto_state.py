@@ -9,7 +9,9 @@ only by it: pickle is acceptable for that, never for data from elsewhere.
 
 from __future__ import annotations
 
+import io
 import pickle
+from types import MethodType
 from typing import Any
 
 from ._moto import _backend_dict, _stable
@@ -29,9 +31,28 @@ def dump() -> bytes:
 
     def read() -> bytes:
         worlds = {service: dict(dict.items(_backend_dict(service))) for service in SERVICES}
-        return pickle.dumps((_FORMAT, worlds), protocol=pickle.HIGHEST_PROTOCOL)
+        buf = io.BytesIO()
+        _Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump((_FORMAT, worlds))
+        return buf.getvalue()
 
     return _stable(read)
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles the methods the simulator binds onto moto objects (``_launch_templates.own_numbering``) as
+    function + instance: by default a bound method is pickled as ``getattr(instance, name)``, which fails
+    on load for a method that lives in the instance's own ``__dict__``."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, MethodType) and str(getattr(obj.__func__, "__module__", "")).startswith(
+            "controlplane.sim"
+        ):
+            return _bind, (obj.__func__, obj.__self__)
+        return NotImplemented
+
+
+def _bind(func: Any, instance: Any) -> MethodType:
+    return MethodType(func, instance)
 
 
 def restore(data: bytes) -> int:

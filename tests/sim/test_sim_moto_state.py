@@ -97,3 +97,19 @@ async def test_without_a_state_file_moto_starts_empty(tmp_path: Path) -> None:
         assert len((await sim_state(sim))["oidcProviders"]) == 1
     async with Simulator(SimSettings(time_scale=0.01, kube_endpoints=False)) as sim:
         assert (await sim_state(sim))["oidcProviders"] == []
+
+
+async def test_renumbered_launch_templates_keep_their_numbering_after_a_restart(tmp_path: Path) -> None:
+    settings = SimSettings(time_scale=0.01, kube_endpoints=False, state_file=str(tmp_path / "state.json"))
+    async with Simulator(settings) as sim, aws(sim, "ec2") as ec2:
+        lt = (await ec2.create_launch_template(LaunchTemplateName="lt", LaunchTemplateData={}))[
+            "LaunchTemplate"
+        ]
+        lt_id = lt["LaunchTemplateId"]
+        for _ in range(2):
+            await ec2.create_launch_template_version(LaunchTemplateId=lt_id, LaunchTemplateData={})
+        # Deleting a version makes the simulator number the template's versions itself (as EC2 does).
+        await ec2.delete_launch_template_versions(LaunchTemplateId=lt_id, Versions=["2"])
+    async with Simulator(settings) as sim, aws(sim, "ec2") as ec2:
+        v = await ec2.create_launch_template_version(LaunchTemplateId=lt_id, LaunchTemplateData={})
+        assert v["LaunchTemplateVersion"]["VersionNumber"] == 4  # never a reused 3, nor 2
