@@ -26,7 +26,7 @@ from controlplane.metrics import (
     SHARD_HANDOFFS,
     SHARDS_OWNED,
 )
-from controlplane.store import Fence, Fenced, Lease, Store, StoreError
+from controlplane.store import Fence, Fenced, Lease, Store, StoreClosed, StoreError
 
 from ._balance import balance
 
@@ -105,13 +105,26 @@ class Membership:
 
     # --- lifecycle ------------------------------------------------------------------------------------
     async def join(self) -> None:
-        """Announce this replica and take its first shards (all of them when it is alone)."""
-        # Leases left by an earlier run under this id (a restart after a crash) are released first, so
-        # taking them back bumps their epochs: a fence of the dead incarnation can never match again.
-        stale = [lease.shard for lease in await self.store.list_leases() if lease.owner == self.id]
-        if stale:
-            await self.store.release_leases(self.id, stale)
-        await self.round()
+        """Announce this replica and take its first shards (all of them when it is alone). A store that
+        refuses writes for now (locked by another process, disk full) is retried every ``retry_period``:
+        the process waits, not ready, instead of exiting."""
+        while True:
+            try:
+                # Leases left by an earlier run under this id (a restart after a crash) are released
+                # first, so taking them back bumps their epochs: a fence of the dead incarnation can never
+                # match again.
+                stale = [lease.shard for lease in await self.store.list_leases() if lease.owner == self.id]
+                if stale:
+                    await self.store.release_leases(self.id, stale)
+                await self.round()
+                break
+            except StoreClosed:
+                raise
+            except StoreError as exc:
+                log.warning(
+                    "replica cannot join yet; retrying", extra={"replica": self.id, "error": str(exc)}
+                )
+                await anyio.sleep(self.settings.retry_period)
         self._joined = True
         log.info("replica joined", extra={"replica": self.id, "shards": len(self._held)})
 
@@ -193,7 +206,14 @@ class Membership:
         before = {lease.shard: lease for lease in leases}
         for lease in await self.store.acquire_leases(self.id, shards, self.settings.lease_duration):
             self._held[lease.shard] = _Held(lease.epoch, sent)
-            await self._host.start_shard(lease.shard, Fence(self.id, lease.shard, lease.epoch))
+            try:
+                await self._host.start_shard(lease.shard, Fence(self.id, lease.shard, lease.epoch))
+            except StoreError:
+                # Its clusters could not be read: not held then (a held shard is never started again),
+                # taken again (it is our own lease) by a later round.
+                del self._held[lease.shard]
+                await self._host.stop_shard(lease.shard)
+                raise
             previous = before.get(lease.shard)
             if previous is not None and previous.owner and previous.owner != self.id:
                 # Taken over from a replica that stopped renewing: how long the shard went without an
