@@ -88,6 +88,21 @@ def _publish_rules(components: dict[str, Any]) -> None:
                     del prop["default"]  # e.g. displayName's "": decoded when absent, but always refused
 
 
+_KINDS = {
+    "Cluster": ("eks-controlplane.io/v1", "Cluster"),
+    "RancherManifest": ("eks.cattle.io/v1", "EKSClusterConfig"),
+}
+"""apiVersion and kind of each manifest type: required, and the only values a decode accepts."""
+
+
+def _pin_kinds(components: dict[str, Any]) -> None:
+    for name, (api_version, kind) in _KINDS.items():
+        schema = components[name]
+        schema["properties"]["apiVersion"] = {"type": "string", "const": api_version}
+        schema["properties"]["kind"] = {"type": "string", "const": kind}
+        schema["required"] = sorted({*schema.get("required", ()), "apiVersion", "kind"})
+
+
 def _ref(name: str) -> dict[str, Any]:
     return {"$ref": _REF.format(name=name)}
 
@@ -142,6 +157,7 @@ def openapi_document() -> dict[str, Any]:
     """The document served at ``/openapi.json`` (computed once)."""
     (_, components) = msgspec.json.schema_components(_MODELS, schema_hook=_schema_hook, ref_template=_REF)
     _publish_rules(components)
+    _pin_kinds(components)
     name = [_path_param("name")]
     cred = [_path_param("namespace"), _path_param("name")]
     bad = _error("malformed body (JSON/YAML syntax) or bad query parameter")
