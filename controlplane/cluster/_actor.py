@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from actors import Actor, Stop
+from actors import Actor, ActorStopped, Stop
 from controlplane.api import Cluster, Phase
 from controlplane.aws import AccessDeniedError, AwsError, Guard, UpdateInProgressError
 from controlplane.downstream import DownstreamError
@@ -184,6 +184,11 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
         finally:
             self._park()
 
+    def _stop_self(self) -> None:
+        # Already stopping (its shard is being stopped while this message finishes): nothing to ask.
+        with contextlib.suppress(ActorStopped):
+            self.tell(Stop())
+
     def _store_failed(self, exc: StoreError) -> None:
         """The store refused a write (locked, disk full, unreachable): not a crash of this actor. It acts on
         nothing until its status is durable again (the next message writes it first), and retries with the
@@ -214,7 +219,7 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
             # more, not even a retry; the replica stops this actor, and the new owner carries on.
             self._log(logging.WARNING, "lease lost; stopping", error=str(exc))
             self.cancel_state_timeout()
-            self.tell(Stop())
+            self._stop_self()
 
     async def _reload(self) -> None:
         stored = await self.deps.store.get_cluster(self.cluster_name)
@@ -341,7 +346,7 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
         self._log(logging.INFO, "cluster deleted")
         if self.deps.on_removed is not None:
             self.deps.on_removed(name)
-        self.tell(Stop())
+        self._stop_self()
 
     # --- sync ticks -------------------------------------------------------------------------------
 
