@@ -234,14 +234,21 @@ class Membership:
                 (h.renewed + self.settings.renew_deadline for h in self._held.values()), default=None
             )
             if deadline is not None and deadline <= now:
-                for shard, held in list(self._held.items()):
-                    if held.renewed + self.settings.renew_deadline <= now:
-                        LEASE_RENEWALS.labels("deadline_passed").inc()
-                        log.error(
-                            "renew deadline passed; stopping the shard",
-                            extra={"replica": self.id, "shard": shard},
-                        )
-                        await self._drop(shard, "deadline")
+                overdue = [
+                    s for s, h in self._held.items() if h.renewed + self.settings.renew_deadline <= now
+                ]
+                for shard in overdue:
+                    LEASE_RENEWALS.labels("deadline_passed").inc()
+                    log.error(
+                        "renew deadline passed; stopping the shard",
+                        extra={"replica": self.id, "shard": shard},
+                    )
+                # All at once: stopping one shard waits for its statuses to flush, which a store that
+                # refuses writes makes slow; the other shards' actors must not run on past their deadline
+                # meanwhile (their leases expire next, and their writes would be refused).
+                async with anyio.create_task_group() as tg:
+                    for shard in overdue:
+                        tg.start_soon(self._drop, shard, "deadline")
                 continue
             period = self.settings.retry_period
             wait = period if deadline is None else min(deadline - now, period)
