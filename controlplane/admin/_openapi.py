@@ -115,6 +115,12 @@ def _error(description: str) -> dict[str, Any]:
     return _json("ErrorBody", description)
 
 
+def _unavailable() -> dict[str, Any]:
+    out = _error("the store refused the operation (locked, disk full, unreachable); nothing changed: retry")
+    out["headers"] = {"Retry-After": {"schema": {"type": "string"}, "description": "seconds"}}
+    return out
+
+
 def _op(
     summary: str,
     responses: dict[str, dict[str, Any]],
@@ -126,6 +132,8 @@ def _op(
     op: dict[str, Any] = {"summary": summary, "responses": dict(responses)}
     if auth:
         op["responses"]["401"] = _error("missing or wrong bearer token")
+        op["responses"]["500"] = _error("internal error (a defect: details are logged, never returned)")
+        op["responses"]["503"] = _unavailable()
     else:
         op["security"] = []
     if body is not None:
