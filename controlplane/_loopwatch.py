@@ -7,22 +7,29 @@ times each collection by generation, so a stall can be told apart from a GC pass
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import time
 from typing import Any
 
 import anyio
 
-from controlplane.metrics import GC_PAUSE_SECONDS, LOOP_LAG_MAX_SECONDS, LOOP_LAG_SECONDS
+from controlplane.metrics import EVENT_LOOP_TASKS, GC_PAUSE_SECONDS, LOOP_LAG_MAX_SECONDS, LOOP_LAG_SECONDS
 
 INTERVAL = 0.1
 """Seconds between looks; a stall is seen once it ends, so its length is measured exactly."""
+TASK_COUNT_EVERY = 100
+"""Looks between two counts of the loop's tasks (a count walks every task: 10 s apart by default)."""
 
 
 async def watch_loop(interval: float = INTERVAL) -> None:
     """Record the loop's lag every ``interval`` seconds until cancelled."""
     worst = 0.0
+    looks = 0
     while True:
+        if looks % TASK_COUNT_EVERY == 0:
+            EVENT_LOOP_TASKS.set(len(asyncio.all_tasks()))
+        looks += 1
         began = time.perf_counter()
         await anyio.sleep(interval)
         lag = max(0.0, time.perf_counter() - began - interval)

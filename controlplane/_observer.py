@@ -11,6 +11,7 @@ from controlplane.metrics import (
     ACTOR_MESSAGES,
     ACTOR_MESSAGES_COALESCED,
     ACTOR_RESTARTS,
+    ACTORS_GAVE_UP,
     ACTORS_RUNNING,
 )
 
@@ -30,6 +31,7 @@ class MetricsObserver:
         ACTOR_RESTARTS.labels(kind).inc()
 
     def actor_gave_up(self, kind: str, name: str, error: BaseException) -> None:
+        ACTORS_GAVE_UP.labels(kind).inc()
         log.error("actor gave up after too many restarts", extra={"actor": name, "kind": kind})
 
     def mailbox_depth_changed(self, kind: str, delta: int) -> None:

@@ -52,6 +52,13 @@ ACTOR_RESTARTS = Counter(
     ["kind"],
     registry=REGISTRY,
 )
+ACTORS_GAVE_UP = Counter(
+    "controlplane_actor_gave_up_total",
+    "Actors stopped for good by their supervisor after too many restarts (the cluster waits for a restart "
+    "of the process or of its shard).",
+    ["kind"],
+    registry=REGISTRY,
+)
 ACTORS_RUNNING = Gauge(
     "controlplane_actors_running",
     "Actors currently running, per kind.",
@@ -303,6 +310,11 @@ LOOP_LAG_SECONDS = Histogram(
     "controlplane_event_loop_lag_seconds",
     "How much later than due the event loop ran a 100 ms timer: a stall delays every actor at once.",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=REGISTRY,
+)
+EVENT_LOOP_TASKS = Gauge(
+    "controlplane_event_loop_tasks",
+    "asyncio tasks alive in the process (counted every 10 s): a number that only grows is a task leak.",
     registry=REGISTRY,
 )
 LOOP_LAG_MAX_SECONDS = Gauge(

@@ -45,3 +45,14 @@ def test_gc_passes_are_timed_by_generation() -> None:
         timer.close()
     gc.collect()
     assert _value("controlplane_gc_pause_seconds_count", {"generation": "2"}) == before + 1
+
+
+async def test_the_loop_tasks_are_counted() -> None:
+    async with anyio.create_task_group() as tg:
+        for _ in range(5):
+            tg.start_soon(anyio.sleep, 10)
+        tg.start_soon(watch_loop, 0.01)
+        await anyio.sleep(0.05)
+        counted = _value("controlplane_event_loop_tasks")
+        tg.cancel_scope.cancel()
+    assert counted >= 7  # the five sleepers, the watcher and this test's own task

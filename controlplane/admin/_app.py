@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from .. import metrics
 from ..config import AdminSettings, SyncSettings
-from ..store import Store
+from ..store import Store, StoreError
 from . import _bulk, _clusters, _credentials, _fleet, _list_api, _replicas, _settings_api, _ui
 from ._controller import ReplicaView
 from ._http import MAX_BODY_BYTES, ApiError, error_response, json_response
@@ -55,6 +55,16 @@ async def _error_middleware(request: web.Request, handler: Handler) -> web.Strea
         return await handler(request)
     except ApiError as exc:
         return json_response(exc.body(), status=exc.status)
+    except StoreError as exc:
+        # The store refused (locked by another process, disk full, unreachable): nothing was changed, and
+        # the same request may succeed in a moment. Its messages carry no values (no secret).
+        request.app[LOGGER].warning(
+            "admin request refused: store unavailable",
+            extra={"route": _route_label(request), "method": request.method, "error": str(exc)},
+        )
+        response = error_response(503, f"the store is unavailable, retry: {exc}")
+        response.headers["Retry-After"] = "1"
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

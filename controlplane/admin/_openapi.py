@@ -94,6 +94,24 @@ def _publish_rules(components: dict[str, Any]) -> None:
                     del prop["default"]  # e.g. displayName's "": decoded when absent, but always refused
 
 
+_KINDS = {
+    "Cluster": ("eks-controlplane.io/v1", "Cluster"),
+    "RancherManifest": ("eks.cattle.io/v1", "EKSClusterConfig"),
+    "ClusterList": ("eks-controlplane.io/v1", "ClusterList"),
+    "ClusterSummaryList": ("eks-controlplane.io/v1", "ClusterSummaryList"),
+}
+"""apiVersion and kind of each manifest and list type: required, and the only values served or decoded (an
+empty page is otherwise valid under both list schemas, and a client could not tell which it got)."""
+
+
+def _pin_kinds(components: dict[str, Any]) -> None:
+    for name, (api_version, kind) in _KINDS.items():
+        schema = components[name]
+        schema["properties"]["apiVersion"] = {"type": "string", "const": api_version}
+        schema["properties"]["kind"] = {"type": "string", "const": kind}
+        schema["required"] = sorted({*schema.get("required", ()), "apiVersion", "kind"})
+
+
 def _ref(name: str) -> dict[str, Any]:
     return {"$ref": _REF.format(name=name)}
 
@@ -104,6 +122,12 @@ def _json(name: str, description: str) -> dict[str, Any]:
 
 def _error(description: str) -> dict[str, Any]:
     return _json("ErrorBody", description)
+
+
+def _unavailable() -> dict[str, Any]:
+    out = _error("the store refused the operation (locked, disk full, unreachable); nothing changed: retry")
+    out["headers"] = {"Retry-After": {"schema": {"type": "string"}, "description": "seconds"}}
+    return out
 
 
 def _op(
@@ -117,6 +141,8 @@ def _op(
     op: dict[str, Any] = {"summary": summary, "responses": dict(responses)}
     if auth:
         op["responses"]["401"] = _error("missing or wrong bearer token")
+        op["responses"]["500"] = _error("internal error (a defect: details are logged, never returned)")
+        op["responses"]["503"] = _unavailable()
     else:
         op["security"] = []
     if body is not None:
@@ -179,6 +205,7 @@ def openapi_document() -> dict[str, Any]:
     """The document served at ``/openapi.json`` (computed once)."""
     (_, components) = msgspec.json.schema_components(_MODELS, schema_hook=_schema_hook, ref_template=_REF)
     _publish_rules(components)
+    _pin_kinds(components)
     name = [_path_param("name")]
     cred = [_path_param("namespace"), _path_param("name")]
     bad = _error("malformed body (JSON/YAML syntax) or bad query parameter")

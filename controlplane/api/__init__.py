@@ -1,6 +1,7 @@
 """The control plane's data model: msgspec structs, manifest decoding and validation. No I/O."""
 
 from ._manifest import (
+    MAX_MANIFEST_DEPTH,
     MAX_MANIFEST_NODES,
     ManifestError,
     convert_manifest,
@@ -63,6 +64,7 @@ __all__ = [
     "API_VERSION",
     "KIND_CLUSTER",
     "LOGGING_TYPES",
+    "MAX_MANIFEST_DEPTH",
     "MAX_MANIFEST_NODES",
     "RANCHER_API_VERSION",
     "RANCHER_KIND",

@@ -37,6 +37,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
 __all__ = [
+    "MAX_MANIFEST_DEPTH",
     "MAX_MANIFEST_NODES",
     "ManifestError",
     "convert_manifest",
@@ -50,6 +51,11 @@ __all__ = [
 MAX_MANIFEST_NODES = 200_000
 """Most values (mappings, lists, scalars) one document may expand to; YAML aliases can make a small
 input expand exponentially ("billion laughs"), and the typed conversion walks the expanded tree."""
+
+MAX_MANIFEST_DEPTH = 64
+"""Most levels of nesting a document may have (a manifest has about eight); deeper is refused before the
+typed conversion, and a parser that would recurse past Python's limit is stopped the same way."""
+_TOO_DEEP = f"document is nested too deeply (more than {MAX_MANIFEST_DEPTH} levels)"
 
 _KUBE_METADATA = frozenset(
     {
@@ -142,14 +148,41 @@ def _represent_str(dumper: _Dumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _represent_str)
 
 
+_OPEN_EVENTS = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_CLOSE_EVENTS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+
+
+def _check_depth(text: str) -> None:
+    """Refuse YAML nested deeper than ``MAX_MANIFEST_DEPTH`` before it is composed: libyaml's parser walks
+    the text with explicit stacks, but PyYAML's composer recurses once per level, in C with the C loader
+    (thousands of ``[`` overflow the stack and kill the process) or in Python without it."""
+    depth = 0
+    index = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, _OPEN_EVENTS):
+                depth += 1
+                if depth > MAX_MANIFEST_DEPTH:
+                    raise ManifestError(index, _TOO_DEEP)
+            elif isinstance(event, _CLOSE_EVENTS):
+                depth -= 1
+            elif isinstance(event, yaml.DocumentEndEvent):
+                index += 1
+    except yaml.YAMLError as exc:
+        raise ManifestError(index, f"invalid YAML: {exc}") from None
+
+
 def _load_yaml(text: str) -> Iterator[tuple[int, Any]]:
     index = 0
     try:
+        _check_depth(text)
         for doc in yaml.load_all(text, Loader=_Loader):  # _Loader is a SafeLoader
             yield index, doc
             index += 1
     except yaml.YAMLError as exc:
         raise ManifestError(index, f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise ManifestError(index, _TOO_DEEP) from None
 
 
 # --- JSON -----------------------------------------------------------------------------------------------
@@ -171,6 +204,8 @@ def _load_json(text: str) -> list[Any] | None:
         obj = json.loads(text, object_pairs_hook=_no_duplicates)
     except ValueError:
         return None
+    except RecursionError:  # the stdlib decoder recurses once per level
+        raise ManifestError(0, _TOO_DEEP) from None
     return obj if isinstance(obj, list) else [obj]
 
 
@@ -191,16 +226,18 @@ def _validation_message(exc: msgspec.ValidationError) -> str:
 
 def _count_nodes(obj: Any, index: int) -> None:
     budget = MAX_MANIFEST_NODES
-    stack = [obj]
+    stack = [(obj, 1)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
         budget -= 1
         if budget < 0:
             raise ManifestError(index, f"document is too large (more than {MAX_MANIFEST_NODES} values)")
+        if depth > MAX_MANIFEST_DEPTH:
+            raise ManifestError(index, _TOO_DEEP)
         if isinstance(item, dict):
-            stack.extend(item.values())
+            stack.extend((v, depth + 1) for v in item.values())
         elif isinstance(item, list):
-            stack.extend(item)
+            stack.extend((v, depth + 1) for v in item)
 
 
 def _rancher_to_cluster(obj: dict[str, Any]) -> Cluster:

@@ -1,6 +1,6 @@
 """The commands that run a process rather than call one: ``serve`` (the control plane), ``sim`` (the AWS
-simulator) and ``load`` (a load test). ``sim`` and ``load`` parse their own arguments: ``main`` hands them
-everything after the command name (``PASSTHROUGH``)."""
+simulator), ``load`` (a load test) and ``chaos`` (the fault matrix). ``sim``, ``load`` and ``chaos`` parse
+their own arguments: ``main`` hands them everything after the command name (``PASSTHROUGH``)."""
 
 from __future__ import annotations
 
@@ -169,7 +169,13 @@ def _run_load(argv: list[str]) -> int:
     return load_main(argv)
 
 
+def _run_chaos(argv: list[str]) -> int:
+    # ``controlplane chaos ARGS`` is ``controlplane load --chaos ARGS``: the same optional package.
+    return _run_load(["--chaos", *argv])
+
+
 PASSTHROUGH: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "sim": (_run_sim, "run the AWS simulator (arguments are passed to it; try `sim --help`)"),
     "load": (_run_load, "run a load test (arguments are passed to it; try `load --help`)"),
+    "chaos": (_run_chaos, "run the chaos scenarios against a fleet (try `chaos --help`)"),
 }

@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from actors import Actor, Stop
+from actors import Actor, ActorStopped, Stop
 from controlplane.api import Cluster, Phase, validate_create
 from controlplane.aws import AccessDeniedError, AwsError, Guard, UpdateInProgressError
 from controlplane.downstream import DownstreamError
@@ -32,7 +32,7 @@ from controlplane.metrics import (
     SYNC_TICKS,
     TICK_LAG_SECONDS,
 )
-from controlplane.store import Fence, Fenced, RawCluster
+from controlplane.store import Fence, Fenced, RawCluster, StoreError
 from controlplane.sync import UpstreamBuildError
 
 from ._context import ClusterAccessError, ClusterDeps, Next, Pass, ReconcileError, Requeue
@@ -82,7 +82,17 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
     replica owns the cluster now."""
 
     kind = "cluster"
-    __slots__ = ("_blob", "_cluster", "_encoded", "_errors", "_guard", "cluster_name", "deps", "fence")
+    __slots__ = (
+        "_blob",
+        "_cluster",
+        "_encoded",
+        "_errors",
+        "_guard",
+        "_unpersisted",
+        "cluster_name",
+        "deps",
+        "fence",
+    )
 
     def __init__(
         self,
@@ -111,6 +121,8 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
         self._guard = guard
         self._errors = 0
         """Consecutive failed passes, for the operator's work-queue backoff (reset by a good pass)."""
+        self._unpersisted = False
+        """The store refused a write of this actor: nothing is done until the status is durable again."""
         CLUSTERS_BY_PHASE.labels(phase.value or "new").inc()
 
     @property
@@ -192,11 +204,35 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
     async def handle(self, message: ClusterMessage) -> Any:
         try:
             await self._handle(message)
+        except StoreError as exc:  # Fenced is handled in _handle
+            self._store_failed(exc)
         finally:
             self._park()
 
+    def _stop_self(self) -> None:
+        # Already stopping (its shard is being stopped while this message finishes): nothing to ask.
+        with contextlib.suppress(ActorStopped):
+            self.tell(Stop())
+
+    def _store_failed(self, exc: StoreError) -> None:
+        """The store refused a write (locked, disk full, unreachable): not a crash of this actor. It acts on
+        nothing until its status is durable again (the next message writes it first), and retries with the
+        operator's backoff, which never gives up (a supervisor restart would, after 30 in 10 minutes)."""
+        self._unpersisted = True
+        self._errors += 1
+        RECONCILE_ERRORS.labels(self.state.value or "new").inc()
+        self._log(logging.WARNING, "store write failed; retrying", error=str(exc))
+        self._arm(self.deps.scaled(retry_delay(self._errors, self.deps.lifecycle)))
+
     async def _handle(self, message: ClusterMessage) -> None:
         try:
+            if self._unpersisted:
+                # Whatever the failed pass changed (a create intent, a token) is made durable before any
+                # AWS call can rely on it, and the spec is read again (a change may have come meanwhile,
+                # its notice lost with the failed message), as a supervisor restart would.
+                await self._write(durable=True)
+                await self._reload()
+                self._unpersisted = False
             if isinstance(message, SyncTick):
                 await self._sync(message)
                 return None
@@ -208,7 +244,7 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
             # more, not even a retry; the replica stops this actor, and the new owner carries on.
             self._log(logging.WARNING, "lease lost; stopping", error=str(exc))
             self.cancel_state_timeout()
-            self.tell(Stop())
+            self._stop_self()
 
     async def _reload(self) -> None:
         stored = await self.deps.store.get_cluster(self.cluster_name)
@@ -338,7 +374,7 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
         self._log(logging.INFO, "cluster deleted")
         if self.deps.on_removed is not None:
             self.deps.on_removed(name)
-        self.tell(Stop())
+        self._stop_self()
 
     # --- sync ticks -------------------------------------------------------------------------------
 

@@ -43,9 +43,19 @@ async def _oidc_provider(p: Pass, issuer: str) -> str:
     for arn in await p.scope.list_open_id_connect_providers():
         if provider_id and provider_id in arn:
             return arn
-    arn = await p.scope.create_open_id_connect_provider(issuer, [OIDC_CLIENT_ID], [])
-    p.status.created_oidc_provider_arn = arn
+    # From here the provider is ours. Its ARN is known before it exists (partition, account, issuer) and
+    # is recorded durably first: a process killed right after the create finds the provider by listing
+    # next time, and the delete still removes it (it leaked when the ARN was only recorded afterwards).
+    caller = await p.scope.get_caller_identity()
+    partition = caller.arn.split(":")[1] if caller.arn.count(":") >= 4 else "aws"
+    p.status.created_oidc_provider_arn = (
+        f"arn:{partition}:iam::{caller.account}:oidc-provider/{issuer.removeprefix('https://').rstrip('/')}"
+    )
     await p.persist()
+    arn = await p.scope.create_open_id_connect_provider(issuer, [OIDC_CLIENT_ID], [])
+    if arn != p.status.created_oidc_provider_arn:
+        p.status.created_oidc_provider_arn = arn
+        await p.persist()
     p.event("OIDCProviderCreated", f"IAM OIDC provider {arn} created for {issuer}")
     return arn
 

@@ -40,7 +40,13 @@ __all__ = [
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``controlplane load``: 0 when the run completed (targets met or not), 1 when a
     phase failed (result.json still holds what was measured), 2 on bad arguments."""
-    opts = parse_args(list(sys.argv[1:] if argv is None else argv))
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--chaos" in args:
+        from ._chaos import main as chaos_main  # noqa: PLC0415 - `load --chaos` is `chaos`
+
+        code: int = chaos_main([a for a in args if a != "--chaos"])
+        return code
+    opts = parse_args(args)
     # Signal handlers can only be installed from the main thread (a test may run us in a worker).
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None

@@ -61,6 +61,9 @@ class LoadOptions(msgspec.Struct, frozen=True, kw_only=True):
     """Control-plane replicas sharing the fleet (separate processes on one store)."""
     failover: bool = False
     """After the rounds, SIGKILL one replica and measure until a survivor refreshed each of its clusters."""
+    soak: float = 0.0
+    """Minutes of soak instead of measured rounds (0: no soak): churn and throttling for that long while
+    RSS, file descriptors, tasks, mailboxes and the store are watched (``_soak``)."""
 
     def __post_init__(self) -> None:
         if self.clusters < 1 or self.nodegroups < 0 or self.rounds < 1:
@@ -77,6 +80,8 @@ class LoadOptions(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError("--list-requests and --watchers must be >= 0")
         if min(self.admin_concurrency, self.baseline_concurrency, self.import_concurrency) < 1:
             raise ValueError("concurrency options must be >= 1")
+        if self.soak < 0 or (self.soak and (self.replicas > 1 or self.failover)):
+            raise ValueError("--soak must be >= 0 minutes, and runs one replica")
         if self.replicas < 1 or (self.failover and self.replicas < 2):
             raise ValueError("--replicas must be >= 1, and --failover needs at least 2")
 
@@ -94,7 +99,8 @@ class LoadOptions(msgspec.Struct, frozen=True, kw_only=True):
         imported = self.clusters / 10.0
         baselines = 0.0 if self.skip_baselines else 2 * self.baseline_refreshes * 0.02 + 20
         restart = 0.0 if self.skip_restart else 60.0 + self.clusters / 20.0
-        return 60.0 + imported + (self.rounds + 2) * self.period * 1.5 + baselines + restart
+        soak = self.soak * 60.0 * 1.1 + self.period * 2 if self.soak else 0.0
+        return 60.0 + imported + (self.rounds + 2) * self.period * 1.5 + baselines + restart + soak
 
     def churn_per_round(self) -> tuple[int, int, int]:
         """(created, updated, deleted) clusters per measured round."""
@@ -153,14 +159,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--failover", action="store_true", help="SIGKILL a replica after the rounds; time the take-over"
     )
+    p.add_argument(
+        "--soak",
+        type=float,
+        default=d.soak,
+        metavar="MINUTES",
+        help="soak for MINUTES instead of measured rounds (defaults then: --clusters 10000, "
+        "--churn-percent 5, --throttle-percent 5, no baselines, no restart); reports the RSS slope, "
+        "fds, tasks, mailboxes and store growth",
+    )
+    p.add_argument(
+        "--chaos", action="store_true", help="run the chaos scenarios instead (`controlplane chaos --help`)"
+    )
     return p
+
+
+SOAK_DEFAULTS = {"clusters": 10_000, "churn_percent": 5.0, "throttle_percent": 5.0}
+"""What ``--soak`` runs unless the command line says otherwise."""
+
+
+def _given(argv: list[str], dest: str) -> bool:
+    flag = "--" + dest.replace("_", "-")
+    return any(a == flag or a.startswith(flag + "=") for a in argv)
 
 
 def parse_args(argv: list[str]) -> LoadOptions:
     """Options from the command line; argparse exits with status 2 on a bad flag or value."""
     parser = build_parser()
     ns = parser.parse_args(argv)
+    values = vars(ns)
+    values.pop("chaos", None)  # handled by ``main`` before parsing
+    if values["soak"]:
+        values |= {k: v for k, v in SOAK_DEFAULTS.items() if not _given(argv, k)}
+        values |= {"skip_baselines": True, "skip_restart": True}
     try:
-        return LoadOptions(**vars(ns))
+        return LoadOptions(**values)
     except ValueError as exc:
         parser.error(str(exc))

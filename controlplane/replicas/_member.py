@@ -26,7 +26,7 @@ from controlplane.metrics import (
     SHARD_HANDOFFS,
     SHARDS_OWNED,
 )
-from controlplane.store import Fence, Fenced, Lease, Store, StoreError
+from controlplane.store import Fence, Fenced, Lease, Store, StoreClosed, StoreError
 
 from ._balance import balance
 
@@ -105,13 +105,26 @@ class Membership:
 
     # --- lifecycle ------------------------------------------------------------------------------------
     async def join(self) -> None:
-        """Announce this replica and take its first shards (all of them when it is alone)."""
-        # Leases left by an earlier run under this id (a restart after a crash) are released first, so
-        # taking them back bumps their epochs: a fence of the dead incarnation can never match again.
-        stale = [lease.shard for lease in await self.store.list_leases() if lease.owner == self.id]
-        if stale:
-            await self.store.release_leases(self.id, stale)
-        await self.round()
+        """Announce this replica and take its first shards (all of them when it is alone). A store that
+        refuses writes for now (locked by another process, disk full) is retried every ``retry_period``:
+        the process waits, not ready, instead of exiting."""
+        while True:
+            try:
+                # Leases left by an earlier run under this id (a restart after a crash) are released
+                # first, so taking them back bumps their epochs: a fence of the dead incarnation can never
+                # match again.
+                stale = [lease.shard for lease in await self.store.list_leases() if lease.owner == self.id]
+                if stale:
+                    await self.store.release_leases(self.id, stale)
+                await self.round()
+                break
+            except StoreClosed:
+                raise
+            except StoreError as exc:
+                log.warning(
+                    "replica cannot join yet; retrying", extra={"replica": self.id, "error": str(exc)}
+                )
+                await anyio.sleep(self.settings.retry_period)
         self._joined = True
         log.info("replica joined", extra={"replica": self.id, "shards": len(self._held)})
 
@@ -119,12 +132,24 @@ class Membership:
         """Rounds every ``retry_period`` and the renew-deadline watchdog, until cancelled."""
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._watchdog)
+            tg.start_soon(self._keep_renewing)
             while True:
                 await anyio.sleep(self.settings.retry_period)
                 try:
-                    await self.round()
+                    await self.round(renew=False)
                 except StoreError as exc:
                     log.warning("replica round failed", extra={"replica": self.id, "error": str(exc)})
+
+    async def _keep_renewing(self) -> None:
+        """Renew every ``retry_period``, on its own: a round that hands shards over or starts them waits for
+        their actors (a pass in flight, a first read), which can outlast the renew deadline of the shards
+        the replica keeps."""
+        while True:
+            await anyio.sleep(self.settings.retry_period)
+            try:
+                await self._renew()
+            except StoreError as exc:
+                log.warning("lease renewal failed", extra={"replica": self.id, "error": str(exc)})
 
     async def leave(self) -> None:
         """Graceful exit: stop every shard's actors, release the leases, drop the heartbeat row."""
@@ -143,11 +168,14 @@ class Membership:
         log.info("replica left", extra={"replica": self.id, "shards": len(shards)})
 
     # --- one round ------------------------------------------------------------------------------------
-    async def round(self) -> None:
+    async def round(self, *, renew: bool = True) -> None:
+        """Heartbeat, renew (unless the renewer does it), then balance: hand surplus shards over and take
+        the ones due."""
         s = self.settings
         now = await self.store.heartbeat(self.id, self.address, started=self._started)
         self._last_heartbeat = now
-        await self._renew()
+        if renew:
+            await self._renew()
         replicas = await self.store.list_replicas()
         live = {r.id for r in replicas if now - r.heartbeat < s.lease_duration} | {self.id}
         leases = await self.store.list_leases()
@@ -164,13 +192,15 @@ class Membership:
         if not self._held:
             return
         sent = self._clock()
-        renewed = await self.store.renew_leases(
-            self.id, {shard: h.epoch for shard, h in self._held.items()}, self.settings.lease_duration
-        )
+        asked = {shard: h.epoch for shard, h in self._held.items()}
+        renewed = await self.store.renew_leases(self.id, asked, self.settings.lease_duration)
         kept = {lease.shard for lease in renewed}
-        for shard, held in list(self._held.items()):
+        for shard, epoch in asked.items():
+            held = self._held.get(shard)
+            if held is None or held.epoch != epoch:
+                continue  # handed over or dropped while the renewal was out: not ours to judge now
             if shard in kept:
-                held.renewed = sent
+                held.renewed = max(held.renewed, sent)
                 LEASE_RENEWALS.labels("renewed").inc()
             else:
                 LEASE_RENEWALS.labels("lost").inc()
@@ -180,11 +210,15 @@ class Membership:
     async def _hand_over(self, shards: list[int]) -> None:
         """Surplus shards go gracefully: actors stop and flush first, then the lease is released, so the
         new owner takes the shard at its next round instead of waiting for expiry."""
-        for shard in shards:
-            await self._drop(shard, "rebalance")
-        if shards:
-            await self.store.release_leases(self.id, shards)
-            log.info("shards handed over", extra={"replica": self.id, "shards": shards})
+        if not shards:
+            return
+        # Concurrently: stopping a shard waits for its actors' passes in flight; one by one, a hand-over in
+        # the middle of an import took the sum of them (the renewer keeps the other shards meanwhile).
+        async with anyio.create_task_group() as tg:
+            for shard in shards:
+                tg.start_soon(self._drop, shard, "rebalance")
+        await self.store.release_leases(self.id, shards)
+        log.info("shards handed over", extra={"replica": self.id, "shards": shards})
 
     async def _take(self, shards: list[int], leases: list[Lease], now: float) -> None:
         if not shards:
@@ -193,7 +227,14 @@ class Membership:
         before = {lease.shard: lease for lease in leases}
         for lease in await self.store.acquire_leases(self.id, shards, self.settings.lease_duration):
             self._held[lease.shard] = _Held(lease.epoch, sent)
-            await self._host.start_shard(lease.shard, Fence(self.id, lease.shard, lease.epoch))
+            try:
+                await self._host.start_shard(lease.shard, Fence(self.id, lease.shard, lease.epoch))
+            except StoreError:
+                # Its clusters could not be read: not held then (a held shard is never started again),
+                # taken again (it is our own lease) by a later round.
+                del self._held[lease.shard]
+                await self._host.stop_shard(lease.shard)
+                raise
             previous = before.get(lease.shard)
             if previous is not None and previous.owner and previous.owner != self.id:
                 # Taken over from a replica that stopped renewing: how long the shard went without an
@@ -214,14 +255,21 @@ class Membership:
                 (h.renewed + self.settings.renew_deadline for h in self._held.values()), default=None
             )
             if deadline is not None and deadline <= now:
-                for shard, held in list(self._held.items()):
-                    if held.renewed + self.settings.renew_deadline <= now:
-                        LEASE_RENEWALS.labels("deadline_passed").inc()
-                        log.error(
-                            "renew deadline passed; stopping the shard",
-                            extra={"replica": self.id, "shard": shard},
-                        )
-                        await self._drop(shard, "deadline")
+                overdue = [
+                    s for s, h in self._held.items() if h.renewed + self.settings.renew_deadline <= now
+                ]
+                for shard in overdue:
+                    LEASE_RENEWALS.labels("deadline_passed").inc()
+                    log.error(
+                        "renew deadline passed; stopping the shard",
+                        extra={"replica": self.id, "shard": shard},
+                    )
+                # All at once: stopping one shard waits for its statuses to flush, which a store that
+                # refuses writes makes slow; the other shards' actors must not run on past their deadline
+                # meanwhile (their leases expire next, and their writes would be refused).
+                async with anyio.create_task_group() as tg:
+                    for shard in overdue:
+                        tg.start_soon(self._drop, shard, "deadline")
                 continue
             period = self.settings.retry_period
             wait = period if deadline is None else min(deadline - now, period)

@@ -243,6 +243,7 @@ def state(b: EksBackend) -> list[Json]:
                 "name": c.name,
                 "region": c.region,
                 "arn": c.arn,
+                "oidcIssuer": f"oidc.eks.{c.region}.amazonaws.com/id/{c.oidc_id}",
                 "status": c.status,
                 "version": c.version,
                 "endpoint": c.endpoint,

@@ -19,7 +19,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from . import _control
+from . import _control, _denied
 from . import _errors as err
 from ._backend import EksBackend
 from ._faults import FaultInjector
@@ -27,7 +27,7 @@ from ._fixes import FIXED, MotoFixes
 from ._moto import MotoServer
 from ._query import ec2_error_xml, params
 from ._routes import route
-from ._settings import FaultSettings
+from ._settings import FaultSettings, Revocation
 from ._wire import QueryReader
 
 _JSON = "application/json"
@@ -189,6 +189,14 @@ class Handler:
 
     # --- faults ---------------------------------------------------------------------------------
 
+    def _revoked(self, request: web.BaseRequest) -> Revocation | None:
+        """How the request's access key is revoked (``AccessDenied``/``ExpiredToken``), or None."""
+        revoked = self.faults.settings.revoked_access_keys
+        if not revoked:
+            return None
+        cred = _credential(request)
+        return revoked.get(cred[0]) if cred else None
+
     async def _fault(self, service: str, request: web.BaseRequest) -> str | None:
         f = self.faults
         delay = f.latency()
@@ -210,6 +218,8 @@ class Handler:
             )
         op, fn, segs = found
         self._count("eks", op)
+        if self.faults.active and (revoked := self._revoked(request)) is not None:
+            return eks_error(_denied.eks_error(revoked, op))
         if self.faults.active and self.faults.applies_to("eks"):
             kind = await self._fault("eks", request)
             if kind == "reset":
@@ -241,6 +251,9 @@ class Handler:
         svc = service or "unsigned"
         op = _operation(svc, request, body)
         self._count(svc, op)
+        if service is not None and self.faults.active and (revoked := self._revoked(request)) is not None:
+            json_protocol = bool(request.headers.get("X-Amz-Target"))
+            return _denied.forwarded(revoked, service, op, json_protocol=json_protocol)
         if service is not None and self.faults.active and self.faults.applies_to(service):
             kind = await self._fault(service, request)
             if kind == "reset":

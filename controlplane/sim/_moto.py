@@ -181,7 +181,8 @@ class MotoServer:
     # --- leak checks ----------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
-        """Launch templates (with versions) and CloudFormation stacks that exist, in every region."""
+        """Launch templates (with versions), CloudFormation stacks and IAM OIDC providers that exist, in
+        every region."""
 
         def read() -> dict[str, Any]:
             lts = []
@@ -212,6 +213,11 @@ class MotoServer:
                             "status": st.status,
                         }
                     )
-            return {"launchTemplates": lts, "stacks": stacks}
+            providers = []
+            for account, per_account in list(dict.items(_backend_dict("iam"))):
+                for iam in list(dict.values(per_account)):  # one IAM backend per partition
+                    for arn, provider in list(iam.open_id_providers.items()):
+                        providers.append({"account": account, "arn": arn, "url": provider.url})
+            return {"launchTemplates": lts, "stacks": stacks, "oidcProviders": providers}
 
         return _stable(read)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import pickle
 import time
 from types import TracebackType
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from . import _persist
+from . import _moto_state, _persist
 from ._access import kube_access
 from ._backend import EksBackend, Endpoints
 from ._eks import RESOURCES
@@ -157,6 +158,8 @@ class Simulator:
             log.info("restored %d clusters from %s", restored, s.state_file)
         fixes = MotoFixes(s.scaled(s.stack_delete_seconds))
         stack.callback(fixes.close)
+        if s.state_file:
+            await self._restore_moto(s.state_file, fixes)
         self._handler = Handler(
             backend,
             s.faults,
@@ -167,6 +170,10 @@ class Simulator:
             credentials=self.credentials,
         )
 
+        if s.state_file:
+            # Registered before the listener: saved once it stopped answering (LIFO), so no request
+            # changes moto after the snapshot.
+            stack.push_async_callback(self._save_moto, s.state_file)
         server = web.Server(self._handler, handler_cancellation=True, access_log=None)
         runner = web.ServerRunner(server, handle_signals=False)
         await runner.setup()
@@ -241,6 +248,26 @@ class Simulator:
         data = _persist.encode(backend, asyncio.get_running_loop().time())
         await asyncio.to_thread(_persist.write_atomic, path, data)
         self._saved_generation = generation
+
+    async def _restore_moto(self, state_file: str, fixes: MotoFixes) -> None:
+        data = await asyncio.to_thread(_persist.read_optional, _moto_state.suffix_path(state_file))
+        if data is None:
+            return
+        worlds = await asyncio.to_thread(_moto_state.restore, data)
+        # Deletions in progress died with the previous process: they start again (and take their time).
+        deleting = _moto_state.stacks_being_deleted()
+        for account, region, stack_id in deleting:
+            fixes.stacks.start(account, region, stack_id)
+        log.info(
+            "restored moto's resources (%d accounts/services, %d stacks deleting)", worlds, len(deleting)
+        )
+
+    async def _save_moto(self, state_file: str) -> None:
+        try:
+            data = await asyncio.to_thread(_moto_state.dump)
+            await asyncio.to_thread(_persist.write_atomic, _moto_state.suffix_path(state_file), data)
+        except (OSError, pickle.PicklingError):
+            log.exception("saving moto's resources failed")
 
     async def _save_periodically(self) -> None:
         while True:

@@ -7,6 +7,7 @@ from typing import Literal
 import msgspec
 
 LatencyKind = Literal["none", "fixed", "uniform", "lognormal"]
+Revocation = Literal["AccessDenied", "ExpiredToken"]
 EndpointAccess = Literal["public", "unresolvable", "blackhole"]
 
 DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account, so EKS and moto ARNs agree.
@@ -44,6 +45,10 @@ class FaultSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     """Signing names of the services faults apply to (e.g. ``("eks",)``); None means every AWS service."""
     seed: int | None = None
     """Seed of the fault random generator, for reproducible runs; None seeds from the OS."""
+    revoked_access_keys: dict[str, Revocation] = {}
+    """Access keys whose every AWS request is refused, whatever ``services`` says: ``AccessDenied`` (the
+    identity lost its permissions) or ``ExpiredToken`` (its session token expired), in each service's own
+    code and envelope. Other keys are unaffected."""
 
     @property
     def active(self) -> bool:
@@ -54,6 +59,7 @@ class FaultSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             or self.throttle_rate is not None
             or self.error_probability > 0
             or self.reset_probability > 0
+            or bool(self.revoked_access_keys)
         )
 
 
