@@ -226,13 +226,15 @@ def test_refreshes_per_period_counts_whole_periods_after_the_first_tick() -> Non
 
 
 @pytest.mark.slow
-def test_tiny_run_with_two_replicas_and_a_failover(tmp_path: Path) -> None:
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_tiny_run_with_two_replicas_and_a_failover(tmp_path: Path, store: str) -> None:
     out = tmp_path / "load"
     argv = [
         sys.executable, "-m", "controlplane.cli", "load",
         "--clusters", "20", "--nodegroups", "1", "--rounds", "1", "--period", "2",
         "--time-scale", "0.01", "--initial-spread", "0.5", "--admin-requests", "40",
         "--replicas", "2", "--failover", "--skip-baselines", "--out", str(out), "--timeout", "120",
+        "--store", store,
     ]  # fmt: skip
     env = {
         **os.environ,
@@ -263,3 +265,13 @@ def test_tiny_run_with_two_replicas_and_a_failover(tmp_path: Path) -> None:
     for name in ("controlplane-1-load-r1", "controlplane-1-load-r2", "controlplane-2-load-r1"):
         assert (out / f"{name}.log").exists()
     assert "failover_seconds" in text
+    if store == "postgresql":
+        # The run started its own server (durable defaults), and measured it during the rounds.
+        assert "a throwaway PostgreSQL server" in text
+        assert result["postgres_commits_per_second"] > 0
+        assert result["postgres_rows_written_per_second"] > 0
+        assert 0 < result["postgres_cpu_share"] < 1
+        assert "postgres_cpu_share" in text
+        assert not (out / "data" / "controlplane.db").exists()  # nothing went to SQLite
+    else:
+        assert "postgres_cpu_share" not in result

@@ -59,6 +59,9 @@ class LoadOptions(msgspec.Struct, frozen=True, kw_only=True):
     """Overall deadline of the run in seconds; 0 derives one from the sizes."""
     replicas: int = 1
     """Control-plane replicas sharing the fleet (separate processes on one store)."""
+    store: str = "sqlite"
+    """``sqlite``: the file under DIR/data; ``postgresql``: a throwaway PostgreSQL server the run starts
+    (durable defaults) and stops, with its writes/s and CPU share in the report."""
     failover: bool = False
     """After the rounds, SIGKILL one replica and measure until a survivor refreshed each of its clusters."""
     soak: float = 0.0
@@ -82,6 +85,8 @@ class LoadOptions(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError("concurrency options must be >= 1")
         if self.soak < 0 or (self.soak and (self.replicas > 1 or self.failover)):
             raise ValueError("--soak must be >= 0 minutes, and runs one replica")
+        if self.store not in ("sqlite", "postgresql"):
+            raise ValueError("--store must be sqlite or postgresql")
         if self.replicas < 1 or (self.failover and self.replicas < 2):
             raise ValueError("--replicas must be >= 1, and --failover needs at least 2")
 
@@ -156,6 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=d.log_level)
     p.add_argument("--timeout", type=float, default=d.timeout, help="overall deadline, seconds (0: derived)")
     p.add_argument("--replicas", type=int, default=d.replicas, help="control-plane replicas (%(default)s)")
+    p.add_argument(
+        "--store",
+        choices=["sqlite", "postgresql"],
+        default=d.store,
+        help="sqlite (a file under DIR/data) or postgresql (a throwaway server the run starts)",
+    )
     p.add_argument(
         "--failover", action="store_true", help="SIGKILL a replica after the rounds; time the take-over"
     )

@@ -7,6 +7,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+import asyncpg
+
 from ._clients import AdminClient
 
 SHARDS = 256
@@ -40,7 +42,23 @@ def _count(db: Path, replica: str) -> int:
     return int(row[0])
 
 
-async def count_written_by(data_dir: Path, replica: str) -> int:
-    """Clusters whose committed status was last written by ``replica`` (read straight from the store
-    file, so that 50,000 clusters need no API listing)."""
+async def _count_pg(url: str, replica: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        found = await conn.fetchval(
+            "SELECT COUNT(*) FROM cluster_status "
+            "WHERE convert_from(status, 'UTF8')::jsonb ->> 'replica' = $1",
+            replica,
+        )
+    finally:
+        await conn.close()
+    return int(found)
+
+
+async def count_written_by(data_dir: Path, store_url: str | None, replica: str) -> int:
+    """Clusters whose committed status was last written by ``replica`` (read straight from the store,
+    the SQLite file under ``data_dir`` or the PostgreSQL database at ``store_url``, so that 50,000
+    clusters need no API listing)."""
+    if store_url is not None:
+        return await _count_pg(store_url, replica)
     return await asyncio.to_thread(_count, data_dir / "controlplane.db", replica)

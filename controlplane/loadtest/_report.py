@@ -41,8 +41,17 @@ RESULT_KEYS = (
 )
 """Keys ``result.json`` always has (numbers; ``null`` only when a phase was skipped or failed)."""
 
-OPTIONAL_KEYS = ("replicas", "failover_clusters", "failover_seconds")
-"""Keys a run has only when asked for (several replicas, a fail-over), shown after the others."""
+OPTIONAL_KEYS = (
+    "replicas",
+    "failover_clusters",
+    "failover_seconds",
+    "postgres_commits_per_second",
+    "postgres_rows_written_per_second",
+    "postgres_cpu_share",
+    "postgres_machine_share",
+)
+"""Keys a run has only when asked for (several replicas, a fail-over, the PostgreSQL store), shown after
+the others."""
 
 OPERATOR_CALLS_PER_REFRESH = 8.0
 """The low end of eks-operator's 8-11 AWS calls per cluster refresh."""

@@ -20,6 +20,7 @@ from ._api_bench import Watchers, summary_page
 from ._baselines import BaselineResult
 from ._clients import AdminClient, SimClient, calls_delta, create_manifest, import_manifest, update_patch
 from ._options import LoadOptions
+from ._pgstore import PgWatch, fleet_database, pg_figures
 from ._plot import draw
 from ._procs import Child, ProcessError, free_port, serve_argv, sim_argv
 from ._replicas import count_written_by, replica_id, wait_balanced
@@ -97,6 +98,8 @@ class Run:
         self.started = time.monotonic()
         self.admins: list[AdminClient] = []
         self.admin_ready_seconds = 0.0
+        self.store_env: dict[str, str] = {}
+        """The store's URL and key file for every control-plane process (empty: SQLite under data_dir)."""
 
     # --- children ------------------------------------------------------------------------------------
 
@@ -116,7 +119,11 @@ class Run:
             # (a stored setting beats this default, so the restarted process uses the period).
             "CONTROLPLANE_SYNC_REFRESH_CRON": IDLE_CRON,
             "CONTROLPLANE_SERVICE_LOG_FORMAT": "json",
-        }
+        } | self.store_env
+
+    @property
+    def store_url(self) -> str | None:
+        return self.store_env.get("CONTROLPLANE_STORE_URL")
 
     async def _start_cp(
         self, name: str, sim_url: str, *, profile: Path | None = None, replica: str = ""
@@ -180,13 +187,17 @@ class Run:
             f"{o.clusters:,} clusters x {o.nodegroups} node groups, {o.rounds} rounds at {o.cron}, "
             f"out {self.out}"
         )
-        try:
-            timeout = aiohttp.ClientTimeout(total=60)
-            connector = aiohttp.TCPConnector(limit=64)
-            async with aiohttp.ClientSession(timeout=timeout, connector=connector) as http:
-                await self._phases(http)
-        finally:
-            await self._stop_all()
+        async with contextlib.AsyncExitStack() as stack:
+            if o.store == "postgresql":
+                self.store_env = await stack.enter_async_context(fleet_database(self.out))
+                progress("store: a throwaway PostgreSQL server (durable defaults)")
+            try:
+                timeout = aiohttp.ClientTimeout(total=60)
+                connector = aiohttp.TCPConnector(limit=64)
+                async with aiohttp.ClientSession(timeout=timeout, connector=connector) as http:
+                    await self._phases(http)
+            finally:
+                await self._stop_all()
         return self.result
 
     async def _phases(self, http: aiohttp.ClientSession) -> None:
@@ -327,6 +338,8 @@ class Run:
         await admin.set_refresh_cron(o.cron)
         start = await sampler.sample()
         calls0 = await sim.calls()
+        pg = PgWatch(self.store_url) if self.store_url is not None else None
+        pg0 = await pg.counters() if pg is not None else None
         self.marks.append((start.t, "measure"))
         progress(f"measuring {o.rounds} rounds at {o.cron}")
         churn = Churn(admin, o, self.alive)
@@ -392,6 +405,8 @@ class Run:
                     paced.cancel()
         end = prev
         calls1 = await sim.calls()
+        if pg is not None and pg0 is not None:
+            self.result |= pg_figures(pg0, await pg.counters(), end.cpu - start.cpu)
         self.result["churn"] = churn.counts
         self.result["list_summary_requests"] = len(list_times)
         if list_times:
@@ -577,7 +592,7 @@ class Run:
         names the survivor). Returns the survivors."""
         victim_index = len(cps) - 1
         victim, victim_id = cps[victim_index], replica_id(victim_index)
-        orphans = await count_written_by(self.data_dir, victim_id)
+        orphans = await count_written_by(self.data_dir, self.store_url, victim_id)
         progress(f"fail-over: SIGKILL {victim_id} (pid {victim.pid}), which runs {orphans:,} clusters")
         victim.kill_now()
         began = time.monotonic()
@@ -585,7 +600,7 @@ class Run:
         left = orphans
         while left:
             await asyncio.sleep(0.5)
-            left = await count_written_by(self.data_dir, victim_id)
+            left = await count_written_by(self.data_dir, self.store_url, victim_id)
             if time.monotonic() - began > limit:
                 raise LoadTestError(f"fail-over: {left:,} clusters still last written by {victim_id}")
         took = time.monotonic() - began
