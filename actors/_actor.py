@@ -1,25 +1,35 @@
-"""The actor: a mailbox, one task, a state, timers, lifecycle hooks and the supervision loop."""
+"""The actor: lifecycle hooks, a state, timers and the supervision loop, over its mailbox layer.
+
+``Actor`` extends ``MailboxActor`` (``_mailbox``: status, mailbox, coalescing, ``tell``/``ask``).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import time
 from collections import deque
-from collections.abc import Hashable
-from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Final, Protocol
 
 import anyio
 
-from ._errors import ActorNotRunning, ActorStopped, AskTimeout, MailboxFull
+from ._errors import ActorNotRunning, ActorStopped
+from ._mailbox import (
+    _NEW,
+    _RESTARTING,
+    _RUNNING,
+    _STOPPED,
+    _STOPPING,
+    MailboxActor,
+    MsgT,
+    StateT,
+    _Envelope,
+    _settle,
+)
 from ._messages import Stop, coalesce_key
-from ._observer import NULL_OBSERVER, ActorObserver
+from ._observer import ActorObserver
 from ._supervision import Supervision, allow_restart
 from ._timers import _CANCELLED, Timer
-
-MsgT = TypeVar("MsgT")
-StateT = TypeVar("StateT")
 
 logger: Final = logging.getLogger("actors")
 
@@ -33,59 +43,14 @@ class _Cancellable(Protocol):
 class ActorHost(Protocol):
     """What an actor needs from the registry that spawned it (``ActorSystem`` implements it).
 
-    A protocol, not an import of ``ActorSystem``: the kernel reads bottom-up (timers, actor, system)
+    A protocol, not an import of ``ActorSystem``: the kernel reads bottom-up (timers, mailbox, actor, system)
     with no module importing one above it.
     """
 
     def _deregister(self, actor: Actor[Any, Any]) -> None: ...
 
 
-class ActorStatus(enum.Enum):
-    NEW = "new"  # constructed, not spawned
-    RUNNING = "running"  # spawned: starting, handling or idle
-    RESTARTING = "restarting"  # a hook or handler raised; waiting out the backoff (messages still queue)
-    STOPPING = "stopping"  # stop requested: finishing the message in hand / draining, then on_stop
-    STOPPED = "stopped"
-
-
-_NEW: Final = ActorStatus.NEW
-_RUNNING: Final = ActorStatus.RUNNING
-_RESTARTING: Final = ActorStatus.RESTARTING
-_STOPPING: Final = ActorStatus.STOPPING
-_STOPPED: Final = ActorStatus.STOPPED
-
-
-class _Envelope:
-    """One mailbox slot. ``replies`` collects the futures of every ask absorbed into this message."""
-
-    __slots__ = ("key", "message", "replies", "timer")
-
-    def __init__(
-        self,
-        message: object,
-        key: Hashable | None,
-        replies: list[asyncio.Future[Any]] | None,
-        timer: Timer | None,
-    ) -> None:
-        self.message = message
-        self.key = key
-        self.replies = replies
-        self.timer = timer
-
-
-def _settle(
-    replies: list[asyncio.Future[Any]], result: object = None, error: BaseException | None = None
-) -> None:
-    for fut in replies:
-        if fut.done():  # the asker timed out or was cancelled
-            continue
-        if error is None:
-            fut.set_result(result)
-        else:
-            fut.set_exception(error)
-
-
-class Actor(Generic[MsgT, StateT]):
+class Actor(MailboxActor[MsgT, StateT]):
     """Subclass and implement ``handle``; override the lifecycle hooks as needed.
 
     ``MsgT`` is the union of message types the actor accepts, ``StateT`` the type of its state.
@@ -96,28 +61,19 @@ class Actor(Generic[MsgT, StateT]):
     """Bounded label for metrics and logs; defaults to the class name."""
 
     __slots__ = (
-        "__weakref__",
         "_backoff_scope",
         "_began",
         "_canceller",
-        "_capacity",
         "_done",
         "_drain",
         "_host",
-        "_keys",
-        "_loop",
-        "_mailbox",
-        "_name",
-        "_observer",
         "_restart_count",
         "_restart_streak",
         "_restart_times",
         "_state",
         "_state_timer",
-        "_status",
         "_supervision",
         "_timers",
-        "_waiter",
     )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -135,22 +91,12 @@ class Actor(Generic[MsgT, StateT]):
             )
 
     def __init__(self, state: StateT) -> None:
+        super().__init__()
         self._state = state
-        self._name = ""
-        self._status = _NEW
-        # None while empty and idle: an empty deque still costs ~760 bytes, and most of the
-        # 10,000 actors of a fleet are idle most of the time.
-        self._mailbox: deque[_Envelope] | None = None
-        # Only actors that receive coalescing messages pay for the index (and for a timer set).
-        self._keys: dict[Hashable, _Envelope] | None = None
-        self._timers: set[Timer] | None = None
+        self._timers: set[Timer] | None = None  # only actors that arm timers pay for the set
         self._state_timer: Timer | None = None
-        self._waiter: asyncio.Future[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._host: ActorHost | None = None
-        self._observer: ActorObserver = NULL_OBSERVER
         self._supervision = _DEFAULT_SUPERVISION
-        self._capacity = 0
         self._canceller: _Cancellable | None = None  # anyio's TaskHandle, or our own CancelScope
         self._began = False
         self._backoff_scope: anyio.CancelScope | None = None
@@ -184,20 +130,8 @@ class Actor(Generic[MsgT, StateT]):
     # --- introspection --------------------------------------------------------------------------
 
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
     def state(self) -> StateT:
         return self._state
-
-    @property
-    def status(self) -> ActorStatus:
-        return self._status
-
-    @property
-    def mailbox_depth(self) -> int:
-        return len(self._mailbox) if self._mailbox is not None else 0
 
     @property
     def restart_count(self) -> int:
@@ -211,70 +145,6 @@ class Actor(Generic[MsgT, StateT]):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._name!r} {self._status.value} state={self._state!r}>"
-
-    # --- messaging ------------------------------------------------------------------------------
-
-    def tell(self, message: MsgT | Stop) -> None:
-        """Queue ``message``; never blocks. Raises ``MailboxFull`` or ``ActorNotRunning``."""
-        self._enqueue(message, None)
-
-    # The timeout is part of ask's contract (it raises AskTimeout, distinct from a handler's own
-    # TimeoutError), so it is a parameter rather than the caller's cancel scope.
-    async def ask(self, message: MsgT | Stop, timeout: float = 5.0) -> Any:  # noqa: ASYNC109
-        """Queue ``message`` and wait for the handler's return value (or its exception).
-
-        Raises ``AskTimeout`` after ``timeout`` seconds; the request is not withdrawn.
-        """
-        loop = self._loop
-        if loop is None:
-            raise ActorNotRunning(self._name, self._status.value)
-        reply: asyncio.Future[Any] = loop.create_future()
-        self._enqueue(message, reply)
-        with anyio.move_on_after(timeout):
-            return await reply
-        raise AskTimeout(self._name, type(message).__name__, timeout)
-
-    def _enqueue(self, message: object, reply: asyncio.Future[Any] | None) -> None:
-        status = self._status
-        if status is not _RUNNING and status is not _RESTARTING:
-            self._raise_not_running()
-        key = coalesce_key(message)
-        if key is not None and self._keys is not None:
-            queued = self._keys.get(key)
-            if queued is not None and (queued.timer is None or queued.timer._state != _CANCELLED):
-                if reply is not None:
-                    if queued.replies is None:
-                        queued.replies = [reply]
-                    else:
-                        queued.replies.append(reply)
-                if queued.timer is not None:
-                    # The queued copy came from a timer; it now also stands for this message, so
-                    # cancelling that timer must no longer drop it.
-                    queued.timer._finish()
-                    queued.timer = None
-                self._observer.message_coalesced(self.kind, type(message).__name__)
-                return
-        if self._mailbox is not None and len(self._mailbox) >= self._capacity:
-            raise MailboxFull(self._name, self._capacity)
-        self._push(_Envelope(message, key, None if reply is None else [reply], None))
-
-    def _push(self, envelope: _Envelope) -> None:
-        if self._mailbox is None:
-            self._mailbox = deque()
-        self._mailbox.append(envelope)
-        if envelope.key is not None:
-            if self._keys is None:
-                self._keys = {}
-            self._keys[envelope.key] = envelope
-        self._observer.mailbox_depth_changed(self.kind, 1)
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def _raise_not_running(self) -> None:
-        if self._status is _NEW:
-            raise ActorNotRunning(self._name or type(self).__name__, self._status.value)
-        raise ActorStopped(self._name, self._status.value)
 
     # --- state and timers -----------------------------------------------------------------------
 
@@ -584,7 +454,9 @@ class Actor(Generic[MsgT, StateT]):
 
 _KERNEL_NAMES: Final = frozenset(
     name
-    for name in (*Actor.__slots__, *vars(Actor))
+    for layer in (MailboxActor, Actor)
+    for name in (*layer.__slots__, *vars(layer))
     if name.startswith("_") and not name.startswith("__") and name != "_abc_impl"
 )
-"""Private slots and methods of ``Actor`` that subclasses may not redefine (hooks are public names)."""
+"""Private slots and methods of ``Actor`` and its kernel layers that subclasses may not redefine
+(hooks are public names)."""
