@@ -1,6 +1,7 @@
-"""The actor: lifecycle hooks, a state, timers and the supervision loop, over its mailbox layer.
+"""The actor: lifecycle hooks and the supervision loop, over the kernel's lower layers.
 
-``Actor`` extends ``MailboxActor`` (``_mailbox``: status, mailbox, coalescing, ``tell``/``ask``).
+``Actor`` extends ``TimedActor`` (``_timed``: the state and timers), which extends ``MailboxActor``
+(``_mailbox``: status, mailbox, coalescing, ``tell``/``ask``).
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ from ._mailbox import (
     MailboxActor,
     MsgT,
     StateT,
-    _Envelope,
     _settle,
 )
-from ._messages import Stop, coalesce_key
+from ._messages import Stop
 from ._observer import ActorObserver
 from ._supervision import Supervision, allow_restart
-from ._timers import _CANCELLED, Timer
+from ._timed import TimedActor
+from ._timers import _CANCELLED
 
 logger: Final = logging.getLogger("actors")
 
@@ -43,14 +44,14 @@ class _Cancellable(Protocol):
 class ActorHost(Protocol):
     """What an actor needs from the registry that spawned it (``ActorSystem`` implements it).
 
-    A protocol, not an import of ``ActorSystem``: the kernel reads bottom-up (timers, mailbox, actor, system)
-    with no module importing one above it.
+    A protocol, not an import of ``ActorSystem``: the kernel reads bottom-up (timers, mailbox,
+    states and timers, actor, system) with no module importing one above it.
     """
 
     def _deregister(self, actor: Actor[Any, Any]) -> None: ...
 
 
-class Actor(MailboxActor[MsgT, StateT]):
+class Actor(TimedActor[MsgT, StateT]):
     """Subclass and implement ``handle``; override the lifecycle hooks as needed.
 
     ``MsgT`` is the union of message types the actor accepts, ``StateT`` the type of its state.
@@ -70,10 +71,7 @@ class Actor(MailboxActor[MsgT, StateT]):
         "_restart_count",
         "_restart_streak",
         "_restart_times",
-        "_state",
-        "_state_timer",
         "_supervision",
-        "_timers",
     )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -91,10 +89,7 @@ class Actor(MailboxActor[MsgT, StateT]):
             )
 
     def __init__(self, state: StateT) -> None:
-        super().__init__()
-        self._state = state
-        self._timers: set[Timer] | None = None  # only actors that arm timers pay for the set
-        self._state_timer: Timer | None = None
+        super().__init__(state)
         self._host: ActorHost | None = None
         self._supervision = _DEFAULT_SUPERVISION
         self._canceller: _Cancellable | None = None  # anyio's TaskHandle, or our own CancelScope
@@ -130,10 +125,6 @@ class Actor(MailboxActor[MsgT, StateT]):
     # --- introspection --------------------------------------------------------------------------
 
     @property
-    def state(self) -> StateT:
-        return self._state
-
-    @property
     def restart_count(self) -> int:
         """Restarts since spawn."""
         return self._restart_count
@@ -145,78 +136,6 @@ class Actor(MailboxActor[MsgT, StateT]):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._name!r} {self._status.value} state={self._state!r}>"
-
-    # --- state and timers -----------------------------------------------------------------------
-
-    def transition(self, new_state: StateT) -> None:
-        """Change state. Leaving a state cancels every state-bound timer (re-entering the same
-        state does not, like gen_statem's ``repeat_state``)."""
-        if new_state == self._state:
-            return
-        self._state = new_state
-        if self._timers:
-            for timer in [t for t in self._timers if t.state_bound]:
-                timer.cancel()
-
-    def after(self, delay: float, message: MsgT, *, state_bound: bool = False) -> Timer:
-        """Deliver ``message`` to this actor in ``delay`` seconds. Timers die with the actor and
-        with each restart; ``state_bound`` ones also when the state changes. Timer messages bypass
-        the mailbox capacity (their number is bounded by the timers the actor arms itself)."""
-        if not delay >= 0:
-            raise ValueError(f"timer delay must be >= 0, got {delay!r}")
-        loop = self._loop
-        if loop is None or self._status is _STOPPED:
-            self._raise_not_running()
-        assert loop is not None
-        timer = Timer(self, message, state_bound)
-        timer._handle = loop.call_later(delay, timer._fire)
-        if self._timers is None:
-            self._timers = set()
-        self._timers.add(timer)
-        return timer
-
-    def state_timeout(self, delay: float, message: MsgT) -> Timer:
-        """The single state timeout: replaces the previous one, cancelled when the state changes."""
-        if self._state_timer is not None:
-            self._state_timer.cancel()
-        timer = self.after(delay, message, state_bound=True)
-        self._state_timer = timer
-        return timer
-
-    def cancel_state_timeout(self) -> bool:
-        """Cancel the pending state timeout, if any; True if one was pending."""
-        timer, self._state_timer = self._state_timer, None
-        return timer is not None and timer.cancel()
-
-    @property
-    def state_timeout_pending(self) -> bool:
-        return self._state_timer is not None and self._state_timer.pending
-
-    def _forget_timer(self, timer: Timer) -> None:
-        if self._timers is not None:
-            self._timers.discard(timer)
-        if self._state_timer is timer:
-            self._state_timer = None
-
-    def _deliver_timer(self, timer: Timer, message: object) -> None:
-        # RESTARTING: a timer armed by on_restart (earlier ones were cancelled at the failure).
-        if self._status is not _RUNNING and self._status is not _RESTARTING:
-            timer._finish()
-            return
-        key = coalesce_key(message)
-        if key is not None and self._keys is not None:
-            queued = self._keys.get(key)
-            if queued is not None and (queued.timer is None or queued.timer._state != _CANCELLED):
-                timer._finish()
-                self._observer.message_coalesced(self.kind, type(message).__name__)
-                return
-        self._push(_Envelope(message, key, None, timer))
-
-    def _cancel_timers(self) -> None:
-        if self._timers:
-            for timer in list(self._timers):
-                timer.cancel()
-        self._state_timer = None
 
     # --- lifetime (driven by ActorSystem) -------------------------------------------------------
 
@@ -454,7 +373,7 @@ class Actor(MailboxActor[MsgT, StateT]):
 
 _KERNEL_NAMES: Final = frozenset(
     name
-    for layer in (MailboxActor, Actor)
+    for layer in (MailboxActor, TimedActor, Actor)
     for name in (*layer.__slots__, *vars(layer))
     if name.startswith("_") and not name.startswith("__") and name != "_abc_impl"
 )
