@@ -1,8 +1,8 @@
 """``AwsAdapter``: one aiobotocore session per process, cached clients, limits, metrics.
 
 Per call the adapter does a few dict lookups (operation, identity, limiter, client), takes a
-token and an in-flight slot, and calls the cached client. Nothing is built per call beyond the
-request parameters; metric label children are resolved once per operation.
+token and an in-flight slot, and calls the cached client (``_metered.invoke``). Nothing is built
+per call beyond the request parameters; metric label children are resolved once per operation.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import contextlib
 import functools
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
-from time import perf_counter
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any, Self
 
@@ -21,16 +20,6 @@ import msgspec
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioRefreshableCredentials
 from aiobotocore.session import AioSession, get_session
-from botocore.exceptions import ClientError
-
-from controlplane.metrics import (
-    AWS_IN_FLIGHT,
-    AWS_RATE_LIMIT_WAIT_SECONDS,
-    AWS_REQUEST_SECONDS,
-    AWS_REQUESTS,
-    AWS_RETRIES,
-    AWS_THROTTLES,
-)
 
 from ._base import params
 from ._cfn import CfnCalls
@@ -45,10 +34,11 @@ from ._credentials import (
 from ._ec2 import Ec2Calls
 from ._eks import EksCalls
 from ._eks_features import EksFeatureCalls
-from ._errors import THROTTLE_CODES, ClientRequestError, CredentialError, classify
+from ._errors import ClientRequestError, CredentialError
 from ._fastpath import FastReads, fast_path, page_query
 from ._iam import IamCalls
 from ._limits import Clock, Limiter, Sleep
+from ._metered import invoke, throttle_hook
 from ._operations import OPERATIONS, Operation
 from ._settings import AwsSettings
 
@@ -57,16 +47,6 @@ Guard = Callable[[], None]
 
 _GET_CALLER_IDENTITY = OPERATIONS[("sts", "GetCallerIdentity")]
 _ASSUME_ROLE = OPERATIONS[("sts", "AssumeRole")]
-_OUTCOMES = (
-    "ok",
-    "throttled",
-    "not_found",
-    "in_use",
-    "access_denied",
-    "client_error",
-    "server_error",
-    "connection_error",
-)
 
 
 class CallerIdentity(msgspec.Struct, frozen=True):
@@ -75,22 +55,6 @@ class CallerIdentity(msgspec.Struct, frozen=True):
     account: str
     arn: str
     user_id: str
-
-
-class _OpStats:
-    """Metric children of one operation, resolved once (``labels()`` costs more than ``inc()``)."""
-
-    __slots__ = ("in_flight", "outcomes", "retries", "seconds", "wait")
-
-    def __init__(self, op: Operation) -> None:
-        self.outcomes = {o: AWS_REQUESTS.labels(op.service, op.name, o) for o in _OUTCOMES}
-        self.seconds = AWS_REQUEST_SECONDS.labels(op.service, op.name)
-        self.retries = AWS_RETRIES.labels(op.service)
-        self.in_flight = AWS_IN_FLIGHT.labels(op.service)
-        self.wait = AWS_RATE_LIMIT_WAIT_SECONDS.labels(op.service)
-
-
-_STATS = {key: _OpStats(op) for key, op in OPERATIONS.items()}
 
 
 class _Identity:
@@ -105,27 +69,6 @@ class _Identity:
         self.caller_future: asyncio.Future[CallerIdentity] | None = None
         self.credentials: AioRefreshableCredentials | None = None
         self._lock = asyncio.Lock()
-
-
-def _retry_attempts(response: Any) -> int:
-    meta = response.get("ResponseMetadata") if isinstance(response, dict) else None
-    return int(meta.get("RetryAttempts") or 0) if meta else 0
-
-
-def _throttle_hook(service: str) -> Callable[..., None]:
-    counter = AWS_THROTTLES.labels(service)
-
-    def on_needs_retry(response: Any = None, **_: Any) -> None:
-        # Runs after every attempt, before botocore's retry handler decides; never returns a value
-        # so it cannot alter that decision.
-        if response is None:
-            return
-        http, parsed = response
-        code = (parsed.get("Error") or {}).get("Code") if isinstance(parsed, dict) else None
-        if code in THROTTLE_CODES or getattr(http, "status_code", 0) == 429:
-            counter.inc()
-
-    return on_needs_retry
 
 
 class AwsAdapter:
@@ -258,9 +201,9 @@ class AwsAdapter:
             if transport is not None:
                 assert fast is not None and path is not None
                 get = functools.partial(fast.get, entry.key, entry.client, transport, op, path)
-                return await self._invoke(op, limiter, get)
+                return await invoke(op, limiter, get)
             method = getattr(entry.client, op.method)
-            return await self._invoke(op, limiter, lambda: method(**request))
+            return await invoke(op, limiter, lambda: method(**request))
         finally:
             await self._clients.release(entry)
 
@@ -285,7 +228,7 @@ class AwsAdapter:
                     get = functools.partial(
                         fast.get, entry.key, entry.client, transport, op, path, page_query(token)
                     )
-                    page = await self._invoke(op, limiter, get)
+                    page = await invoke(op, limiter, get)
                     items.extend(page.get(result_key) or ())
                     previous, token = token, page.get("nextToken")
                     if not token:
@@ -300,46 +243,11 @@ class AwsAdapter:
                         )
             pages = entry.client.get_paginator(op.method).paginate(**request)
             async with _aclosing(pages.__aiter__()) as iterator:
-                while (page := await self._invoke(op, limiter, iterator.__anext__)) is not None:
+                while (page := await invoke(op, limiter, iterator.__anext__)) is not None:
                     items.extend(page.get(result_key) or ())
         finally:
             await self._clients.release(entry)
         return items
-
-    async def _invoke(self, op: Operation, limiter: Limiter, request: Callable[[], Awaitable[Any]]) -> Any:
-        stats = _STATS[(op.service, op.name)]
-        started = perf_counter()
-        await limiter.acquire()
-        sent = perf_counter()
-        stats.wait.observe(sent - started)
-        stats.in_flight.inc()
-        try:
-            response = await request()
-        except StopAsyncIteration:
-            limiter.refund()  # the paginator ended without a request: give the token back
-            limiter.release()
-            stats.in_flight.dec()
-            return None
-        except Exception as exc:
-            limiter.release()
-            stats.in_flight.dec()
-            stats.seconds.observe(perf_counter() - sent)
-            error = classify(exc, op.service, op.name)
-            if isinstance(exc, ClientError) and (retries := _retry_attempts(exc.response)):
-                stats.retries.inc(retries)
-            stats.outcomes[error.outcome].inc()
-            raise error from exc
-        except BaseException:
-            limiter.release()
-            stats.in_flight.dec()
-            raise
-        limiter.release()
-        stats.in_flight.dec()
-        stats.seconds.observe(perf_counter() - sent)
-        if retries := _retry_attempts(response):
-            stats.retries.inc(retries)
-        stats.outcomes["ok"].inc()
-        return response
 
     async def _limiter(self, ident: _Identity, region: str, service: str) -> Limiter:
         # Limits are per (account, region, service): identities of one account share them. STS
@@ -430,9 +338,7 @@ class AwsAdapter:
         ).__aenter__()
         if assumed is not None:
             client._request_signer._credentials = assumed
-        client.meta.events.register(
-            "needs-retry", _throttle_hook(service), unique_id="controlplane-throttles"
-        )
+        client.meta.events.register("needs-retry", throttle_hook(service), unique_id="controlplane-throttles")
         return client
 
     @staticmethod
