@@ -19,7 +19,7 @@ owns every actor task in one anyio task group, names actors uniquely, and stops 
 within a deadline (finish the message in hand, drop or drain the rest, ``on_stop``), then cancels.
 """
 
-from ._actor import Actor, ActorStatus
+from ._actor import Actor
 from ._errors import (
     ActorError,
     ActorNotFound,
@@ -30,6 +30,7 @@ from ._errors import (
     MailboxFull,
     SystemStateError,
 )
+from ._mailbox import ActorStatus
 from ._messages import Stop, coalesce_key
 from ._observer import ActorObserver, NullObserver, Outcome
 from ._supervision import Supervision

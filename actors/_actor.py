@@ -1,25 +1,36 @@
-"""The actor: a mailbox, one task, a state, timers, lifecycle hooks and the supervision loop."""
+"""The actor: lifecycle hooks and the supervision loop, over the kernel's lower layers.
+
+``Actor`` extends ``TimedActor`` (``_timed``: the state and timers), which extends ``MailboxActor``
+(``_mailbox``: status, mailbox, coalescing, ``tell``/``ask``).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import time
 from collections import deque
-from collections.abc import Hashable
-from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Final, Protocol
 
 import anyio
 
-from ._errors import ActorNotRunning, ActorStopped, AskTimeout, MailboxFull
-from ._messages import Stop, coalesce_key
-from ._observer import NULL_OBSERVER, ActorObserver
+from ._errors import ActorNotRunning, ActorStopped
+from ._mailbox import (
+    _NEW,
+    _RESTARTING,
+    _RUNNING,
+    _STOPPED,
+    _STOPPING,
+    MailboxActor,
+    MsgT,
+    StateT,
+    _settle,
+)
+from ._messages import Stop
+from ._observer import ActorObserver
 from ._supervision import Supervision, allow_restart
-from ._timers import _CANCELLED, Timer
-
-MsgT = TypeVar("MsgT")
-StateT = TypeVar("StateT")
+from ._timed import TimedActor
+from ._timers import _CANCELLED
 
 logger: Final = logging.getLogger("actors")
 
@@ -33,59 +44,14 @@ class _Cancellable(Protocol):
 class ActorHost(Protocol):
     """What an actor needs from the registry that spawned it (``ActorSystem`` implements it).
 
-    A protocol, not an import of ``ActorSystem``: the kernel reads bottom-up (timers, actor, system)
-    with no module importing one above it.
+    A protocol, not an import of ``ActorSystem``: the kernel reads bottom-up (timers, mailbox,
+    states and timers, actor, system) with no module importing one above it.
     """
 
     def _deregister(self, actor: Actor[Any, Any]) -> None: ...
 
 
-class ActorStatus(enum.Enum):
-    NEW = "new"  # constructed, not spawned
-    RUNNING = "running"  # spawned: starting, handling or idle
-    RESTARTING = "restarting"  # a hook or handler raised; waiting out the backoff (messages still queue)
-    STOPPING = "stopping"  # stop requested: finishing the message in hand / draining, then on_stop
-    STOPPED = "stopped"
-
-
-_NEW: Final = ActorStatus.NEW
-_RUNNING: Final = ActorStatus.RUNNING
-_RESTARTING: Final = ActorStatus.RESTARTING
-_STOPPING: Final = ActorStatus.STOPPING
-_STOPPED: Final = ActorStatus.STOPPED
-
-
-class _Envelope:
-    """One mailbox slot. ``replies`` collects the futures of every ask absorbed into this message."""
-
-    __slots__ = ("key", "message", "replies", "timer")
-
-    def __init__(
-        self,
-        message: object,
-        key: Hashable | None,
-        replies: list[asyncio.Future[Any]] | None,
-        timer: Timer | None,
-    ) -> None:
-        self.message = message
-        self.key = key
-        self.replies = replies
-        self.timer = timer
-
-
-def _settle(
-    replies: list[asyncio.Future[Any]], result: object = None, error: BaseException | None = None
-) -> None:
-    for fut in replies:
-        if fut.done():  # the asker timed out or was cancelled
-            continue
-        if error is None:
-            fut.set_result(result)
-        else:
-            fut.set_exception(error)
-
-
-class Actor(Generic[MsgT, StateT]):
+class Actor(TimedActor[MsgT, StateT]):
     """Subclass and implement ``handle``; override the lifecycle hooks as needed.
 
     ``MsgT`` is the union of message types the actor accepts, ``StateT`` the type of its state.
@@ -96,28 +62,16 @@ class Actor(Generic[MsgT, StateT]):
     """Bounded label for metrics and logs; defaults to the class name."""
 
     __slots__ = (
-        "__weakref__",
         "_backoff_scope",
         "_began",
         "_canceller",
-        "_capacity",
         "_done",
         "_drain",
         "_host",
-        "_keys",
-        "_loop",
-        "_mailbox",
-        "_name",
-        "_observer",
         "_restart_count",
         "_restart_streak",
         "_restart_times",
-        "_state",
-        "_state_timer",
-        "_status",
         "_supervision",
-        "_timers",
-        "_waiter",
     )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -135,22 +89,9 @@ class Actor(Generic[MsgT, StateT]):
             )
 
     def __init__(self, state: StateT) -> None:
-        self._state = state
-        self._name = ""
-        self._status = _NEW
-        # None while empty and idle: an empty deque still costs ~760 bytes, and most of the
-        # 10,000 actors of a fleet are idle most of the time.
-        self._mailbox: deque[_Envelope] | None = None
-        # Only actors that receive coalescing messages pay for the index (and for a timer set).
-        self._keys: dict[Hashable, _Envelope] | None = None
-        self._timers: set[Timer] | None = None
-        self._state_timer: Timer | None = None
-        self._waiter: asyncio.Future[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        super().__init__(state)
         self._host: ActorHost | None = None
-        self._observer: ActorObserver = NULL_OBSERVER
         self._supervision = _DEFAULT_SUPERVISION
-        self._capacity = 0
         self._canceller: _Cancellable | None = None  # anyio's TaskHandle, or our own CancelScope
         self._began = False
         self._backoff_scope: anyio.CancelScope | None = None
@@ -184,22 +125,6 @@ class Actor(Generic[MsgT, StateT]):
     # --- introspection --------------------------------------------------------------------------
 
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def state(self) -> StateT:
-        return self._state
-
-    @property
-    def status(self) -> ActorStatus:
-        return self._status
-
-    @property
-    def mailbox_depth(self) -> int:
-        return len(self._mailbox) if self._mailbox is not None else 0
-
-    @property
     def restart_count(self) -> int:
         """Restarts since spawn."""
         return self._restart_count
@@ -211,142 +136,6 @@ class Actor(Generic[MsgT, StateT]):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._name!r} {self._status.value} state={self._state!r}>"
-
-    # --- messaging ------------------------------------------------------------------------------
-
-    def tell(self, message: MsgT | Stop) -> None:
-        """Queue ``message``; never blocks. Raises ``MailboxFull`` or ``ActorNotRunning``."""
-        self._enqueue(message, None)
-
-    # The timeout is part of ask's contract (it raises AskTimeout, distinct from a handler's own
-    # TimeoutError), so it is a parameter rather than the caller's cancel scope.
-    async def ask(self, message: MsgT | Stop, timeout: float = 5.0) -> Any:  # noqa: ASYNC109
-        """Queue ``message`` and wait for the handler's return value (or its exception).
-
-        Raises ``AskTimeout`` after ``timeout`` seconds; the request is not withdrawn.
-        """
-        loop = self._loop
-        if loop is None:
-            raise ActorNotRunning(self._name, self._status.value)
-        reply: asyncio.Future[Any] = loop.create_future()
-        self._enqueue(message, reply)
-        with anyio.move_on_after(timeout):
-            return await reply
-        raise AskTimeout(self._name, type(message).__name__, timeout)
-
-    def _enqueue(self, message: object, reply: asyncio.Future[Any] | None) -> None:
-        status = self._status
-        if status is not _RUNNING and status is not _RESTARTING:
-            self._raise_not_running()
-        key = coalesce_key(message)
-        if key is not None and self._keys is not None:
-            queued = self._keys.get(key)
-            if queued is not None and (queued.timer is None or queued.timer._state != _CANCELLED):
-                if reply is not None:
-                    if queued.replies is None:
-                        queued.replies = [reply]
-                    else:
-                        queued.replies.append(reply)
-                if queued.timer is not None:
-                    # The queued copy came from a timer; it now also stands for this message, so
-                    # cancelling that timer must no longer drop it.
-                    queued.timer._finish()
-                    queued.timer = None
-                self._observer.message_coalesced(self.kind, type(message).__name__)
-                return
-        if self._mailbox is not None and len(self._mailbox) >= self._capacity:
-            raise MailboxFull(self._name, self._capacity)
-        self._push(_Envelope(message, key, None if reply is None else [reply], None))
-
-    def _push(self, envelope: _Envelope) -> None:
-        if self._mailbox is None:
-            self._mailbox = deque()
-        self._mailbox.append(envelope)
-        if envelope.key is not None:
-            if self._keys is None:
-                self._keys = {}
-            self._keys[envelope.key] = envelope
-        self._observer.mailbox_depth_changed(self.kind, 1)
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def _raise_not_running(self) -> None:
-        if self._status is _NEW:
-            raise ActorNotRunning(self._name or type(self).__name__, self._status.value)
-        raise ActorStopped(self._name, self._status.value)
-
-    # --- state and timers -----------------------------------------------------------------------
-
-    def transition(self, new_state: StateT) -> None:
-        """Change state. Leaving a state cancels every state-bound timer (re-entering the same
-        state does not, like gen_statem's ``repeat_state``)."""
-        if new_state == self._state:
-            return
-        self._state = new_state
-        if self._timers:
-            for timer in [t for t in self._timers if t.state_bound]:
-                timer.cancel()
-
-    def after(self, delay: float, message: MsgT, *, state_bound: bool = False) -> Timer:
-        """Deliver ``message`` to this actor in ``delay`` seconds. Timers die with the actor and
-        with each restart; ``state_bound`` ones also when the state changes. Timer messages bypass
-        the mailbox capacity (their number is bounded by the timers the actor arms itself)."""
-        if not delay >= 0:
-            raise ValueError(f"timer delay must be >= 0, got {delay!r}")
-        loop = self._loop
-        if loop is None or self._status is _STOPPED:
-            self._raise_not_running()
-        assert loop is not None
-        timer = Timer(self, message, state_bound)
-        timer._handle = loop.call_later(delay, timer._fire)
-        if self._timers is None:
-            self._timers = set()
-        self._timers.add(timer)
-        return timer
-
-    def state_timeout(self, delay: float, message: MsgT) -> Timer:
-        """The single state timeout: replaces the previous one, cancelled when the state changes."""
-        if self._state_timer is not None:
-            self._state_timer.cancel()
-        timer = self.after(delay, message, state_bound=True)
-        self._state_timer = timer
-        return timer
-
-    def cancel_state_timeout(self) -> bool:
-        """Cancel the pending state timeout, if any; True if one was pending."""
-        timer, self._state_timer = self._state_timer, None
-        return timer is not None and timer.cancel()
-
-    @property
-    def state_timeout_pending(self) -> bool:
-        return self._state_timer is not None and self._state_timer.pending
-
-    def _forget_timer(self, timer: Timer) -> None:
-        if self._timers is not None:
-            self._timers.discard(timer)
-        if self._state_timer is timer:
-            self._state_timer = None
-
-    def _deliver_timer(self, timer: Timer, message: object) -> None:
-        # RESTARTING: a timer armed by on_restart (earlier ones were cancelled at the failure).
-        if self._status is not _RUNNING and self._status is not _RESTARTING:
-            timer._finish()
-            return
-        key = coalesce_key(message)
-        if key is not None and self._keys is not None:
-            queued = self._keys.get(key)
-            if queued is not None and (queued.timer is None or queued.timer._state != _CANCELLED):
-                timer._finish()
-                self._observer.message_coalesced(self.kind, type(message).__name__)
-                return
-        self._push(_Envelope(message, key, None, timer))
-
-    def _cancel_timers(self) -> None:
-        if self._timers:
-            for timer in list(self._timers):
-                timer.cancel()
-        self._state_timer = None
 
     # --- lifetime (driven by ActorSystem) -------------------------------------------------------
 
@@ -584,7 +373,9 @@ class Actor(Generic[MsgT, StateT]):
 
 _KERNEL_NAMES: Final = frozenset(
     name
-    for name in (*Actor.__slots__, *vars(Actor))
+    for layer in (MailboxActor, TimedActor, Actor)
+    for name in (*layer.__slots__, *vars(layer))
     if name.startswith("_") and not name.startswith("__") and name != "_abc_impl"
 )
-"""Private slots and methods of ``Actor`` that subclasses may not redefine (hooks are public names)."""
+"""Private slots and methods of ``Actor`` and its kernel layers that subclasses may not redefine
+(hooks are public names)."""

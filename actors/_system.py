@@ -13,8 +13,9 @@ from typing import Any, Self, TypeVar, overload
 import anyio
 from anyio.abc import TaskGroup
 
-from ._actor import Actor, ActorStatus
+from ._actor import Actor
 from ._errors import ActorError, ActorNotFound, DuplicateActor, SystemStateError
+from ._mailbox import ActorStatus
 from ._observer import NULL_OBSERVER, ActorObserver
 from ._supervision import Supervision
 

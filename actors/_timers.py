@@ -17,7 +17,7 @@ _CANCELLED: Final = 3
 
 
 class TimerOwner(Protocol):
-    """The actor side of a timer (``Actor`` implements it; the kernel's bottom layer needs no more)."""
+    """The actor side of a timer (``TimedActor``, a layer of ``Actor``; this bottom layer needs no more)."""
 
     @property
     def name(self) -> str: ...

@@ -12,7 +12,7 @@ Endpoints: ``AwsSettings.endpoint_urls[service]``, then ``AwsSettings.endpoint_u
 ``AWS_ENDPOINT_URL`` environment variables, then AWS.
 """
 
-from ._adapter import AwsAdapter, AwsScope, CallerIdentity, Guard
+from ._adapter import AwsAdapter
 from ._cfn import stack_failure_reason, stack_outputs
 from ._clients import AdapterClosedError
 from ._credential_cache import CachedCredentialLookup, CredentialSource, credential_spec
@@ -48,6 +48,7 @@ from ._errors import (
 from ._limits import Limiter, TokenBucket
 from ._operations import DEFAULT_PURPOSES, OPERATIONS, PURPOSES, Operation, actions_for, iam_policy
 from ._partitions import Partition, partition
+from ._scope import AwsScope, CallerIdentity, Guard
 from ._settings import SERVICES, AwsSettings, ServiceLimits
 from ._templates import (
     EBS_CSI_POLICY_PARAMETER,

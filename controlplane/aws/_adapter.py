@@ -1,8 +1,8 @@
 """``AwsAdapter``: one aiobotocore session per process, cached clients, limits, metrics.
 
 Per call the adapter does a few dict lookups (operation, identity, limiter, client), takes a
-token and an in-flight slot, and calls the cached client. Nothing is built per call beyond the
-request parameters; metric label children are resolved once per operation.
+token and an in-flight slot, and calls the cached client (``_metered.invoke``). Nothing is built
+per call beyond the request parameters; metric label children are resolved once per operation.
 """
 
 from __future__ import annotations
@@ -12,29 +12,15 @@ import contextlib
 import functools
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
-from time import perf_counter
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Self
 
-import msgspec
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioRefreshableCredentials
 from aiobotocore.session import AioSession, get_session
-from botocore.exceptions import ClientError
-from prometheus_client import Counter
-
-from controlplane.metrics import (
-    AWS_IN_FLIGHT,
-    AWS_RATE_LIMIT_WAIT_SECONDS,
-    AWS_REQUEST_SECONDS,
-    AWS_REQUESTS,
-    AWS_RETRIES,
-    AWS_THROTTLES,
-)
 
 from ._base import params
-from ._cfn import CfnCalls
 from ._clients import AdapterClosedError, ClientCache, ClientKey
 from ._credentials import (
     DEFAULT_IDENTITY,
@@ -43,106 +29,16 @@ from ._credentials import (
     SigningCredentials,
     resolve_credential_reference,
 )
-from ._ec2 import Ec2Calls
-from ._eks import EksCalls
-from ._eks_features import EksFeatureCalls
-from ._errors import THROTTLE_CODES, ClientRequestError, CredentialError, classify
+from ._errors import ClientRequestError, CredentialError
 from ._fastpath import FastReads, fast_path, page_query
-from ._iam import IamCalls
 from ._limits import Clock, Limiter, Sleep
+from ._metered import invoke, throttle_hook
 from ._operations import OPERATIONS, Operation
+from ._scope import AwsScope, CallerIdentity, Guard, _Identity
 from ._settings import AwsSettings
-
-Guard = Callable[[], None]
-"""Runs before each mutating call; raising prevents the call (see ``AwsAdapter.scope``)."""
 
 _GET_CALLER_IDENTITY = OPERATIONS[("sts", "GetCallerIdentity")]
 _ASSUME_ROLE = OPERATIONS[("sts", "AssumeRole")]
-_OUTCOMES = (
-    "ok",
-    "throttled",
-    "not_found",
-    "in_use",
-    "access_denied",
-    "client_error",
-    "server_error",
-    "connection_error",
-)
-
-
-class CallerIdentity(msgspec.Struct, frozen=True):
-    """STS GetCallerIdentity."""
-
-    account: str
-    arn: str
-    user_id: str
-
-
-class _OpStats:
-    """Metric children of one operation, resolved once (``labels()`` costs more than ``inc()``). Made
-    when the operation is first called, and each outcome when it first happens: the exposition holds
-    the series that exist, not one per registered operation and outcome (that was most of /metrics)."""
-
-    __slots__ = ("_op", "in_flight", "outcomes", "retries", "seconds", "wait")
-
-    def __init__(self, op: Operation) -> None:
-        self._op = op
-        self.outcomes: dict[str, Counter] = {}
-        self.seconds = AWS_REQUEST_SECONDS.labels(op.service, op.name)
-        self.retries = AWS_RETRIES.labels(op.service)
-        self.in_flight = AWS_IN_FLIGHT.labels(op.service)
-        self.wait = AWS_RATE_LIMIT_WAIT_SECONDS.labels(op.service)
-
-    def outcome(self, outcome: str) -> Counter:
-        child = self.outcomes.get(outcome)
-        if child is None:
-            child = self.outcomes[outcome] = AWS_REQUESTS.labels(self._op.service, self._op.name, outcome)
-        return child
-
-
-_STATS: dict[tuple[str, str], _OpStats] = {}
-
-
-def _stats(op: Operation) -> _OpStats:
-    stats = _STATS.get((op.service, op.name))
-    if stats is None:
-        stats = _STATS[(op.service, op.name)] = _OpStats(op)
-    return stats
-
-
-class _Identity:
-    """What the adapter remembers about one credential identity."""
-
-    __slots__ = ("_lock", "caller", "caller_future", "credentials", "key", "spec")
-
-    def __init__(self, key: str, spec: AwsCredentialSpec | None) -> None:
-        self.key = key
-        self.spec = spec
-        self.caller: CallerIdentity | None = None
-        self.caller_future: asyncio.Future[CallerIdentity] | None = None
-        self.credentials: AioRefreshableCredentials | None = None
-        self._lock = asyncio.Lock()
-
-
-def _retry_attempts(response: Any) -> int:
-    meta = response.get("ResponseMetadata") if isinstance(response, dict) else None
-    return int(meta.get("RetryAttempts") or 0) if meta else 0
-
-
-def _throttle_hook(service: str) -> Callable[..., None]:
-    counter = AWS_THROTTLES.labels(service)
-
-    def on_needs_retry(response: Any = None, **_: Any) -> None:
-        # Runs after every attempt, before botocore's retry handler decides; never returns a value
-        # so it cannot alter that decision.
-        if response is None:
-            return
-        http, parsed = response
-        code = (parsed.get("Error") or {}).get("Code") if isinstance(parsed, dict) else None
-        if code in THROTTLE_CODES or getattr(http, "status_code", 0) == 429:
-            counter.inc()
-
-    return on_needs_retry
 
 
 class AwsAdapter:
@@ -275,9 +171,9 @@ class AwsAdapter:
             if transport is not None:
                 assert fast is not None and path is not None
                 get = functools.partial(fast.get, entry.key, entry.client, transport, op, path)
-                return await self._invoke(op, limiter, get)
+                return await invoke(op, limiter, get)
             method = getattr(entry.client, op.method)
-            return await self._invoke(op, limiter, lambda: method(**request))
+            return await invoke(op, limiter, lambda: method(**request))
         finally:
             await self._clients.release(entry)
 
@@ -302,7 +198,7 @@ class AwsAdapter:
                     get = functools.partial(
                         fast.get, entry.key, entry.client, transport, op, path, page_query(token)
                     )
-                    page = await self._invoke(op, limiter, get)
+                    page = await invoke(op, limiter, get)
                     items.extend(page.get(result_key) or ())
                     previous, token = token, page.get("nextToken")
                     if not token:
@@ -317,46 +213,11 @@ class AwsAdapter:
                         )
             pages = entry.client.get_paginator(op.method).paginate(**request)
             async with _aclosing(pages.__aiter__()) as iterator:
-                while (page := await self._invoke(op, limiter, iterator.__anext__)) is not None:
+                while (page := await invoke(op, limiter, iterator.__anext__)) is not None:
                     items.extend(page.get(result_key) or ())
         finally:
             await self._clients.release(entry)
         return items
-
-    async def _invoke(self, op: Operation, limiter: Limiter, request: Callable[[], Awaitable[Any]]) -> Any:
-        stats = _stats(op)
-        started = perf_counter()
-        await limiter.acquire()
-        sent = perf_counter()
-        stats.wait.observe(sent - started)
-        stats.in_flight.inc()
-        try:
-            response = await request()
-        except StopAsyncIteration:
-            limiter.refund()  # the paginator ended without a request: give the token back
-            limiter.release()
-            stats.in_flight.dec()
-            return None
-        except Exception as exc:
-            limiter.release()
-            stats.in_flight.dec()
-            stats.seconds.observe(perf_counter() - sent)
-            error = classify(exc, op.service, op.name)
-            if isinstance(exc, ClientError) and (retries := _retry_attempts(exc.response)):
-                stats.retries.inc(retries)
-            stats.outcome(error.outcome).inc()
-            raise error from exc
-        except BaseException:
-            limiter.release()
-            stats.in_flight.dec()
-            raise
-        limiter.release()
-        stats.in_flight.dec()
-        stats.seconds.observe(perf_counter() - sent)
-        if retries := _retry_attempts(response):
-            stats.retries.inc(retries)
-        stats.outcome("ok").inc()
-        return response
 
     async def _limiter(self, ident: _Identity, region: str, service: str) -> Limiter:
         # Limits are per (account, region, service): identities of one account share them. STS
@@ -447,9 +308,7 @@ class AwsAdapter:
         ).__aenter__()
         if assumed is not None:
             client._request_signer._credentials = assumed
-        client.meta.events.register(
-            "needs-retry", _throttle_hook(service), unique_id="controlplane-throttles"
-        )
+        client.meta.events.register("needs-retry", throttle_hook(service), unique_id="controlplane-throttles")
         return client
 
     @staticmethod
@@ -493,54 +352,3 @@ async def _aclosing(iterator: Any) -> AsyncIterator[Any]:
         yield iterator
     finally:
         await iterator.aclose()
-
-
-class AwsScope(EksCalls, EksFeatureCalls, Ec2Calls, CfnCalls, IamCalls):
-    """AWS calls with one credential identity in one region. Cheap: create one per use."""
-
-    __slots__ = ("_adapter", "_guard", "_ident", "region")
-
-    def __init__(
-        self, adapter: AwsAdapter, ident: _Identity, region: str, guard: Guard | None = None
-    ) -> None:
-        self._adapter = adapter
-        self._ident = ident
-        self.region = region
-        self._guard = guard
-
-    @property
-    def identity(self) -> str:
-        """The credential identity key (a digest; safe to log)."""
-        return self._ident.key
-
-    def __repr__(self) -> str:
-        return f"AwsScope(identity={self._ident.key!r}, region={self.region!r})"
-
-    async def get_caller_identity(self) -> CallerIdentity:
-        """STS GetCallerIdentity, cached per credential identity."""
-        return await self._adapter.caller_identity(self._ident, self.region)
-
-    async def account_id(self) -> str:
-        """The AWS account of these credentials (cached)."""
-        return (await self.get_caller_identity()).account
-
-    async def frozen_credentials(self) -> SigningCredentials:
-        """The credentials these calls sign with (for presigning EKS tokens), with their expiry when
-        they are temporary. Assumed-role credentials are refreshed before they expire."""
-        return await self._adapter.frozen_credentials(self._ident, self.region)
-
-    async def _call(self, service: str, operation: str, request: dict[str, Any]) -> dict[str, Any]:
-        op = OPERATIONS.get((service, operation))
-        if op is None:
-            raise LookupError(f"{service}:{operation} is not registered in OPERATIONS")
-        if op.mutating and self._guard is not None:
-            self._guard()
-        return await self._adapter.call(self._ident, self.region, op, request)  # type: ignore[no-any-return]
-
-    async def _paginate(
-        self, service: str, operation: str, request: dict[str, Any], result_key: str
-    ) -> list[Any]:
-        op = OPERATIONS.get((service, operation))
-        if op is None or not op.paginated:
-            raise LookupError(f"{service}:{operation} is not registered in OPERATIONS as paginated")
-        return await self._adapter.paginate(self._ident, self.region, op, request, result_key)
