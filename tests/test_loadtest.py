@@ -16,7 +16,7 @@ from controlplane.loadtest import RESULT_KEYS, LoadOptions, histogram_quantile, 
 from controlplane.loadtest._clients import calls_delta, update_patch
 from controlplane.loadtest._prom import buckets, delta_buckets, max_bound, parse, value
 from controlplane.loadtest._report import percentile, table
-from controlplane.loadtest._run import _per_period
+from controlplane.loadtest._rounds import _per_period
 from controlplane.loadtest._sampler import Sample
 
 ROOT = Path(__file__).resolve().parents[1]

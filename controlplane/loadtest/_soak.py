@@ -23,7 +23,9 @@ import msgspec
 import psutil
 
 from . import _prom
+from ._churn import Churn
 from ._clients import AdminClient, SimClient
+from ._phase import progress
 
 if TYPE_CHECKING:
     from ._run import Run
@@ -150,8 +152,6 @@ def figures(points: list[SoakPoint], duration: float) -> dict[str, Any]:
 
 async def run_soak(run: Run, admin: AdminClient, sim: SimClient, sampler: Sampler, pid: int) -> None:
     """The soak phase of ``run`` (after the import): churn for ``opts.soak`` minutes, sampled."""
-    from ._run import Churn, progress  # noqa: PLC0415 - _run imports this module lazily too
-
     o = run.opts
     duration = o.soak * 60.0
     rounds = max(1, math.ceil(duration / o.period))

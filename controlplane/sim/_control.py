@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from . import _clusters, _nodegroup_config, _nodegroups
+from . import _cluster_config, _clusters, _nodegroup_config, _nodegroups
 from . import _errors as err
 from ._backend import EksBackend
 from ._model import LOG_TYPES, ClusterRec, NodegroupRec, render_update
@@ -94,10 +94,10 @@ def create_cluster(b: EksBackend, spec: ClusterSpec) -> ClusterRec:
     region = spec.region or s.default_region
     _clusters.existing(b, region, spec.name, None)
     version = b.version(spec.version)
-    _clusters.check_log_types(spec.loggingTypes)
+    _cluster_config.check_log_types(spec.loggingTypes)
     groups = [(ng, _nodegroup_version(b, spec.name, version, ng)) for ng in spec.nodegroups]
     subnets = spec.subnets or [_fake_id("subnet", spec.name + "a"), _fake_id("subnet", spec.name + "b")]
-    cidrs = spec.publicAccessSources or _clusters.default_cidrs(spec.ipFamily)
+    cidrs = spec.publicAccessSources or _cluster_config.default_cidrs(spec.ipFamily)
     c = _clusters.new_cluster(
         b,
         region,
@@ -169,16 +169,16 @@ def patch_cluster(b: EksBackend, region: str, name: str, p: ClusterPatch) -> Jso
         raise err.in_use(f"Cluster {name} is {c.status}.", clusterName=name)
     updates: list[tuple[str, Plan, NodegroupRec | None]] = []
     if p.version is not None and p.version != c.version:
-        updates.append(("VersionUpdate", _clusters.version_plan(b.version(p.version)), None))
+        updates.append(("VersionUpdate", _cluster_config.version_plan(b.version(p.version)), None))
     if p.publicAccess is not None or p.privateAccess is not None or p.publicAccessSources is not None:
         public = c.public_access if p.publicAccess is None else p.publicAccess
         private = c.private_access if p.privateAccess is None else p.privateAccess
-        plan = _clusters.endpoint_plan(c, public, private, p.publicAccessSources)
+        plan = _cluster_config.endpoint_plan(c, public, private, p.publicAccessSources)
         updates.append(("EndpointAccessUpdate", plan, None))
     if p.loggingTypes is not None:
-        _clusters.check_log_types(p.loggingTypes)
+        _cluster_config.check_log_types(p.loggingTypes)
         on = set(p.loggingTypes)
-        updates.append(("LoggingUpdate", _clusters.logging_plan(c, on, set(LOG_TYPES) - on), None))
+        updates.append(("LoggingUpdate", _cluster_config.logging_plan(c, on, set(LOG_TYPES) - on), None))
     created: list[tuple[NodegroupSpec, str]] = []
     edited: list[tuple[NodegroupRec, NodegroupPatch]] = []
     for ng_name, ngp in p.nodegroups.items():

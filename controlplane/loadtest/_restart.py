@@ -1,0 +1,83 @@
+"""The control plane's second life in a load test: the restart on the same data directory, and the
+fail-over of a killed replica's clusters to the survivors."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+import aiohttp
+import psutil
+
+from . import _prom
+from ._clients import AdminClient
+from ._phase import LoadTestError, progress
+from ._procs import Child, ProcessError
+from ._replicas import count_written_by, replica_id
+from ._sampler import PREFIXES, ticks_seen
+
+if TYPE_CHECKING:
+    from ._run import Run
+
+
+async def restart(run: Run, http: aiohttp.ClientSession, sim_url: str, expected: int) -> None:
+    progress(f"restarting the control plane on the same data dir; waiting for {expected:,} ticks")
+    began = time.monotonic()
+    cps, admins = await run.start_replicas(http, "controlplane-2", sim_url)
+    ready = time.monotonic() - began
+    # A restart reconciles every cluster once and ticks it once: bounded by the remaining time.
+    limit = min(run.remaining(), run.opts.initial_spread + 60 + expected / 25)
+    while True:
+        seen = 0.0
+        for admin in admins:
+            text, _, _ = await admin.metrics()
+            seen += ticks_seen(_prom.parse(text, PREFIXES))
+        if seen >= expected:
+            break
+        if time.monotonic() - began > limit:
+            raise LoadTestError(f"restart: only {seen:,.0f}/{expected:,} ticks after {limit:.0f}s")
+        for cp in cps:
+            if not cp.alive():
+                raise ProcessError(f"restarted control plane exited; see {cp.log_path}")
+        await asyncio.sleep(0.1)
+    elapsed = time.monotonic() - began
+    run.result["restart_to_ready_seconds"] = ready
+    run.result["restart_to_first_tick_seconds"] = elapsed
+    run.result["restart_admin_ready_seconds"] = run.admin_ready_seconds
+    run.result["restart_all_ticked_seconds"] = elapsed
+    # The steady-state cost of holding the fleet: a process that loaded every cluster from the store
+    # and refreshed each once, without the heap high-water mark the import left in the first one.
+    await asyncio.sleep(1.0)
+    rss = sum(int(psutil.Process(cp.pid).memory_info().rss) for cp in cps)
+    idle = run.result.get("rss_bytes_idle")
+    run.result["rss_bytes_restarted"] = rss
+    if isinstance(idle, int | float) and expected:
+        run.result["rss_bytes_per_cluster_after_import"] = run.result.get("rss_bytes_per_cluster")
+        run.result["rss_bytes_per_cluster"] = max(0, rss - idle) / expected
+    progress(f"restart: admin API after {ready:.2f}s, every cluster ticked after {elapsed:.2f}s")
+    for cp in cps:
+        await cp.stop()
+
+
+async def failover(run: Run, cps: list[Child], admins: list[AdminClient]) -> list[Child]:
+    """SIGKILL the last replica; time until a survivor refreshed every cluster it ran (their status
+    names the survivor). Returns the survivors."""
+    victim_index = len(cps) - 1
+    victim, victim_id = cps[victim_index], replica_id(victim_index)
+    orphans = await count_written_by(run.data_dir, run.store_url, victim_id)
+    progress(f"fail-over: SIGKILL {victim_id} (pid {victim.pid}), which runs {orphans:,} clusters")
+    victim.kill_now()
+    began = time.monotonic()
+    limit = min(run.remaining(), 600.0)
+    left = orphans
+    while left:
+        await asyncio.sleep(0.5)
+        left = await count_written_by(run.data_dir, run.store_url, victim_id)
+        if time.monotonic() - began > limit:
+            raise LoadTestError(f"fail-over: {left:,} clusters still last written by {victim_id}")
+    took = time.monotonic() - began
+    run.result["failover_clusters"] = orphans
+    run.result["failover_seconds"] = took
+    progress(f"fail-over: every orphaned cluster refreshed by a survivor after {took:.1f}s")
+    return cps[:victim_index]
