@@ -118,6 +118,11 @@ class Actor(TimedActor[MsgT, StateT]):
     async def on_stop(self) -> None:
         """Runs once when the actor stops gracefully (not when its stop deadline cancels it)."""
 
+    def on_finish(self) -> None:
+        """Runs exactly once when the actor is done, however it ended (stopped, gave up, cancelled at its
+        stop deadline): synchronous bookkeeping that must not be skipped, such as a gauge it counts in.
+        Raising is logged and ignored."""
+
     async def handle(self, message: MsgT) -> Any:
         """Handle one message; the return value answers an ``ask``. Raising triggers supervision."""
         raise NotImplementedError(f"{type(self).__name__} does not implement handle()")
@@ -366,6 +371,12 @@ class Actor(TimedActor[MsgT, StateT]):
         self._canceller = None
         if self._host is not None:
             self._host._deregister(self)
+        try:
+            self.on_finish()
+        except Exception:
+            logger.exception(
+                "actor %s: on_finish raised", self._name, extra={"actor": self._name, "actor_kind": self.kind}
+            )
         self._observer.actor_stopped(self.kind, self._name)
         if self._done is not None:
             self._done.set()

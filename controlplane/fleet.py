@@ -62,12 +62,19 @@ class Fleet:
         self._on_credential_changed = on_credential_changed
         self._fences: dict[int, Fence] = {}
         self._members: dict[int, set[str]] = {}
+        self._stopping: dict[int, asyncio.Event] = {}
+        """Shards whose actors are being stopped; set when the last of them stopped and flushed."""
 
     # --- shards (driven by membership) --------------------------------------------------------------
     async def start_shard(self, shard: int, fence: Fence) -> None:
         """Run every cluster of ``shard`` under ``fence`` (clusters created meanwhile arrive by the feed).
         Once the scheduler runs (a shard taken over, not the first join), the clusters are refreshed soon,
         spread over the initial window, rather than at the next round."""
+        stopping = self._stopping.get(shard)
+        if stopping is not None:
+            # Taken again while its previous incarnation's actors still finish their passes: starting now
+            # would find those actors, about to stop, and leave their clusters with none at all.
+            await stopping.wait()
         self._fences[shard] = fence
         self._members.setdefault(shard, set())
         adopted: list[str] = []
@@ -83,17 +90,33 @@ class Fleet:
         wrote, so that the lease can be released right after with nothing of theirs still pending."""
         self._fences.pop(shard, None)
         names = self._members.pop(shard, set())
-        await self._system.stop_many([cluster_actor_name(n) for n in names])
-        if names:
-            try:
-                await self._store.flush()
-            except StoreError as exc:
-                # The store refuses writes now (locked, disk full): the statuses stay pending and the
-                # flusher retries them; they carry this lease's fence, so a new owner's writes win. Stopping
-                # the shard must not fail (it is what a replica does when it cannot renew in time).
-                log.warning(
-                    "statuses of a stopped shard not flushed yet", extra={"shard": shard, "error": str(exc)}
-                )
+        done = asyncio.Event()
+        earlier = self._stopping.get(shard)
+        self._stopping[shard] = done
+        try:
+            if earlier is not None:
+                await earlier.wait()
+            await self._system.stop_many([cluster_actor_name(n) for n in names])
+            if names:
+                try:
+                    await self._store.flush()
+                except StoreError as exc:
+                    # The store refuses writes now (locked, disk full): the statuses stay pending and the
+                    # flusher retries them; they carry this lease's fence, so a new owner's writes win.
+                    # Stopping the shard must not fail (it is what a replica does when it cannot renew in
+                    # time).
+                    log.warning(
+                        "statuses of a stopped shard not flushed yet",
+                        extra={"shard": shard, "error": str(exc)},
+                    )
+        finally:
+            if self._stopping.get(shard) is done:
+                del self._stopping[shard]
+            done.set()
+
+    def fence(self, shard: int) -> Fence | None:
+        """The fence ``shard`` runs under here; None when its actors do not run here."""
+        return self._fences.get(shard)
 
     def owns(self, name: str) -> bool:
         return shard_of(name, self._shard_count) in self._fences

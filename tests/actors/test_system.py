@@ -31,9 +31,13 @@ class Sleeper(Actor[float | str, None]):
         super().__init__(None)
         self.done: list[float | str] = []
         self.stopped = False
+        self.finished = 0
 
     async def on_stop(self) -> None:
         self.stopped = True
+
+    def on_finish(self) -> None:
+        self.finished += 1
 
     async def handle(self, message: float | str) -> Any:
         if isinstance(message, float):
@@ -141,6 +145,7 @@ async def test_stop_with_drain_handles_everything_queued() -> None:
         await system.stop("s", drain=True)
         assert actor.done == [0.0, 0.001, 0.002, 0.003, 0.004]
         assert actor.stopped
+        assert actor.finished == 1
 
 
 async def test_stop_cancels_after_the_grace_period_and_skips_on_stop() -> None:
@@ -169,6 +174,7 @@ async def test_stop_cancels_after_the_grace_period_and_skips_on_stop() -> None:
         assert 0.02 <= elapsed < 1.0
         assert actor.status is ActorStatus.STOPPED
         assert not actor.stopped  # cancelled: on_stop skipped
+        assert actor.finished == 1  # but on_finish ran, exactly once
         assert isinstance(outcome[0], ActorStopped)  # the asker of the message in hand is answered
 
 
