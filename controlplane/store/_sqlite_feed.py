@@ -7,6 +7,7 @@ the same machine, so lease expiry is judged by one clock.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Collection, Iterable, Mapping
@@ -193,21 +194,28 @@ def renew_leases(
     """Extend the leases ``owner`` still holds at the given epochs (shard -> epoch), expired or not, as
     long as nobody took them meanwhile. Returns the renewed ones; a missing shard was lost."""
     at = now()
-    out: list[Lease] = []
+    # Two statements whatever the number of shards: each statement gives the GIL up and waits to take it
+    # back from the busy event loop, and 256 of them made a renewal take seconds at 50,000 clusters.
+    wanted = json.dumps({str(shard): epoch for shard, epoch in held.items()})
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for shard, epoch in held.items():
-            changed = conn.execute(
-                "UPDATE leases SET renewed = ?, expires = ? WHERE shard = ? AND owner = ? AND epoch = ?",
-                (at, at + duration, shard, owner, epoch),
-            ).rowcount
-            if changed:
-                out.append(Lease(shard, owner, epoch, at, at + duration))
+        conn.execute(
+            "UPDATE leases SET renewed = ?, expires = ? WHERE owner = ? AND (shard, epoch) IN "
+            "(SELECT CAST(key AS INTEGER), value FROM json_each(?))",
+            (at, at + duration, owner, wanted),
+        )
+        found = conn.execute(
+            "SELECT json_group_array(shard) FROM leases WHERE owner = ? AND renewed = ? AND expires = ?",
+            (owner, at, at + duration),
+        ).fetchone()[0]
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return out
+    renewed = set(json.loads(found))
+    return [
+        Lease(shard, owner, epoch, at, at + duration) for shard, epoch in held.items() if shard in renewed
+    ]
 
 
 def release_leases(conn: sqlite3.Connection, owner: str, shards: Collection[int]) -> None:
