@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import math
 import os
@@ -9,11 +11,14 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, cast
 
+import aiohttp
 import pytest
 
 from controlplane.loadtest import RESULT_KEYS, LoadOptions, histogram_quantile, parse_args, targets
-from controlplane.loadtest._clients import calls_delta, update_patch
+from controlplane.loadtest._api_bench import Watchers
+from controlplane.loadtest._clients import AdminClient, calls_delta, update_patch
 from controlplane.loadtest._prom import buckets, delta_buckets, max_bound, parse, value
 from controlplane.loadtest._report import percentile, table
 from controlplane.loadtest._rounds import _per_period
@@ -275,3 +280,46 @@ def test_tiny_run_with_two_replicas_and_a_failover(tmp_path: Path, store: str) -
         assert not (out / "data" / "controlplane.db").exists()  # nothing went to SQLite
     else:
         assert "postgres_cpu_share" not in result
+
+
+async def _watch_like_a_client() -> tuple[list[str], dict[str, Any]]:
+    """A fake admin API: the first stream ends (the server's watch timeout), the second fails, the third
+    blocks; returns the paths the watcher asked for and its figures."""
+    paths: list[str] = []
+
+    class FakeAdmin:
+        async def watch(self, path: str) -> Any:
+            paths.append(path)
+            if len(paths) == 1:
+                yield {"type": "MODIFIED", "resourceVersion": "7"}
+                yield {"type": "BOOKMARK", "resourceVersion": "9"}
+                return
+            if len(paths) == 2:
+                yield {"type": "MODIFIED", "resourceVersion": "10"}
+                raise aiohttp.ClientPayloadError("cut")
+            await asyncio.Event().wait()
+            yield {}
+
+    watchers = Watchers(cast(AdminClient, FakeAdmin()), 1)
+    watcher = asyncio.create_task(watchers._one(cast(AdminClient, FakeAdmin())))
+    for _ in range(500):  # the watcher backs off 1 s after the error
+        if len(paths) == 3:
+            break
+        await asyncio.sleep(0.01)
+    watcher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watcher
+    return paths, watchers.figures()
+
+
+def test_a_watcher_resumes_after_the_stream_ends_or_fails() -> None:
+    paths, figures = asyncio.run(_watch_like_a_client())
+    assert paths == [
+        "/v1/clusters?watch=true&view=summary",
+        "/v1/clusters?watch=true&view=summary&resourceVersion=9",  # from the bookmark
+        "/v1/clusters?watch=true&view=summary",  # after an error: from the head
+    ]
+    assert figures["watch_events_delivered"] == 2
+    assert figures["watch_disconnects"] == 1 and figures["watch_errors"] == 1
+    assert figures["watch_error_kinds"] == {"ClientPayloadError": 1}
+    assert figures["watch_resumed"] == 2

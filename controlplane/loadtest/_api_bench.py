@@ -36,6 +36,8 @@ class Watchers:
         self.delivered = 0
         self.disconnects = 0
         self.errors = 0
+        self.error_kinds: dict[str, int] = {}
+        self.resumed = 0
         self.started = 0.0
         self.stopped = 0.0
 
@@ -53,18 +55,31 @@ class Watchers:
                 task.cancel()
 
     async def _one(self, admin: AdminClient) -> None:
-        try:
-            async for event in admin.watch("/v1/clusters?watch=true&view=summary"):
-                if event.get("type") == "BOOKMARK":
-                    continue
-                now = time.monotonic()
-                self.delivered += 1
-                seen = self.arrivals.setdefault(int(event["resourceVersion"]), [now, now, 0])
-                seen[1] = now
-                seen[2] += 1
-            self.disconnects += 1  # the server ended the stream (e.g. this reader fell behind)
-        except (aiohttp.ClientError, OSError, ValueError):
-            self.errors += 1
+        """One watcher, as a Kubernetes client behaves: when the stream ends (the server's watch timeout, a
+        slow reader cut off) or fails, it watches again from the last resourceVersion it saw (from the
+        head after an error: a 410 means the position is gone), until cancelled."""
+        last = ""
+        while True:
+            path = "/v1/clusters?watch=true&view=summary" + (f"&resourceVersion={last}" if last else "")
+            try:
+                async for event in admin.watch(path):
+                    if event.get("type") == "BOOKMARK":
+                        last = str(event.get("resourceVersion") or last)
+                        continue
+                    now = time.monotonic()
+                    self.delivered += 1
+                    last = str(event["resourceVersion"])
+                    seen = self.arrivals.setdefault(int(last), [now, now, 0])
+                    seen[1] = now
+                    seen[2] += 1
+                self.disconnects += 1  # the server ended the stream (its timeout, or this reader fell behind)
+            except (aiohttp.ClientError, OSError, ValueError, RuntimeError) as exc:
+                self.errors += 1
+                kind = type(exc).__name__
+                self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
+                last = ""
+                await asyncio.sleep(1.0)  # a client backs off before it watches again
+            self.resumed += 1
 
     def figures(self) -> dict[str, Any]:
         spread = [last - first for first, last, n in self.arrivals.values() if n == self.count]
@@ -76,4 +91,6 @@ class Watchers:
             "watch_fanout_lag_seconds_p99": percentile(spread, 0.99) if spread else 0.0,
             "watch_disconnects": self.disconnects,
             "watch_errors": self.errors,
+            "watch_error_kinds": self.error_kinds,
+            "watch_resumed": self.resumed,
         }
