@@ -247,6 +247,22 @@ class Membership:
         SHARD_HANDOFFS.labels(reason).inc()
         await self._host.stop_shard(shard)
 
+    async def _overdue_after_one_more_renewal(self) -> list[int]:
+        """The shards past their renew deadline once a last renewal was tried. The deadline usually passes
+        because this process stalled (a long collection, a burst of work), not because another replica took
+        the shard: a lease renewed now at the epoch we hold was taken by nobody meanwhile (taking it bumps
+        the epoch), so its actors may go on. Until then the guard refused their AWS mutations (the deadline
+        had passed) and the store refuses any write whose fence no longer holds. Without this, a lone
+        replica at 50,000 clusters that stalled past the deadline stopped and restarted every actor it ran,
+        and the extra work stalled it again."""
+        with anyio.move_on_after(self.settings.retry_period):
+            try:
+                await self._renew()
+            except StoreError as exc:
+                log.warning("last lease renewal failed", extra={"replica": self.id, "error": str(exc)})
+        now = self._clock()
+        return [s for s, h in self._held.items() if h.renewed + self.settings.renew_deadline <= now]
+
     async def _watchdog(self) -> None:
         """Stop a shard's actors once its renew deadline passed without a successful renewal."""
         while True:
@@ -255,9 +271,7 @@ class Membership:
                 (h.renewed + self.settings.renew_deadline for h in self._held.values()), default=None
             )
             if deadline is not None and deadline <= now:
-                overdue = [
-                    s for s, h in self._held.items() if h.renewed + self.settings.renew_deadline <= now
-                ]
+                overdue = await self._overdue_after_one_more_renewal()
                 for shard in overdue:
                     LEASE_RENEWALS.labels("deadline_passed").inc()
                     log.error(

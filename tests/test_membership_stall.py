@@ -1,0 +1,72 @@
+"""A replica that stalled past its renew deadline keeps the shards nobody took meanwhile (one more renewal
+at the epoch it holds succeeds) and stops only those another replica took (SQLite store, real leases)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from controlplane.config import ReplicaSettings
+from controlplane.metrics import REGISTRY
+from controlplane.replicas import Membership
+from controlplane.store import Fence, open_store
+
+pytestmark = pytest.mark.anyio
+
+SHARDS = 8
+SETTINGS = ReplicaSettings(
+    shards=SHARDS, lease_duration=1.5, renew_deadline=1.0, retry_period=0.05, lease_margin=0.1
+)
+
+
+class Host:
+    def __init__(self) -> None:
+        self.started: list[int] = []
+        self.stopped: list[int] = []
+
+    async def start_shard(self, shard: int, fence: Fence) -> None:
+        self.started.append(shard)
+
+    async def stop_shard(self, shard: int) -> None:
+        self.stopped.append(shard)
+
+
+def _deadline_drops() -> float:
+    sample = REGISTRY.get_sample_value("controlplane_lease_renewals_total", {"outcome": "deadline_passed"})
+    return sample or 0.0
+
+
+async def test_a_stall_past_the_deadline_keeps_the_shards_nobody_took(tmp_path: Path) -> None:
+    stalled = 0.0
+    host = Host()
+    async with open_store("", data_dir=tmp_path, shards=SHARDS) as store:
+        member = Membership(
+            store,
+            SETTINGS,
+            replica_id="r1",
+            address="",
+            host=host,
+            clock=lambda: time.monotonic() + stalled,
+        )
+        await member.join()
+        assert member.shards() == list(range(SHARDS))
+        # While "r1" stalls, its lease on shard 3 expires and another replica takes it (a new epoch).
+        await anyio.sleep(SETTINGS.lease_duration + 0.1)
+        taken = await store.acquire_leases("r2", [3], SETTINGS.lease_duration)
+        assert [lease.shard for lease in taken] == [3]
+        drops_before = _deadline_drops()
+        stalled = 100.0  # the stall ends: every renew deadline has passed by the replica's clock
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(member.run)
+                while 3 in member.shards():
+                    await anyio.sleep(0.02)
+                await anyio.sleep(0.3)  # a few more watchdog and renewal rounds
+                tg.cancel_scope.cancel()
+        assert host.stopped == [3]  # only the shard another replica took
+        assert member.shards() == [s for s in range(SHARDS) if s != 3]
+        assert all(member.valid_until(s) > time.monotonic() + stalled for s in member.shards())
+        assert _deadline_drops() == drops_before  # shard 3 was lost (the store said so), not timed out
