@@ -255,13 +255,16 @@ class Membership:
         had passed) and the store refuses any write whose fence no longer holds. Without this, a lone
         replica at 50,000 clusters that stalled past the deadline stopped and restarted every actor it ran,
         and the extra work stalled it again."""
-        with anyio.move_on_after(self.settings.retry_period):
+        s = self.settings
+        # Bounded well inside the gap between the deadline and the lease's expiry elsewhere: a shard that
+        # is not renewed now is still stopped before another replica can take it.
+        with anyio.move_on_after(min(s.retry_period, (s.lease_duration - s.renew_deadline) / 2)):
             try:
                 await self._renew()
             except StoreError as exc:
                 log.warning("last lease renewal failed", extra={"replica": self.id, "error": str(exc)})
         now = self._clock()
-        return [s for s, h in self._held.items() if h.renewed + self.settings.renew_deadline <= now]
+        return [shard for shard, h in self._held.items() if h.renewed + s.renew_deadline <= now]
 
     async def _watchdog(self) -> None:
         """Stop a shard's actors once its renew deadline passed without a successful renewal."""
