@@ -151,6 +151,10 @@ def test_targets_judge_figures_and_table_names_every_key() -> None:
         "watch fan-out": None,
     }
     assert {t.name: t.met for t in targets({**r, "clusters": 10_000}, 60.0)}["fleet size"] is None
+    watched = {**r, "watchers": 100, "watch_fanout_lag_seconds_p99": 0.02, "watch_disconnects": 0}
+    assert {t.name: t.met for t in targets({**watched, "watch_errors": 0}, 300.0)}["watch fan-out"] is True
+    # A slow reader's aborted stream is an error on the client's side: still a watcher dropped.
+    assert {t.name: t.met for t in targets({**watched, "watch_errors": 100}, 300.0)}["watch fan-out"] is False
     text = table(r, 300.0)
     for key in RESULT_KEYS:
         assert key in text
