@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Protocol
 
 import anyio
@@ -132,24 +133,26 @@ class Membership:
         """Rounds every ``retry_period`` and the renew-deadline watchdog, until cancelled."""
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._watchdog)
-            tg.start_soon(self._keep_renewing)
-            while True:
-                await anyio.sleep(self.settings.retry_period)
-                try:
-                    await self.round(renew=False)
-                except StoreError as exc:
-                    log.warning("replica round failed", extra={"replica": self.id, "error": str(exc)})
+            # Renewal runs on its own: a round that hands shards over or starts them waits for their actors
+            # (a pass in flight, a first read), which can outlast the renew deadline of the shards kept.
+            tg.start_soon(self._every_retry_period, self._renew, "lease renewal failed")
+            await self._every_retry_period(partial(self.round, renew=False), "replica round failed")
 
-    async def _keep_renewing(self) -> None:
-        """Renew every ``retry_period``, on its own: a round that hands shards over or starts them waits for
-        their actors (a pass in flight, a first read), which can outlast the renew deadline of the shards
-        the replica keeps."""
+    async def _every_retry_period(self, step: Callable[[], Awaitable[None]], failed: str) -> None:
+        """Run ``step`` every ``retry_period`` until cancelled; a store error is logged, tried next time."""
         while True:
             await anyio.sleep(self.settings.retry_period)
             try:
-                await self._renew()
+                await step()
             except StoreError as exc:
-                log.warning("lease renewal failed", extra={"replica": self.id, "error": str(exc)})
+                log.warning(failed, extra={"replica": self.id, "error": str(exc)})
+
+    async def _drop_all(self, shards: list[int], reason: str) -> None:
+        """Stop the shards concurrently: stopping one waits for its actors' passes in flight (or, with a store
+        that refuses writes, for its statuses), and one after the other the waits add up."""
+        async with anyio.create_task_group() as tg:
+            for shard in shards:
+                tg.start_soon(self._drop, shard, reason)
 
     async def leave(self) -> None:
         """Graceful exit: stop every shard's actors, release the leases, drop the heartbeat row."""
@@ -212,11 +215,7 @@ class Membership:
         new owner takes the shard at its next round instead of waiting for expiry."""
         if not shards:
             return
-        # Concurrently: stopping a shard waits for its actors' passes in flight; one by one, a hand-over in
-        # the middle of an import took the sum of them (the renewer keeps the other shards meanwhile).
-        async with anyio.create_task_group() as tg:
-            for shard in shards:
-                tg.start_soon(self._drop, shard, "rebalance")
+        await self._drop_all(shards, "rebalance")
         await self.store.release_leases(self.id, shards)
         log.info("shards handed over", extra={"replica": self.id, "shards": shards})
 
@@ -281,12 +280,9 @@ class Membership:
                         "renew deadline passed; stopping the shard",
                         extra={"replica": self.id, "shard": shard},
                     )
-                # All at once: stopping one shard waits for its statuses to flush, which a store that
-                # refuses writes makes slow; the other shards' actors must not run on past their deadline
-                # meanwhile (their leases expire next, and their writes would be refused).
-                async with anyio.create_task_group() as tg:
-                    for shard in overdue:
-                        tg.start_soon(self._drop, shard, "deadline")
+                # All at once: the other shards' actors must not run on past their deadline while one
+                # shard's stop waits (their leases expire next, and their writes would be refused).
+                await self._drop_all(overdue, "deadline")
                 continue
             period = self.settings.retry_period
             wait = period if deadline is None else min(deadline - now, period)
