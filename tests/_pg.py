@@ -13,11 +13,8 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
-
-from controlplane.loadtest._postgres import bindir, throwaway_server
+from controlplane.loadtest._postgres import bindir, execute, throwaway_server, with_database
 
 __all__ = ["ENV_URL", "bindir", "fresh_database", "server", "with_database"]
 
@@ -35,26 +32,13 @@ def server() -> Iterator[str]:
         yield url
 
 
-def with_database(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{database}"))
-
-
-async def _admin(url: str, statement: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 @contextmanager
 def fresh_database(server_url: str) -> Iterator[str]:
     """A new empty database on the server for one test; dropped afterwards (connections still open to
     it are ended)."""
     name = f"cp_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}" TEMPLATE template0'))
+    asyncio.run(execute(server_url, f'CREATE DATABASE "{name}" TEMPLATE template0'))
     try:
         yield with_database(server_url, name)
     finally:
-        asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -7,7 +7,6 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import msgspec
@@ -15,7 +14,7 @@ import psutil
 
 from controlplane.store._crypto import new_key, write_key_file
 
-from ._postgres import throwaway_server
+from ._postgres import execute, throwaway_server, with_database
 
 DATABASE = "controlplane"
 
@@ -35,19 +34,11 @@ async def fleet_database(out: Path) -> AsyncIterator[dict[str, str]]:
     database for the fleet, and the key every replica shares; yields the control plane's environment.
     (Starting and stopping the server blocks for a moment: the run has nothing else going on then.)"""
     with throwaway_server(durable=True) as server_url:
-        await _execute(server_url, f'CREATE DATABASE "{DATABASE}" TEMPLATE template0')
+        await execute(server_url, f'CREATE DATABASE "{DATABASE}" TEMPLATE template0')
         key = out / "store.key"
         write_key_file(key, new_key())
-        url = urlunsplit(urlsplit(server_url)._replace(path=f"/{DATABASE}"))
+        url = with_database(server_url, DATABASE)
         yield {"CONTROLPLANE_STORE_URL": url, "CONTROLPLANE_STORE_SECRET_KEY_FILE": str(key)}
-
-
-async def _execute(url: str, statement: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 def _server_cpu(postmaster: psutil.Process) -> float:

@@ -16,6 +16,9 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
 
 _START_TIMEOUT = 60
 
@@ -111,3 +114,17 @@ def _run(user: str | None, *argv: str | Path, check: bool = True) -> subprocess.
     if check and done.returncode != 0:
         raise RuntimeError(f"{Path(str(argv[0])).name} failed ({done.returncode}):\n{done.stderr}")
     return done
+
+
+def with_database(url: str, database: str) -> str:
+    """``url`` pointing at ``database`` on the same server."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+
+
+async def execute(url: str, statement: str) -> None:
+    """Run one statement on its own connection (CREATE/DROP DATABASE cannot run in a transaction)."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
