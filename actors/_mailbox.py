@@ -85,7 +85,6 @@ class MailboxActor(Generic[MsgT, StateT]):
         "_name",
         "_observer",
         "_status",
-        "_waiter",
     )
 
     def __init__(self) -> None:
@@ -96,7 +95,6 @@ class MailboxActor(Generic[MsgT, StateT]):
         self._mailbox: deque[_Envelope] | None = None
         # Only actors that receive coalescing messages pay for the index (and for a timer set).
         self._keys: dict[Hashable, _Envelope] | None = None
-        self._waiter: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._observer: ActorObserver = NULL_OBSERVER
         self._capacity = 0
@@ -166,9 +164,11 @@ class MailboxActor(Generic[MsgT, StateT]):
                 self._keys = {}
             self._keys[envelope.key] = envelope
         self._observer.mailbox_depth_changed(self.kind, 1)
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._wake()
+
+    def _wake(self) -> None:
+        """A message arrived: the lifecycle layer starts the task of an actor parked idle (this layer has
+        no task of its own)."""
 
     def _raise_not_running(self) -> None:
         if self._status is _NEW:

@@ -177,6 +177,14 @@ class ActorSystem:
         """Names of live actors (a snapshot; safe to spawn/stop while iterating)."""
         return iter(list(self._actors))
 
+    def _activate(self, actor: Actor[Any, Any]) -> None:
+        tg = self._tg
+        if tg is None:  # the system closed: no task can run any more
+            actor._finish()
+            return
+        handle: object = tg.start_soon(actor._run, True, name=f"actor:{actor.name}")
+        actor._canceller = handle if hasattr(handle, "cancel") else None
+
     def _deregister(self, actor: Actor[Any, Any]) -> None:
         if self._actors.get(actor.name) is actor:
             del self._actors[actor.name]

@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Final
 
 from actors import Actor, ActorError, ActorSystem
 from controlplane.api import Cluster
+from controlplane.aws import Guard
 from controlplane.cluster import ClusterActor, ClusterDeps, SpecChanged, SyncTick
 from controlplane.scheduler import REFRESH_CRON_SETTING, Adopted, SettingChanged
 from controlplane.store import Change, ChangeKind, Fence, RawCluster, Store, StoreError, shard_of
@@ -63,6 +65,7 @@ class Fleet:
         self._fences: dict[int, Fence] = {}
         self._members: dict[int, set[str]] = {}
         self._stopping: dict[int, asyncio.Event] = {}
+        self._guards: dict[int, Guard] = {}
         """Shards whose actors are being stopped; set when the last of them stopped and flushed."""
 
     # --- shards (driven by membership) --------------------------------------------------------------
@@ -135,12 +138,21 @@ class Fleet:
         existing = self.actor(name)
         if existing is not None:
             return existing
-        check = self._check
-        guard = None if check is None else (lambda: check(shard))
-        actor = ClusterActor(cluster, self._deps, fence=fence, guard=guard)
+        actor = ClusterActor(cluster, self._deps, fence=fence, guard=self._guard(shard))
         self._system.spawn(cluster_actor_name(name), actor)
         self._members[shard].add(name)
         return actor
+
+    def _guard(self, shard: int) -> Guard | None:
+        """The lease check of ``shard``'s actors: one callable per shard, shared by its actors (not one
+        closure per actor: three more objects for the cyclic collector, times the fleet)."""
+        check = self._check
+        if check is None:
+            return None
+        guard = self._guards.get(shard)
+        if guard is None:
+            guard = self._guards[shard] = partial(check, shard)
+        return guard
 
     async def start(self, name: str) -> None:
         """Make sure the cluster's actor runs here (if its shard does) and has the stored spec."""
