@@ -1,7 +1,9 @@
 """A small actor kernel on asyncio + anyio: mailboxes, ask/tell, timers, states and supervision.
 
-Model. An actor is an object with one asyncio task and a bounded FIFO mailbox; its ``handle``
-coroutine receives one message at a time, in order, and runs to completion before the next.
+Model. An actor is an object with a bounded FIFO mailbox and, while it has work, one asyncio task; its
+``handle`` coroutine receives one message at a time, in order, and runs to completion before the next.
+An idle actor parks: with its mailbox empty its task ends, and the next message, timer or stop starts
+another (``on_start`` runs once; parking is invisible to the actor), so idle actors cost no task.
 ``tell`` queues without blocking (``MailboxFull`` past capacity); ``ask`` queues and awaits the
 handler's return value or exception, raising ``AskTimeout`` after its timeout.
 Coalescing: a message type with ``coalesce: ClassVar[bool] = True`` (optionally a
