@@ -151,6 +151,9 @@ def test_targets_judge_figures_and_table_names_every_key() -> None:
         "watch fan-out": None,
     }
     assert {t.name: t.met for t in targets({**r, "clusters": 10_000}, 60.0)}["fleet size"] is None
+    # A soak times no rounds: the goal is not judged, nor shown as zero rounds completed.
+    untimed = {t.name: t for t in targets({**r, "rounds_completed": None}, 300.0)}["rounds inside period"]
+    assert (untimed.met, untimed.value) == (None, "n/a")
     watched = {**r, "watchers": 100, "watch_fanout_lag_seconds_p99": 0.02, "watch_disconnects": 0}
     assert {t.name: t.met for t in targets({**watched, "watch_errors": 0}, 300.0)}["watch fan-out"] is True
     # A slow reader's aborted stream is an error on the client's side: still a watcher dropped.

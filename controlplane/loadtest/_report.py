@@ -78,6 +78,20 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(rank, len(ordered) - 1)]
 
 
+def _rounds_inside_period(r: Mapping[str, Any], period: float) -> Target:
+    goal = f"{r['rounds']} rounds complete, none overran"
+    if r.get("rounds_completed") is None:  # a soak or chaos run times no rounds
+        return Target(name="rounds inside period", goal=goal, value="n/a", met=None)
+    completed, overrun = r["rounds_completed"], r.get("ticks_skipped_overrun") or 0
+    per_period = r.get("refreshes_per_period") or []
+    p99 = _num(r.get("round_seconds_p99"))
+    value = f"{completed} complete, {overrun:g} overran"
+    if per_period:
+        value += f", >= {min(per_period):,.0f} refreshed/period"
+    met = completed >= r["rounds"] and overrun == 0 and p99 is not None and p99 <= period
+    return Target(name="rounds inside period", goal=goal, value=value, met=met)
+
+
 def targets(r: Mapping[str, Any], period: float) -> list[Target]:
     """Each goal of the load issues, judged on this run (``met`` None: not measured, or not at this size)."""
     out: list[Target] = []
@@ -91,20 +105,7 @@ def targets(r: Mapping[str, Any], period: float) -> list[Target]:
             met=True if big else None,
         )
     )
-    completed, overrun = r.get("rounds_completed") or 0, r.get("ticks_skipped_overrun") or 0
-    per_period = r.get("refreshes_per_period") or []
-    p99 = _num(r.get("round_seconds_p99"))
-    value = f"{completed} complete, {overrun:g} overran"
-    if per_period:
-        value += f", >= {min(per_period):,.0f} refreshed/period"
-    out.append(
-        Target(
-            name="rounds inside period",
-            goal=f"{r['rounds']} rounds complete, none overran",
-            value=value,
-            met=completed >= r["rounds"] and overrun == 0 and p99 is not None and p99 <= period,
-        )
-    )
+    out.append(_rounds_inside_period(r, period))
     lag = _num(r.get("tick_lag_seconds_p99"))
     out.append(_at_most("tick lag p99", lag, 1.0))
     out.append(_at_most("event-loop stall (max)", _num(r.get("loop_lag_seconds_max")), 1.0))
