@@ -187,13 +187,14 @@ class Actor(TimedActor[MsgT, StateT]):
     def _wake(self) -> None:
         if self._parked:
             self._parked = False
+            self._began = False  # until the new task runs, a hard stop finishes the actor itself
             assert self._host is not None
             self._host._activate(self)
 
     def _cancel(self) -> None:
         """Hard stop: interrupt whatever the actor awaits (the stop deadline passed)."""
         if not self._began or self._parked:
-            self._finish()  # no task runs (not yet, or parked): nothing to interrupt
+            self._finish()  # no task runs (not yet, or parked): it will find the actor stopped and return
         elif self._canceller is not None:
             self._canceller.cancel()
 

@@ -107,3 +107,17 @@ async def test_closing_the_system_finishes_parked_actors() -> None:
         await anyio.sleep(0.01)
         assert _actor_tasks() == []
     assert all(r.status is ActorStatus.STOPPED and r.stops == 1 for r in recorders)
+
+
+async def test_a_hard_stop_before_a_woken_task_runs_still_finishes_the_actor() -> None:
+    async with ActorSystem() as system:
+        recorder = system.spawn("r", Recorder())
+        await anyio.sleep(0.01)
+        assert _actor_tasks() == []
+        recorder._request_stop(drain=False)  # wakes it: a task is started, not yet run
+        recorder._cancel()  # the stop deadline, before that task's first step
+        with anyio.fail_after(5):
+            await recorder.wait_stopped()
+        assert recorder.status is ActorStatus.STOPPED
+        assert recorder.stops == 0  # cancelled at the deadline: on_stop is skipped, as for any actor
+        assert "r" not in system
