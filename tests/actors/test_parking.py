@@ -19,7 +19,7 @@ pytestmark = pytest.mark.anyio
 
 
 def _actor_tasks() -> list[str]:
-    return [t.name for t in anyio.get_running_tasks() if t.name and t.name.startswith("actor:")]
+    return [n for t in anyio.get_running_tasks() if (n := t.name) and n.startswith("actor:")]
 
 
 async def test_an_idle_actor_has_no_task_and_a_message_wakes_it() -> None:
