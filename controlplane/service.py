@@ -171,6 +171,7 @@ class Service:
             },
         )
         await self._start_scheduler()
+        await self.deps.aws.warm()
         # Everything built so far (modules, botocore's models, the actors) lives as long as the process:
         # out of the collector's sight, a full collection walks only what changes afterwards.
         gc.freeze()

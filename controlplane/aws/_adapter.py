@@ -19,6 +19,7 @@ from typing import Any, Self
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioRefreshableCredentials
 from aiobotocore.session import AioSession, get_session
+from botocore.exceptions import DataNotFoundError
 
 from ._base import params
 from ._clients import AdapterClosedError, ClientCache, ClientKey
@@ -35,7 +36,7 @@ from ._limits import Clock, Limiter, Sleep
 from ._metered import invoke, throttle_hook
 from ._operations import OPERATIONS, Operation
 from ._scope import AwsScope, CallerIdentity, Guard, _Identity
-from ._settings import AwsSettings
+from ._settings import SERVICES, AwsSettings
 
 _GET_CALLER_IDENTITY = OPERATIONS[("sts", "GetCallerIdentity")]
 _ASSUME_ROLE = OPERATIONS[("sts", "AssumeRole")]
@@ -108,6 +109,29 @@ class AwsAdapter:
             self._state = "closed"
             self._identities.clear()
             self._limiters.clear()
+
+    async def warm(self, region: str = "us-east-1") -> None:
+        """Load now what botocore loads on a service's first client: its model, endpoint rules and paginators
+        (tens of thousands of dicts and lists for EC2 alone, kept for the life of the process). Loaded
+        before ``gc.freeze()`` they stay out of every full collection; loaded at the first call of a fleet,
+        the collector would walk them on every full pass. The client built to load them signs nothing."""
+        self._check_open()
+        assert self._session is not None
+        loader = self._session.get_component("data_loader")
+        for service in SERVICES:
+            client = self._session.create_client(
+                service,
+                region_name=region,
+                config=self._config,
+                aws_access_key_id="warm-up",
+                aws_secret_access_key="warm-up",
+                **params(endpoint_url=self.settings.endpoint_for(service)),
+            )
+            async with client as opened:
+                version = opened.meta.service_model.api_version
+            with contextlib.suppress(DataNotFoundError):  # a service without paginators
+                # What a client's first get_paginator loads (cached by service, kind and API version).
+                loader.load_service_model(service, "paginators-1", version)
 
     @property
     def default_region(self) -> str:

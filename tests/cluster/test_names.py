@@ -7,6 +7,7 @@ refused to start (``DuplicateActor``). Driven through the admin API, as a user w
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -187,3 +188,13 @@ async def test_the_first_round_after_a_restart_calls_aws_only_for_stale_clusters
                     if (await r.json())["eks"].get("DescribeCluster", 0) > before:
                         break
                 await anyio.sleep(0.02)
+
+
+async def test_botocore_data_is_loaded_before_the_first_aws_call(tmp_path: Path, sim: Simulator) -> None:
+    # No cluster, so no AWS call: EC2's model is there because the service warmed it up before freezing.
+    async with Service(service_settings(tmp_path, sim.url)) as svc:
+        session: Any = svc.deps.aws._session
+        cache = session.get_component("data_loader")._cache
+        loaded = {key[1:3] for key in cache if key[0] == "load_service_model"}
+        assert ("ec2", "service-2") in loaded and ("cloudformation", "service-2") in loaded
+        assert gc.get_freeze_count() > 0
