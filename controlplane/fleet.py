@@ -65,8 +65,9 @@ class Fleet:
         self._fences: dict[int, Fence] = {}
         self._members: dict[int, set[str]] = {}
         self._stopping: dict[int, asyncio.Event] = {}
-        self._guards: dict[int, Guard] = {}
         """Shards whose actors are being stopped; set when the last of them stopped and flushed."""
+        self._guards: dict[int, Guard] = {}
+        """One lease check per shard, shared by its actors."""
 
     # --- shards (driven by membership) --------------------------------------------------------------
     async def start_shard(self, shard: int, fence: Fence) -> None:
