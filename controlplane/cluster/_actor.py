@@ -48,7 +48,8 @@ log = logging.getLogger("controlplane.cluster")
 _ENCODE = msgspec.json.Encoder().encode
 _DECODE = msgspec.json.Decoder(Cluster).decode
 _PARKED_LEVEL = 1
-"""zlib level of a parked cluster: the fastest (~30 us for a 3-KB cluster) still shrinks its JSON ~2.2x."""
+"""zlib level of a parked cluster: the fastest still shrinks its JSON ~2.2x (measured: ~90 us to compress and
+~45 us to decompress a refreshed cluster, about 2.5% of a refresh's CPU)."""
 
 
 def _pack(cluster: Cluster) -> bytes:
