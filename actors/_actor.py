@@ -102,7 +102,7 @@ class Actor(TimedActor[MsgT, StateT]):
         self._host: ActorHost | None = None
         self._supervision = _DEFAULT_SUPERVISION
         self._canceller: _Cancellable | None = None  # anyio's TaskHandle, or our own CancelScope
-        self._began = False
+        self._began = False  # a task runs the actor's code (False before its first step and while parked)
         self._parked = False  # idle with no task: the next message (or stop) starts one
         self._backoff_scope: anyio.CancelScope | None = None
         self._done: anyio.Event | None = None
@@ -187,14 +187,13 @@ class Actor(TimedActor[MsgT, StateT]):
     def _wake(self) -> None:
         if self._parked:
             self._parked = False
-            self._began = False  # until the new task runs, a hard stop finishes the actor itself
             assert self._host is not None
             self._host._activate(self)
 
     def _cancel(self) -> None:
         """Hard stop: interrupt whatever the actor awaits (the stop deadline passed)."""
-        if not self._began or self._parked:
-            self._finish()  # no task runs (not yet, or parked): it will find the actor stopped and return
+        if not self._began:
+            self._finish()  # no task runs (not yet, or parked): a task started later finds it stopped
         elif self._canceller is not None:
             self._canceller.cancel()
 
@@ -227,6 +226,7 @@ class Actor(TimedActor[MsgT, StateT]):
                 # Idle with an empty mailbox: the task ends and the actor keeps only its own fields
                 # (a waiting task costs ~50 objects the cyclic collector walks, times 50,000 actors).
                 self._canceller = None
+                self._began = False  # until a woken task runs, a hard stop finishes the actor itself
                 self._parked = True
             else:
                 self._finish()
@@ -234,12 +234,10 @@ class Actor(TimedActor[MsgT, StateT]):
     async def _live(self, resumed: bool) -> bool:
         """Hooks and messages until the actor stops (False) or parks (True)."""
         error: Exception | None = None
+        hooks = not resumed  # a resumed task goes straight back to its mailbox
         while True:  # a stop requested before the first step still runs on_start, then drains/drops
-            failure: Exception | None
-            if resumed:
-                resumed = False
-                failure = await self._serve()
-            else:
+            failure: Exception | None = None
+            if hooks:
                 try:
                     if error is None:
                         await self.on_start()
@@ -251,7 +249,9 @@ class Actor(TimedActor[MsgT, StateT]):
                 else:
                     if self._status is _RESTARTING:
                         self._status = _RUNNING
-                    failure = await self._serve()
+            hooks = True
+            if failure is None:
+                failure = await self._serve()
             if failure is _PARK:
                 return True
             if failure is None or self._drain is not None:
