@@ -148,10 +148,7 @@ class ActorSystem:
         )
         self._actors[name] = actor
         self._observer.actor_started(actor.kind, name)
-        handle: object = tg.start_soon(actor._run, name=f"actor:{name}")
-        # anyio >= 4.14 returns a TaskHandle with its own cancel scope: reuse it for the hard stop
-        # instead of paying for a second scope per actor. Older anyio returns None.
-        actor._canceller = handle if hasattr(handle, "cancel") else None
+        self._start_task(tg, actor, resumed=False)
         return actor
 
     @overload
@@ -182,7 +179,14 @@ class ActorSystem:
         if tg is None:  # the system closed: no task can run any more
             actor._finish()
             return
-        handle: object = tg.start_soon(actor._run, True, name=f"actor:{actor.name}")
+        self._start_task(tg, actor, resumed=True)
+
+    @staticmethod
+    def _start_task(tg: TaskGroup, actor: Actor[Any, Any], *, resumed: bool) -> None:
+        """Run ``actor`` in a task of the system's group: from spawn, or resumed after it parked."""
+        handle: object = tg.start_soon(actor._run, resumed, name=f"actor:{actor.name}")
+        # anyio >= 4.14 returns a TaskHandle with its own cancel scope: reuse it for the hard stop
+        # instead of paying for a second scope per actor. Older anyio returns None.
         actor._canceller = handle if hasattr(handle, "cancel") else None
 
     def _deregister(self, actor: Actor[Any, Any]) -> None:
