@@ -45,12 +45,25 @@ async def _duplicate_checks(p: Pass) -> None:
         )
 
 
+def _underway(p: Pass) -> bool:
+    """True once this create attempt has made or asked for something in AWS.
+
+    The operator validates once per create attempt and then blocks on its stack waits; this phase polls
+    the stacks between messages instead, so without this the duplicate checks (every page of
+    ListClusters: 100 calls in a 10,000-cluster account) would run again on every 5-s stack poll.
+    After the first resource the name is ours: a clash later is CreateCluster's ResourceInUse.
+    """
+    st = p.status
+    return bool(st.intents or st.eks_status.subnets or st.generated_service_role or st.create_request_token)
+
+
 async def create(p: Pass) -> Next:
     """Phase ``""``: validate, check for duplicates, then networking, service role and CreateCluster."""
     problems = validate_create(p.cluster)
     if problems:
         raise ReconcileError(problems[0].message)
-    await _duplicate_checks(p)
+    if not _underway(p):
+        await _duplicate_checks(p)
     if p.spec.imported:
         return Next(Phase.IMPORTING, 0)
     if not await _networking(p):

@@ -30,3 +30,14 @@ async def test_create_with_generated_networking_reaches_active(world: World) -> 
     state = await world.state()
     clusters = {c["name"]: c for c in state["clusters"]}
     assert clusters["c1"]["status"] == "ACTIVE"
+
+
+async def test_duplicate_checks_run_once_per_create_not_on_every_stack_poll(world: World) -> None:
+    # The create phase polls its two stacks between messages; listing every EKS cluster of the
+    # account on each poll cost 100 calls a poll in a 10,000-cluster account (the soak fell behind).
+    await world.apply(created("once", nodeGroups=[]))
+    await world.wait_phase("once", Phase.ACTIVE)
+    calls = await world.calls()
+    assert calls["cloudformation"]["CreateStack"] == 2  # VPC and service role: polled at least twice
+    assert calls["cloudformation"]["DescribeStacks"] >= 3
+    assert calls["eks"]["ListClusters"] == 1
