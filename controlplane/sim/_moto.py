@@ -8,13 +8,19 @@ moto keeps its backends in process-global state: every moto server (and ``mock_a
 shares one AWS world. A ``MotoServer`` therefore resets that world when it starts, so each simulator
 begins empty; two simulators open at the same time in one process see (and reset) each other's
 non-EKS resources.
+
+moto's backends are not thread-safe (its IAM ``create_role`` walks every role while another request
+thread adds one, and fails with "dictionary changed size during iteration": a 500 that real AWS never
+answers). The server's requests therefore run one at a time (``_OneAtATime``); they hold the GIL the
+whole time anyway, so nothing is lost.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -67,6 +73,39 @@ def _all_regional(service: str) -> list[tuple[str, str, Any]]:
     return out
 
 
+class _OneAtATime:
+    """A WSGI app that runs ``app`` for one request at a time, its whole response included."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with self._lock:
+            return list(self._app(environ, start_response))
+
+
+def _moto_server_class() -> type[Any]:
+    from moto.moto_server.werkzeug_app import (  # noqa: PLC0415
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415
+    from werkzeug.serving import make_server  # noqa: PLC0415
+
+    class _SerialMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:  # moto's own, with the app wrapped
+            app = _OneAtATime(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(
+                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return _SerialMotoServer
+
+
 class MotoServer:
     """``moto.server.ThreadedMotoServer`` on 127.0.0.1 and an ephemeral port, opened and closed once."""
 
@@ -82,11 +121,9 @@ class MotoServer:
             raise RuntimeError("MotoServer can be started once")
         import logging  # noqa: PLC0415
 
-        from moto.server import ThreadedMotoServer  # noqa: PLC0415
-
         # werkzeug logs one line per request to stderr; the simulator counts calls itself.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server = _moto_server_class()(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         self._server = server
         host, port = server.get_host_and_port()

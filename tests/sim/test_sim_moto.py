@@ -323,3 +323,38 @@ async def test_oidc_provider_without_thumbprint(sim: Simulator) -> None:
         with pytest.raises(ClientError) as e:
             await iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
         assert code_of(e) == "NoSuchEntity"
+
+
+def test_moto_answers_one_request_at_a_time() -> None:
+    # moto's backends race when two request threads mutate them (IAM create_role walked the roles
+    # while another thread added one: a 500 in the soak). The server's app runs requests one by one.
+    import threading  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from controlplane.sim._moto import _OneAtATime  # noqa: PLC0415
+
+    inside = 0
+    most = 0
+    guard = threading.Lock()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        nonlocal inside, most
+        with guard:
+            inside += 1
+            most = max(most, inside)
+        start_response("200 OK", [])
+        yield b"a"
+        time.sleep(0.01)  # the body is still being produced: still inside
+        yield b"b"
+        with guard:
+            inside -= 1
+
+    serial = _OneAtATime(app)
+    bodies: list[list[bytes]] = []
+    threads = [threading.Thread(target=lambda: bodies.append(serial({}, lambda *a: None))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most == 1
+    assert bodies == [[b"a", b"b"]] * 8
