@@ -317,6 +317,11 @@ EVENT_LOOP_TASKS = Gauge(
     "asyncio tasks alive in the process (counted every 10 s): a number that only grows is a task leak.",
     registry=REGISTRY,
 )
+EVENT_LOOP_STALLS = Counter(
+    "controlplane_event_loop_stalls_total",
+    "Stalls of the event loop longer than 1 s, each logged once with the loop thread's stack.",
+    registry=REGISTRY,
+)
 LOOP_LAG_MAX_SECONDS = Gauge(
     "controlplane_event_loop_lag_max_seconds",
     "The worst event-loop stall seen since the process started.",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import threading
 import time
+from functools import partial
 
 import anyio
 import pytest
@@ -56,3 +58,28 @@ async def test_the_loop_tasks_are_counted() -> None:
         counted = _value("controlplane_event_loop_tasks")
         tg.cancel_scope.cancel()
     assert counted >= 7  # the five sleepers, the watcher and this test's own task
+
+
+def _hold_the_loop(seconds: float) -> None:
+    time.sleep(seconds)  # a stall in Python code: the reporter thread still gets the GIL
+
+
+async def test_a_long_stall_is_logged_once_with_the_loop_threads_stack(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stalls_before = _value("controlplane_event_loop_stalls_total")
+    with caplog.at_level("WARNING", logger="controlplane.loop"):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(partial(watch_loop, 0.02, stall_threshold=0.15))
+            await anyio.sleep(0.05)
+            _hold_the_loop(0.6)  # one stall four times the threshold: logged once, not four times
+            await anyio.sleep(0.1)
+            _hold_the_loop(0.05)  # under the threshold: not logged
+            await anyio.sleep(0.1)
+            tg.cancel_scope.cancel()
+    stalls = [r for r in caplog.records if r.getMessage() == "event loop stalled"]
+    assert len(stalls) == 1
+    assert _value("controlplane_event_loop_stalls_total") == stalls_before + 1
+    assert "_hold_the_loop" in stalls[0].stack  # type: ignore[attr-defined]
+    assert 0.15 <= stalls[0].stalled_seconds < 0.6  # type: ignore[attr-defined]
+    assert not [t for t in threading.enumerate() if t.name == "loop-stall-reporter"]  # joined
