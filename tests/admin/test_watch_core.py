@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from typing import cast
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controlplane.admin._watch import WatchEvent, events_from, verdict
+from controlplane.admin._watch import WatchEvent, WatchHub, events_from, verdict
 from controlplane.api import Cluster, ClusterStatus, Metadata, Phase
-from controlplane.store import Change, ChangeKind, ClusterQuery, LabelOp, LabelRequirement
+from controlplane.config import AdminSettings
+from controlplane.store import Change, ChangeKind, ClusterQuery, LabelOp, LabelRequirement, Store
 
 K = ChangeKind
 
@@ -74,3 +79,25 @@ def test_verdicts_of_a_filtered_watch() -> None:
     assert verdict(prod, _event("DELETED", None, K.DELETED)) == "DELETED"
     assert verdict(ClusterQuery(name_prefix="y"), _event("DELETED", None, K.DELETED)) is None
     assert verdict(ClusterQuery(), _event("MODIFIED", dev, K.STATUS)) == "MODIFIED"
+
+
+@pytest.mark.anyio
+async def test_the_events_queued_for_a_watch_go_out_in_one_write() -> None:
+    # Nothing is replayed (the watch starts at the hub's position), so the store is never read.
+    hub = WatchHub(cast(Store, None), AdminSettings(watch_buffer=16, watch_bookmark_interval=30.0))
+    watch = hub.open(ClusterQuery(), "summary", None, "owner")
+    for seq in range(1, 6):
+        watch.offer(WatchEvent(seq, "MODIFIED", f"c{seq}", _cluster(f"c{seq}"), frozenset({K.STATUS})))
+    writes: list[bytes] = []
+
+    async def write(data: bytes) -> None:
+        writes.append(data)
+        watch.end("client")  # the stream returns at its next wait
+
+    await watch.stream(write, interval=30.0)
+    assert len(writes) == 1
+    lines = [json.loads(line) for line in writes[0].splitlines()]
+    assert [(e["type"], e["resourceVersion"], e["object"]["name"]) for e in lines] == [
+        ("MODIFIED", str(seq), f"c{seq}") for seq in range(1, 6)
+    ]
+    assert watch.sent == 5
