@@ -104,6 +104,11 @@ class AdminClient:
     def __repr__(self) -> str:
         return f"AdminClient(url={self.url!r})"  # the token stays out of reprs
 
+    @property
+    def token(self) -> str:
+        """The admin token (for a child process of the harness that talks to the same API)."""
+        return self._headers["Authorization"].removeprefix("Bearer ")
+
     async def request(
         self, method: str, path: str, body: Any = None, *, content_type: str = JSON, ok: tuple[int, ...] = ()
     ) -> Any:

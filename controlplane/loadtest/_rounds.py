@@ -10,7 +10,7 @@ import random
 from typing import TYPE_CHECKING
 
 from . import _prom
-from ._api_bench import Watchers, summary_page
+from ._api_bench import WatcherProcess, summary_page
 from ._churn import Churn
 from ._clients import AdminClient, SimClient, calls_delta
 from ._pgstore import PgWatch, pg_figures
@@ -62,7 +62,7 @@ async def measure_rounds(run: Run, admin: AdminClient, sim: SimClient, sampler: 
     limit = (o.rounds + 1) * o.period * 2.0 + 30.0
     round_durations: list[float] = []
     first: Sample | None = None
-    watchers = Watchers(admin, o.watchers)
+    watchers = WatcherProcess(admin.url, admin.token, o.watchers)
     stop_watching = asyncio.Event()
     list_times: list[float] = []
     async with asyncio.TaskGroup() as tg:
