@@ -197,6 +197,18 @@ class PostgresStore:
         async with self._db.acquire(operation) as conn:
             return await fn(conn, *a, **kw)
 
+    async def _run_membership(
+        self,
+        operation: str,
+        fn: Callable[Concatenate[Connection, P], Awaitable[T]],
+        *a: P.args,
+        **kw: P.kwargs,
+    ) -> T:
+        """A heartbeat or lease operation, on connections no actor pass queues for."""
+        self._check_open()
+        async with self._db.acquire(operation, membership=True) as conn:
+            return await fn(conn, *a, **kw)
+
     async def _run_change(
         self,
         operation: str,
@@ -439,22 +451,24 @@ class PostgresStore:
 
     # --- replicas and leases -----------------------------------------------------------------------------
     async def heartbeat(self, replica_id: str, address: str, *, started: float) -> float:
-        return await self._run("heartbeat", feed.heartbeat, replica_id, address, started)
+        return await self._run_membership("heartbeat", feed.heartbeat, replica_id, address, started)
 
     async def list_replicas(self) -> list[ReplicaRecord]:
-        return await self._run("list_replicas", feed.list_replicas)
+        return await self._run_membership("list_replicas", feed.list_replicas)
 
     async def remove_replica(self, replica_id: str) -> None:
         await self._run("remove_replica", feed.remove_replica, replica_id)
 
     async def list_leases(self) -> list[Lease]:
-        return await self._run("list_leases", feed.list_leases)
+        return await self._run_membership("list_leases", feed.list_leases)
 
     async def acquire_leases(self, owner: str, shards: Collection[int], duration: float) -> list[Lease]:
-        return await self._run("acquire_leases", feed.acquire_leases, owner, sorted(set(shards)), duration)
+        return await self._run_membership(
+            "acquire_leases", feed.acquire_leases, owner, sorted(set(shards)), duration
+        )
 
     async def renew_leases(self, owner: str, held: Mapping[int, int], duration: float) -> list[Lease]:
-        return await self._run("renew_leases", feed.renew_leases, owner, dict(held), duration)
+        return await self._run_membership("renew_leases", feed.renew_leases, owner, dict(held), duration)
 
     async def release_leases(self, owner: str, shards: Collection[int]) -> None:
-        await self._run("release_leases", feed.release_leases, owner, sorted(set(shards)))
+        await self._run_membership("release_leases", feed.release_leases, owner, sorted(set(shards)))

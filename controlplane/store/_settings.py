@@ -22,8 +22,9 @@ class StoreSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     on every replica."""
 
     pool_size: int = 10
-    """PostgreSQL: most connections this process keeps open (plus one that listens for notifications).
-    Every replica holds up to this many: keep ``replicas * (pool_size + 1)`` under ``max_connections``."""
+    """PostgreSQL: most connections this process keeps open for reads and writes, plus one that listens
+    for notifications and up to two kept for heartbeats and leases (so that no renewal queues behind
+    actor work). Keep ``replicas * (pool_size + 3)`` under ``max_connections``."""
 
     flush_interval: float = 0.05
     """Seconds a non-durable status write may wait before its batch is committed (the batching window)."""

@@ -308,7 +308,40 @@ async def test_the_pool_is_bounded(open_store: Callable[..., PostgresStore], pg_
             " WHERE datname = $1 AND application_name = 'eks-controlplane'",
             database,
         )
-    assert 1 <= used <= 3 + 1  # the pool and the listener
+    assert 1 <= used <= 3 + 1  # the pool and the listener (membership's connections open on first use)
+
+
+async def test_heartbeats_and_leases_never_queue_behind_a_busy_pool(
+    open_store: Callable[..., PostgresStore],
+) -> None:
+    # At 50,000 clusters hundreds of actor passes queue for the pool during an import; a renewal that
+    # queued behind them missed its renew deadline and the shards went back and forth between replicas.
+    async with open_store(StoreSettings(pool_size=2)) as busy:
+        held = anyio.Event()
+        release = anyio.Event()
+        holding = 0
+
+        async def hold_a_connection() -> None:
+            nonlocal holding
+            async with busy._db.acquire("hold"):
+                holding += 1
+                if holding == 2:
+                    held.set()
+                await release.wait()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(hold_a_connection)
+            tg.start_soon(hold_a_connection)
+            await held.wait()
+            with anyio.fail_after(5):  # the shared pool is exhausted until ``release``
+                await busy.heartbeat("r1", "http://127.0.0.1:1", started=0.0)
+                taken = await busy.acquire_leases("r1", [0, 1], 15.0)
+                renewed = await busy.renew_leases("r1", {x.shard: x.epoch for x in taken}, 15.0)
+                assert {x.shard for x in renewed} == {0, 1}
+                assert {x.shard for x in await busy.list_leases()} >= {0, 1}
+                assert [r.id for r in await busy.list_replicas()] == ["r1"]
+                await busy.release_leases("r1", [0, 1])
+            release.set()
 
 
 # --- fences against a concurrent take-over --------------------------------------------------------------
