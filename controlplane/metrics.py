@@ -317,6 +317,11 @@ EVENT_LOOP_TASKS = Gauge(
     "asyncio tasks alive in the process (counted every 10 s): a number that only grows is a task leak.",
     registry=REGISTRY,
 )
+HEAP_FREEZES = Counter(
+    "controlplane_heap_freezes_total",
+    "Times the heap was frozen after the fleet grew by a quarter (full collections then skip it).",
+    registry=REGISTRY,
+)
 EVENT_LOOP_STALLS = Counter(
     "controlplane_event_loop_stalls_total",
     "Stalls of the event loop longer than 1 s, each logged once with the loop thread's stack.",

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from actors import ActorSystem, Supervision
 from controlplane import metrics
+from controlplane._heap import freeze_as_the_fleet_grows
 from controlplane._loopwatch import GcTimer, watch_loop
 from controlplane._observer import MetricsObserver
 from controlplane.admin import AdminThread, admin_token, build_admin_app
@@ -180,6 +181,7 @@ class Service:
         stack.callback(background.cancel_scope.cancel)
         background.start_soon(self.membership.run)
         background.start_soon(watch_loop)
+        background.start_soon(freeze_as_the_fleet_grows, partial(len, self.fleet))
         background.start_soon(partial(follow, self.store, self.fleet, after=cursor))
         self.ready = True
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
+import anyio
 import pytest
 
 from controlplane.api import Phase
@@ -82,3 +86,31 @@ async def test_delete_after_failed_create_removes_partial_stacks(world: World) -
     world.svc.fleet.tell("del2", DeleteRequested())
     await world.wait_gone("del2", timeout=60)
     assert (await world.state())["stacks"] == []
+
+
+async def test_a_deleted_clusters_actor_is_released_by_reference_counting_alone(world: World) -> None:
+    # The heap is frozen as the fleet grows (controlplane._heap); a frozen actor that died inside a
+    # reference cycle would never be collected. This one, which imported, refreshed and deleted its
+    # cluster, must go with the cyclic collector off.
+    await existing(world, "gone")
+    await world.apply(imported("gone"))
+    await world.wait_for("gone", converged, what="imported")
+    world.svc.fleet.tell("gone", SyncTick())
+    await world.wait_for("gone", lambda c: bool(c.status.last_sync_time), what="refreshed")
+    actor = world.svc.fleet.actor("gone")
+    assert actor is not None
+    ref = weakref.ref(actor)
+    del actor
+    gc.collect()
+    gc.disable()
+    try:
+        await world.svc.store.mark_deleting("gone")
+        world.svc.fleet.tell("gone", DeleteRequested())
+        await world.wait_gone("gone")
+        with anyio.fail_after(10):
+            while world.svc.fleet.actor("gone") is not None:
+                await anyio.sleep(0.01)
+        await anyio.sleep(0.05)  # the actor's task has returned
+        assert ref() is None, [type(r).__name__ for r in gc.get_referrers(ref())]
+    finally:
+        gc.enable()
