@@ -4,8 +4,9 @@ and the scrape at once), and how long the cyclic garbage collector holds it.
 One task wakes every ``interval`` and records how much later than asked it ran. A ``gc.callbacks`` hook
 times each collection by generation, so a stall can be told apart from a GC pass. While that task runs,
 a thread logs the loop thread's stack once per stall longer than ``STALL_THRESHOLD``: a figure says
-that the loop stalled, the stack says what held it (a stall inside the collector or a C call that keeps
-the GIL shows no stack: the thread cannot run until it ends, and the GC pause histogram tells which).
+that the loop stalled, the stack says what held it. A stall inside the collector, or in a C call that
+keeps the GIL, can only be seen once it ends (the thread needs the GIL too): its stack is where the loop
+thread is then, often the collector's own callback in ``GcTimer``, and the GC pause histogram confirms it.
 """
 
 from __future__ import annotations
