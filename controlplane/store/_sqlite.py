@@ -179,6 +179,12 @@ class SQLiteStore:
         with STORE_OPERATION_SECONDS.labels(operation).time():
             return await self._writer.call(fn)
 
+    async def _membership(self, operation: str, fn: partial[T], *, write: bool = True) -> T:
+        """A heartbeat or lease operation: ahead of the ordinary calls waiting for the connection."""
+        self._check_open()
+        with STORE_OPERATION_SECONDS.labels(operation).time():
+            return await (self._writer if write else self._reader).call(fn, urgent=True)
+
     async def _write_change(self, operation: str, fn: partial[T]) -> T:
         """A write that appends to the change feed: wake this process's followers once it committed."""
         try:
@@ -463,31 +469,31 @@ class SQLiteStore:
 
     # --- replicas and leases -----------------------------------------------------------------------------
     async def heartbeat(self, replica_id: str, address: str, *, started: float) -> float:
-        return await self._write(
+        return await self._membership(
             "heartbeat", partial(feed.heartbeat, replica_id=replica_id, address=address, started=started)
         )
 
     async def list_replicas(self) -> list[ReplicaRecord]:
-        return await self._read("list_replicas", partial(feed.list_replicas))
+        return await self._membership("list_replicas", partial(feed.list_replicas), write=False)
 
     async def remove_replica(self, replica_id: str) -> None:
         await self._write("remove_replica", partial(feed.remove_replica, replica_id=replica_id))
 
     async def list_leases(self) -> list[Lease]:
-        return await self._read("list_leases", partial(feed.list_leases))
+        return await self._membership("list_leases", partial(feed.list_leases), write=False)
 
     async def acquire_leases(self, owner: str, shards: Collection[int], duration: float) -> list[Lease]:
-        return await self._write(
+        return await self._membership(
             "acquire_leases",
             partial(feed.acquire_leases, owner=owner, shards=sorted(set(shards)), duration=duration),
         )
 
     async def renew_leases(self, owner: str, held: Mapping[int, int], duration: float) -> list[Lease]:
-        return await self._write(
+        return await self._membership(
             "renew_leases", partial(feed.renew_leases, owner=owner, held=dict(held), duration=duration)
         )
 
     async def release_leases(self, owner: str, shards: Collection[int]) -> None:
-        await self._write(
+        await self._membership(
             "release_leases", partial(feed.release_leases, owner=owner, shards=sorted(set(shards)))
         )

@@ -6,8 +6,10 @@ import asyncio
 import os
 import sqlite3
 import stat
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -28,13 +30,28 @@ class Connection:
     Submission order is execution order (a single worker thread), which the store relies on: a status
     batch handed over before a delete is committed before it. Nothing touches SQLite on the event loop.
     ``sqlite3.Error`` is re-raised as ``StoreError`` (its messages carry no bound values, so no secrets).
+
+    One exception to the order: an ``urgent`` call (heartbeats and leases) runs before every ordinary
+    call still waiting. Those rows are no cluster's, so no cluster write's order changes; and a lease
+    renewal that waited behind an import's writes could miss its renew deadline (it did on PostgreSQL,
+    where membership now has connections of its own for the same reason).
     """
 
     def __init__(self, name: str) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._name = name
         self._conn: sqlite3.Connection | None = None
+        self._urgent: deque[_Call] = deque()
+        self._ordinary: deque[_Call] = deque()
+        self._wake = threading.Condition()
+        self._closing = False
+        self._thread: threading.Thread | None = None
 
     async def open(self, connect: Callable[[], sqlite3.Connection]) -> None:
+        if self._thread is not None:
+            raise RuntimeError(f"{self._name}: already opened")
+        self._thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
+        self._thread.start()
+
         def run() -> None:
             try:
                 self._conn = connect()
@@ -43,8 +60,8 @@ class Connection:
 
         await self._submit(run)
 
-    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._submit(partial(self._run, fn))
+    async def call(self, fn: Callable[[sqlite3.Connection], T], *, urgent: bool = False) -> T:
+        return await self._submit(partial(self._run, fn), urgent=urgent)
 
     async def close(self) -> None:
         def run() -> None:
@@ -53,9 +70,12 @@ class Connection:
                 conn.close()
 
         try:
-            await self._submit(run)
+            if self._thread is not None:
+                await self._submit(run)
         finally:
-            self._executor.shutdown(wait=False)
+            with self._wake:
+                self._closing = True
+                self._wake.notify()
 
     def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._conn is None:
@@ -65,9 +85,48 @@ class Connection:
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite: {exc}") from exc
 
-    async def _submit(self, fn: Callable[[], T]) -> T:
+    async def _submit(self, fn: Callable[[], T], *, urgent: bool = False) -> T:
         # A cancelled caller stops waiting; a call already running finishes on its thread regardless.
-        return await asyncio.wrap_future(self._executor.submit(fn))
+        future: Future[T] = Future()
+        with self._wake:
+            if self._closing or self._thread is None:
+                raise StoreClosed("the database connection is closed")
+            (self._urgent if urgent else self._ordinary).append(_Call(fn, future))
+            self._wake.notify()
+        return await asyncio.wrap_future(future)
+
+    def _serve(self) -> None:
+        while True:
+            with self._wake:
+                while not self._urgent and not self._ordinary and not self._closing:
+                    self._wake.wait()
+                if self._urgent:
+                    call = self._urgent.popleft()
+                elif self._ordinary:
+                    call = self._ordinary.popleft()
+                else:
+                    return  # closing, and nothing left to run
+            call.run()
+
+
+class _Call:
+    """One submitted call and the future its caller awaits (skipped if the caller cancelled first)."""
+
+    __slots__ = ("fn", "future")
+
+    def __init__(self, fn: Callable[[], Any], future: Future[Any]) -> None:
+        self.fn = fn
+        self.future = future
+
+    def run(self) -> None:
+        if not self.future.set_running_or_notify_cancel():
+            return
+        try:
+            result = self.fn()
+        except BaseException as exc:  # handed to the awaiting caller, as an executor would
+            self.future.set_exception(exc)
+        else:
+            self.future.set_result(result)
 
 
 @contextmanager

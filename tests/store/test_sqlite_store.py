@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,39 @@ async def test_open_failure_leaves_a_closed_store(tmp_path: Path) -> None:
         await store.__aenter__()
     with pytest.raises(StoreClosed):
         await store.get_cluster("a")
+
+
+# --- the connection's thread -----------------------------------------------------------------------------
+async def test_an_urgent_call_runs_before_the_ordinary_calls_still_waiting() -> None:
+    import sqlite3  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    import anyio  # noqa: PLC0415
+
+    from controlplane.store._sqlite_conn import Connection  # noqa: PLC0415
+
+    conn = Connection("test-conn")
+    await conn.open(lambda: sqlite3.connect(":memory:", check_same_thread=False))
+    ran: list[str] = []
+    gate = threading.Event()
+
+    def blocking(_: sqlite3.Connection) -> None:
+        gate.wait(5)
+        ran.append("blocking")
+
+    def note(label: str) -> object:
+        return lambda _c: ran.append(label)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(conn.call, blocking)
+        await anyio.sleep(0.05)  # the thread is inside ``blocking``; what follows waits in line
+        for label in ("ordinary-1", "ordinary-2"):
+            tg.start_soon(conn.call, note(label))
+            await anyio.sleep(0.01)
+        tg.start_soon(partial(conn.call, note("urgent"), urgent=True))
+        await anyio.sleep(0.05)
+        gate.set()
+    assert ran == ["blocking", "urgent", "ordinary-1", "ordinary-2"]
+    await conn.close()
+    with pytest.raises(StoreClosed):
+        await conn.call(note("late"))
