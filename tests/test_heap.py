@@ -44,19 +44,11 @@ def test_a_quarter_of_growth_over_the_largest_frozen_size_freezes_once() -> None
     assert freezer.due()
 
 
-def test_a_small_fleet_waits_for_at_least_500_more_clusters() -> None:
-    size = [100]
+@pytest.mark.parametrize(("start", "first_due"), [(100, 600), (0, 500), (4000, 5000)])
+def test_a_freeze_waits_for_a_quarter_more_and_500_clusters_at_least(start: int, first_due: int) -> None:
+    size = [start]
     freezer = GrowthFreezer(lambda: size[0])
-    size[0] = 599
+    size[0] = first_due - 1
     assert not freezer.due()
-    size[0] = 600
-    assert freezer.due()
-
-
-def test_an_empty_start_freezes_once_the_import_has_brought_500() -> None:
-    size = [0]
-    freezer = GrowthFreezer(lambda: size[0])
-    size[0] = 499
-    assert not freezer.due()
-    size[0] = 500
+    size[0] = first_due
     assert freezer.due()
