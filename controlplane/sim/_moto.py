@@ -82,7 +82,13 @@ class _OneAtATime:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         with self._lock:
-            return list(self._app(environ, start_response))
+            body = self._app(environ, start_response)
+            try:
+                return list(body)
+            finally:
+                close = getattr(body, "close", None)  # WSGI: the server closes what the app returned
+                if close is not None:
+                    close()
 
 
 def _moto_server_class() -> type[Any]:

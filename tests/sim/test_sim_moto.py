@@ -358,3 +358,12 @@ def test_moto_answers_one_request_at_a_time() -> None:
         t.join()
     assert most == 1
     assert bodies == [[b"a", b"b"]] * 8
+
+    closed: list[bool] = []
+
+    class Body(list[bytes]):
+        def close(self) -> None:
+            closed.append(True)
+
+    assert _OneAtATime(lambda e, s: Body([b"x"]))({}, lambda *a: None) == [b"x"]
+    assert closed == [True]  # the app's iterable is closed, as a WSGI server would
