@@ -99,6 +99,7 @@ class AdminClient:
     def __init__(self, http: aiohttp.ClientSession, url: str, token: str) -> None:
         self.http = http
         self.url = url
+        self._token = token
         self._headers = {"Authorization": f"Bearer {token}"}
 
     def __repr__(self) -> str:
@@ -107,7 +108,7 @@ class AdminClient:
     @property
     def token(self) -> str:
         """The admin token (for a child process of the harness that talks to the same API)."""
-        return self._headers["Authorization"].removeprefix("Bearer ")
+        return self._token
 
     async def request(
         self, method: str, path: str, body: Any = None, *, content_type: str = JSON, ok: tuple[int, ...] = ()
