@@ -42,6 +42,8 @@ RESULT_KEYS = (
 """Keys ``result.json`` always has (numbers; ``null`` only when a phase was skipped or failed)."""
 
 OPTIONAL_KEYS = (
+    "cpu_seconds_per_1000_refreshes_fleet",
+    "admin_cpu_seconds_measured",
     "replicas",
     "failover_clusters",
     "failover_seconds",
@@ -50,8 +52,8 @@ OPTIONAL_KEYS = (
     "postgres_cpu_share",
     "postgres_machine_share",
 )
-"""Keys a run has only when asked for (several replicas, a fail-over, the PostgreSQL store), shown after
-the others."""
+"""Keys a run has only when asked for (several replicas, a fail-over, the PostgreSQL store) or only when
+measured (CPU by thread needs ``/proc``), shown after the others."""
 
 OPERATOR_CALLS_PER_REFRESH = 8.0
 """The low end of eks-operator's 8-11 AWS calls per cluster refresh."""
@@ -109,25 +111,31 @@ def targets(r: Mapping[str, Any], period: float) -> list[Target]:
     lag = _num(r.get("tick_lag_seconds_p99"))
     out.append(_at_most("tick lag p99", lag, 1.0))
     out.append(_at_most("event-loop stall (max)", _num(r.get("loop_lag_seconds_max")), 1.0))
-    cpu = _num(r.get("cpu_seconds_per_1000_refreshes"))
     raw = _num(r.get("raw_floor_cpu_seconds_per_1000_refreshes"))
     floor = _num(r.get("floor_cpu_seconds_per_1000_refreshes"))
-    out.append(
-        Target(
-            name="CPU per refresh (raw)",
-            goal="<= 1.5 x raw floor",
-            value=f"{cpu / raw:.2f} x raw floor" if cpu is not None and raw else "n/a",
-            met=(cpu <= 1.5 * raw) if cpu is not None and raw else None,
+    # Whole process, then without the admin API's threads, which serve the harness's readers (GETs,
+    # summary pages, 100 watches, scrapes) and not the refreshes the floors do.
+    for label, key in (
+        ("", "cpu_seconds_per_1000_refreshes"),
+        (", fleet", "cpu_seconds_per_1000_refreshes_fleet"),
+    ):
+        cpu = _num(r.get(key))
+        out.append(
+            Target(
+                name=f"CPU/refresh{label} (raw)",
+                goal="<= 1.5 x raw floor",
+                value=f"{cpu / raw:.2f} x raw floor" if cpu is not None and raw else "n/a",
+                met=(cpu <= 1.5 * raw) if cpu is not None and raw else None,
+            )
         )
-    )
-    out.append(
-        Target(
-            name="CPU per refresh (SDK)",
-            goal="<= 0.5 x bare aiobotocore",
-            value=f"{cpu / floor:.2f} x floor" if cpu is not None and floor else "n/a",
-            met=(cpu <= 0.5 * floor) if cpu is not None and floor else None,
+        out.append(
+            Target(
+                name=f"CPU/refresh{label} (SDK)",
+                goal="<= 0.5 x bare aiobotocore",
+                value=f"{cpu / floor:.2f} x floor" if cpu is not None and floor else "n/a",
+                met=(cpu <= 0.5 * floor) if cpu is not None and floor else None,
+            )
         )
-    )
     calls = _num(r.get("aws_calls_per_refresh"))
     out.append(
         Target(

@@ -177,6 +177,11 @@ def _round_figures(
     if refreshed > 0:
         r["cpu_seconds_per_1000_refreshes"] = cpu / refreshed * 1000
         r["cpu_seconds_per_1000_refreshes_net"] = max(0.0, cpu - harness) / refreshed * 1000
+        # Net of the admin API's threads, by the process's own count (0 where it has no /proc): what the
+        # actors, the scheduler, the AWS client and the actors' store cost, the part the floors compare.
+        admin_cpu = end.admin_cpu - start.admin_cpu
+        r["admin_cpu_seconds_measured"] = admin_cpu
+        r["cpu_seconds_per_1000_refreshes_fleet"] = max(0.0, cpu - admin_cpu) / refreshed * 1000
         r["aws_calls_per_refresh"] = sum(delta.values()) / refreshed
         reads = ("DescribeCluster", "ListNodegroups", "DescribeNodegroup", "DescribeAddon")
         r["aws_refresh_reads_per_refresh"] = sum(delta.get(f"eks:{op}", 0) for op in reads) / refreshed

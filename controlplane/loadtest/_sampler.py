@@ -23,7 +23,10 @@ PREFIXES = (
     "controlplane_clusters",
     "controlplane_reconcile_seconds_count",
     "controlplane_event_loop_lag_max_seconds",
+    "controlplane_thread_cpu_seconds_total",
 )
+ADMIN_THREAD = "admin-api"
+"""The admin API's thread, and the prefix of the threads of its store (``admin-api/store-reader``)."""
 MAX_SAMPLES = 50_000
 
 
@@ -49,6 +52,18 @@ class Sample(msgspec.Struct, kw_only=True):
     scrape_bytes: int
     loop_lag_max: float = 0.0
     """The worst event-loop stall the process saw so far (seconds)."""
+    admin_cpu: float = 0.0
+    """CPU seconds so far of the admin API's threads (its server and its store connections), which serve
+    the harness's GETs, summary pages, watches and scrapes: ``cpu`` less this is the fleet's own work."""
+
+
+def admin_cpu_seconds(series: _prom.Series) -> float:
+    return sum(
+        v
+        for (name, labels), v in series.items()
+        if name == "controlplane_thread_cpu_seconds_total"
+        and dict(labels).get("thread", "").partition("/")[0] == ADMIN_THREAD
+    )
 
 
 def ticks_seen(series: _prom.Series) -> float:
@@ -76,6 +91,7 @@ def take(
         scrape_seconds=seconds,
         scrape_bytes=size,
         loop_lag_max=_prom.value(series, "controlplane_event_loop_lag_max_seconds"),
+        admin_cpu=admin_cpu_seconds(series),
     )
 
 
@@ -106,6 +122,7 @@ def combine(parts: list[Sample]) -> Sample:
         scrape_seconds=max(p.scrape_seconds for p in parts),
         scrape_bytes=sum(p.scrape_bytes for p in parts),
         loop_lag_max=max(p.loop_lag_max for p in parts),
+        admin_cpu=sum(p.admin_cpu for p in parts),
     )
 
 

@@ -49,7 +49,10 @@ class Connection:
     async def open(self, connect: Callable[[], sqlite3.Connection]) -> None:
         if self._thread is not None:
             raise RuntimeError(f"{self._name}: already opened")
-        self._thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
+        # Named after the thread that opens it (``admin-api/store-reader``): CPU by thread then tells the
+        # admin API's reads apart from the actors' (``controlplane_thread_cpu_seconds_total``).
+        owner = threading.current_thread().name
+        self._thread = threading.Thread(target=self._serve, name=f"{owner}/{self._name}", daemon=True)
         self._thread.start()
 
         def run() -> None:
