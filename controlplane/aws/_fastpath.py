@@ -3,8 +3,10 @@
 Refreshing a fleet is DescribeCluster + ListNodegroups + DescribeNodegroup per node group
 (+ DescribeAddon), and through botocore ~85% of the client CPU of each call goes to serializing,
 user-agent building, event hooks and parsing (~450 µs per call against ~60 µs for the HTTP GET and
-JSON decode themselves). These four operations are plain GETs of a path built from one or two
-names, so this module sends them itself on one ``aiohttp.ClientSession`` owned by the adapter:
+JSON decode themselves). An import's first refresh adds the lists of the cluster's addons, access
+entries, Pod Identity associations, Fargate profiles and updates. These are plain GETs of a path built
+from one or two names, so this module sends them itself on one ``aiohttp.ClientSession`` owned by the
+adapter:
 
 - URL: the endpoint botocore's own endpoint rules give the client (so ``AWS_USE_FIPS_ENDPOINT``,
   ``AWS_USE_DUALSTACK_ENDPOINT`` and ``AWS_ENDPOINT_URL_EKS`` apply as they do to botocore) + the
@@ -76,11 +78,24 @@ from ._operations import Operation
 from ._settings import AwsSettings
 from ._sigv4 import SigV4Signer
 
-FAST_OPERATIONS = frozenset({"DescribeCluster", "ListNodegroups", "DescribeNodegroup", "DescribeAddon"})
-"""EKS operations the fast path serves (every page of ListNodegroups)."""
+_CLUSTER_LISTS = {
+    "ListNodegroups": "node-groups",
+    "ListAddons": "addons",
+    "ListAccessEntries": "access-entries",
+    "ListPodIdentityAssociations": "pod-identity-associations",
+    "ListFargateProfiles": "fargate-profiles",
+}
+"""The paginated GETs of one cluster's children (``/clusters/{name}/<child>``): a refresh reads the node
+groups every time, and a first refresh (an import) the other four, once each. ``ListUpdates`` of the
+cluster itself (``/clusters/{name}/updates``, keyed ``name``) is paginated the same way."""
+
+FAST_OPERATIONS = frozenset(
+    {"DescribeCluster", "DescribeNodegroup", "DescribeAddon", "ListUpdates", *_CLUSTER_LISTS}
+)
+"""EKS operations the fast path serves (every page of the lists)."""
 
 PAGE_SIZE = 100
-"""``maxResults`` of ListNodegroups pages (EKS's maximum)."""
+"""``maxResults`` of the lists' pages (EKS's maximum for each of them)."""
 
 _USER_AGENT = "eks-controlplane fast-reads"
 _TRANSIENT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"})
@@ -100,14 +115,18 @@ def fast_path(op: Operation, request: Mapping[str, Any]) -> str | None:
     """The URL path of ``op`` with ``request``, or None to send it through botocore (pure)."""
     if op.service != "eks" or op.name not in FAST_OPERATIONS:
         return None
-    if op.name == "DescribeCluster":
+    if op.name in ("DescribeCluster", "ListUpdates"):  # the cluster's updates: no node group, no add-on
         name = _name(request.get("name")) if len(request) == 1 else None
-        return None if name is None else f"/clusters/{name}"
+        if name is None:
+            return None
+        return f"/clusters/{name}" if op.name == "DescribeCluster" else f"/clusters/{name}/updates"
     cluster = _name(request.get("clusterName"))
     if cluster is None:
         return None
-    if op.name == "ListNodegroups":
-        return f"/clusters/{cluster}/node-groups" if len(request) == 1 else None
+    child = _CLUSTER_LISTS.get(op.name)
+    if child is not None:
+        # Only the cluster: a filter (``namespace``, ``associatedPolicyArn``) or a page size is botocore's.
+        return f"/clusters/{cluster}/{child}" if len(request) == 1 else None
     if len(request) != 2:
         return None
     if op.name == "DescribeNodegroup":
@@ -118,7 +137,7 @@ def fast_path(op: Operation, request: Mapping[str, Any]) -> str | None:
 
 
 def page_query(next_token: str | None, page_size: int = PAGE_SIZE) -> str:
-    """The query string of one ListNodegroups page (keys sorted, as SigV4 canonicalizes them)."""
+    """The query string of one page of a list (keys sorted, as SigV4 canonicalizes them)."""
     query = f"maxResults={page_size}"
     return query if next_token is None else f"{query}&nextToken={percent_encode(next_token)}"
 

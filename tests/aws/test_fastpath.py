@@ -33,7 +33,13 @@ from controlplane.aws import (
     ThrottledError,
 )
 from controlplane.aws._errors import classify
-from controlplane.aws._fastpath import drop_null_members, error_code_and_message, fast_path, page_query
+from controlplane.aws._fastpath import (
+    FastReads,
+    drop_null_members,
+    error_code_and_message,
+    fast_path,
+    page_query,
+)
 from controlplane.aws._operations import OPERATIONS
 from controlplane.sim import SimSettings, Simulator
 
@@ -104,6 +110,15 @@ def test_paths_are_built_and_encoded_like_botocore() -> None:
     assert path("DescribeCluster", name="") is None
     assert path("DescribeNodegroup", clusterName="c1") is None
     assert path("ListNodegroups", clusterName="c1", maxResults=5) is None
+    assert path("ListAddons", clusterName="c1") == "/clusters/c1/addons"
+    assert path("ListAccessEntries", clusterName="c 1") == "/clusters/c%201/access-entries"
+    assert path("ListPodIdentityAssociations", clusterName="c1") == "/clusters/c1/pod-identity-associations"
+    assert path("ListFargateProfiles", clusterName="c1") == "/clusters/c1/fargate-profiles"
+    assert path("ListUpdates", name="c1") == "/clusters/c1/updates"
+    assert path("ListUpdates", name="c1", nodegroupName="a") is None
+    # A filter is a query parameter botocore serializes: not the fast path's.
+    assert path("ListPodIdentityAssociations", clusterName="c1", namespace="kube-system") is None
+    assert path("ListAccessEntries", clusterName="c1", associatedPolicyArn="arn:p") is None
     assert path("DescribeUpdate", name="c1", updateId="u") is None
     assert fast_path(OPERATIONS[("sts", "GetCallerIdentity")], {}) is None
     assert page_query(None) == "maxResults=100"
@@ -175,6 +190,56 @@ async def test_list_nodegroups_reads_every_page(sim: Simulator, scopes: tuple[Aw
     calls = await _control(sim, "GET", "/_sim/calls", None)
     assert calls["eks"]["ListNodegroups"] == 3
     assert await slow.list_nodegroups("big") == names
+
+
+@pytest.mark.anyio
+async def test_a_clusters_other_lists_read_every_page_and_match_botocore(
+    sim: Simulator, scopes: tuple[AwsScope, AwsScope], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast, slow = scopes
+    served: list[tuple[str, str]] = []
+    original = FastReads.get
+
+    async def spy(
+        self: FastReads, key: Any, client: Any, transport: Any, op: Any, path: str, query: str = ""
+    ) -> Any:
+        served.append((op.name, query))
+        return await original(self, key, client, transport, op, path, query)
+
+    monkeypatch.setattr(FastReads, "get", spy)
+    spec = {"name": "c2", "version": "1.30", "authenticationMode": "API_AND_CONFIG_MAP"}
+    await _control(sim, "POST", "/_sim/clusters", spec)
+    principals = [f"arn:aws:iam::123456789012:role/r-{i:03d}" for i in range(130)]
+    for arn in principals:
+        await slow.create_access_entry("c2", arn)
+    await slow.create_addon("c2", "eks-pod-identity-agent")
+    await slow.create_pod_identity_association("c2", "default", "app", ROLE)
+    await slow.create_fargate_profile("c2", "fp", ROLE, selectors=[{"namespace": "batch"}])
+    update = await slow.update_cluster_version("c2", "1.31")
+    await _control(sim, "DELETE", "/_sim/calls", {})
+    entries = await fast.list_access_entries("c2")
+    assert set(entries) - set(principals) == {ROLE}  # EKS adds the creator's own entry in API modes
+    assert entries == await slow.list_access_entries("c2")
+    assert await fast.list_addons("c2") == await slow.list_addons("c2") == ["eks-pod-identity-agent"]
+    associations = await fast.list_pod_identity_associations("c2")
+    assert [(a["namespace"], a["serviceAccount"]) for a in associations] == [("default", "app")]
+    assert _plain(associations) == _plain(await slow.list_pod_identity_associations("c2"))
+    assert await fast.list_fargate_profiles("c2") == await slow.list_fargate_profiles("c2") == ["fp"]
+    assert await fast.list_updates("c2") == await slow.list_updates("c2") == [update["id"]]
+    addon_updates = await fast.list_updates("c2", addon_name="eks-pod-identity-agent")
+    assert addon_updates == await slow.list_updates("c2", addon_name="eks-pod-identity-agent")
+    # Each page one GET; the fast path asked for pages of 100, botocore for EKS's default size.
+    calls = await _control(sim, "GET", "/_sim/calls", None)
+    pages = -(-len(entries) // 100)
+    assert calls["eks"]["ListAccessEntries"] >= pages + 1
+    assert calls["eks"]["ListAddons"] == calls["eks"]["ListFargateProfiles"] == 2
+    # The fast scope's reads were the fast path's: pages of 100, the second asked for by its token.
+    fast_ops = [op for op, _ in served]
+    assert fast_ops.count("ListAccessEntries") == pages
+    lists = ("ListAddons", "ListPodIdentityAssociations", "ListFargateProfiles", "ListUpdates")
+    assert [fast_ops.count(op) for op in lists] == [1, 1, 1, 1]  # an add-on's updates: botocore's
+    assert all(q.startswith("maxResults=100") for _, q in served)
+    assert sum("nextToken=" in q for op, q in served if op == "ListAccessEntries") == pages - 1
 
 
 @pytest.mark.anyio
