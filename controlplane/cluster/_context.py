@@ -24,6 +24,7 @@ from controlplane.config import LifecycleSettings
 
 from . import _plan
 from ._conditions import now_rfc3339
+from ._versions import VersionSupport
 
 if TYPE_CHECKING:
     from controlplane.aws import AwsAdapter
@@ -77,6 +78,8 @@ class ClusterDeps(msgspec.Struct, frozen=False, kw_only=True):
     """Told after every sync tick (refreshed or skipped) with the round id, for round accounting."""
     on_removed: Callable[[str], None] | None = None
     """Told when a deleted cluster has left AWS and the store."""
+    versions: VersionSupport = msgspec.field(default_factory=VersionSupport)
+    """EKS's support status of Kubernetes versions, asked once per region and version."""
 
     def scaled(self, seconds: float) -> float:
         return seconds * self.time_scale

@@ -120,13 +120,7 @@ async def observe(p: Pass, *, cluster: dict[str, Any] | None = None) -> Observat
     version = str(cluster.get("version") or "")
     support: tuple[str, str] | None = None
     if version and version != p.status.eks_status.version_support_of:
-        try:
-            found = await scope.describe_cluster_versions([version])
-        except AwsError:
-            found = []  # only a warning depends on it: try again on the next refresh
-        status = next(
-            (str(v.get("versionStatus") or "") for v in found if v.get("clusterVersion") == version), ""
-        )
+        status = await p.deps.versions.status(scope, version)
         if status:
             support = (version, status)
     return Observation(
