@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import psutil
@@ -67,6 +67,9 @@ async def failover(run: Run, cps: list[Child], admins: list[AdminClient]) -> lis
     victim, victim_id = cps[victim_index], replica_id(victim_index)
     orphans = await count_written_by(run.data_dir, run.store_url, victim_id)
     progress(f"fail-over: SIGKILL {victim_id} (pid {victim.pid}), which runs {orphans:,} clusters")
+    survivors = [psutil.Process(cp.pid) for cp in cps[:victim_index]]
+    simulators = [psutil.Process(c.pid) for c in run.children if c.name == "simulator"]
+    cpu0 = _cpu(survivors), _cpu(simulators), psutil.cpu_times()
     victim.kill_now()
     began = time.monotonic()
     limit = min(run.remaining(), 600.0)
@@ -79,5 +82,22 @@ async def failover(run: Run, cps: list[Child], admins: list[AdminClient]) -> lis
     took = time.monotonic() - began
     run.result["failover_clusters"] = orphans
     run.result["failover_seconds"] = took
+    # Where the machine's CPU went meanwhile: a take-over is bounded by the survivors' CPU and the
+    # simulator's, which share this machine's cores.
+    machine = psutil.cpu_times()
+    busy = _busy(machine) - _busy(cpu0[2])
+    total = sum(machine) - sum(cpu0[2])
+    run.result["failover_survivors_cpu_seconds"] = _cpu(survivors) - cpu0[0]
+    run.result["failover_simulator_cpu_seconds"] = _cpu(simulators) - cpu0[1]
+    run.result["failover_machine_busy"] = busy / total if total > 0 else None
     progress(f"fail-over: every orphaned cluster refreshed by a survivor after {took:.1f}s")
     return cps[:victim_index]
+
+
+def _cpu(processes: list[psutil.Process]) -> float:
+    return sum(float(t.user + t.system) for t in (p.cpu_times() for p in processes))
+
+
+def _busy(times: Any) -> float:
+    """CPU time the machine spent on anything but waiting (all cores)."""
+    return float(sum(times)) - float(times.idle) - float(getattr(times, "iowait", 0.0))
