@@ -220,18 +220,37 @@ class Membership:
         log.info("shards handed over", extra={"replica": self.id, "shards": shards})
 
     async def _take(self, shards: list[int], leases: list[Lease], now: float) -> None:
+        """Acquire ``shards`` in one statement, then start them one after the other.
+
+        Every acquired lease is held (and so renewed) from the start, not only once its turn to start came:
+        a survivor taking over 128 shards of 25,000 clusters while it refreshes its own took longer than
+        the lease to start them all, and the last ones expired before they were ever renewed. The loop
+        also renews as it goes, since no renewer runs yet while the replica joins."""
         if not shards:
             return
         sent = self._clock()
         before = {lease.shard: lease for lease in leases}
-        for lease in await self.store.acquire_leases(self.id, shards, self.settings.lease_duration):
+        acquired = await self.store.acquire_leases(self.id, shards, self.settings.lease_duration)
+        for lease in acquired:
             self._held[lease.shard] = _Held(lease.epoch, sent)
+        renewed_at = sent
+        for index, lease in enumerate(acquired):
+            held = self._held.get(lease.shard)
+            if held is None or held.epoch != lease.epoch:
+                continue  # lost or past its deadline while the others started: not ours to start
             try:
+                if self._clock() - renewed_at >= self.settings.retry_period:
+                    renewed_at = self._clock()
+                    await self._renew()
+                    if self._held.get(lease.shard) is not held:
+                        continue
                 await self._host.start_shard(lease.shard, Fence(self.id, lease.shard, lease.epoch))
             except StoreError:
-                # Its clusters could not be read: not held then (a held shard is never started again),
-                # taken again (it is our own lease) by a later round.
-                del self._held[lease.shard]
+                # Its clusters could not be read (or the renewal failed): neither it nor the ones after it
+                # are held then (a held shard is never started again); a later round takes them again.
+                for rest in acquired[index:]:
+                    if self._held.get(rest.shard) is not None and self._held[rest.shard].epoch == rest.epoch:
+                        del self._held[rest.shard]
                 await self._host.stop_shard(lease.shard)
                 raise
             previous = before.get(lease.shard)
