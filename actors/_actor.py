@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import time
 from collections import deque
@@ -36,9 +37,13 @@ logger: Final = logging.getLogger("actors")
 
 _DEFAULT_SUPERVISION: Final = Supervision()
 
-_PARK: Final = Exception("parked")
-"""What ``_serve`` returns when the mailbox is empty: the task ends until a message arrives (a sentinel
-compared by identity, typed like the failures ``_serve`` returns; never raised)."""
+
+class _Parked(enum.Enum):
+    PARKED = "parked"
+
+
+_PARK: Final = _Parked.PARKED
+"""What ``_serve`` returns when the mailbox is empty: the task ends until a message arrives."""
 
 
 class _Cancellable(Protocol):
@@ -251,9 +256,10 @@ class Actor(TimedActor[MsgT, StateT]):
                         self._status = _RUNNING
             hooks = True
             if failure is None:
-                failure = await self._serve()
-            if failure is _PARK:
-                return True
+                served = await self._serve()
+                if served is _PARK:
+                    return True
+                failure = served
             if failure is None or self._drain is not None:
                 break
             if not await self._supervise(failure):
@@ -271,7 +277,7 @@ class Actor(TimedActor[MsgT, StateT]):
                 )
         return False
 
-    async def _serve(self) -> Exception | None:
+    async def _serve(self) -> Exception | _Parked | None:
         """Handle messages until a stop (returns None), a handler failure (returns it) or an empty mailbox
         (returns ``_PARK``: the task ends, the next message starts another)."""
         observer = self._observer
