@@ -97,6 +97,14 @@ def _rounds_inside_period(r: Mapping[str, Any], period: float) -> Target:
     return Target(name="rounds inside period", goal=goal, value=value, met=met)
 
 
+def _within(name: str, cpu: float | None, floor: float | None, factor: float, what: str) -> Target:
+    """``cpu`` at most ``factor`` times ``floor``; not judged when either was not measured."""
+    goal = f"<= {factor:g} x {what}"
+    if cpu is None or not floor:
+        return Target(name=name, goal=goal, value="n/a", met=None)
+    return Target(name=name, goal=goal, value=f"{cpu / floor:.2f} x {what}", met=cpu <= factor * floor)
+
+
 def targets(r: Mapping[str, Any], period: float) -> list[Target]:
     """Each goal of the load issues, judged on this run (``met`` None: not measured, or not at this size)."""
     out: list[Target] = []
@@ -123,22 +131,8 @@ def targets(r: Mapping[str, Any], period: float) -> list[Target]:
         (", fleet", "cpu_seconds_per_1000_refreshes_fleet"),
     ):
         cpu = _num(r.get(key))
-        out.append(
-            Target(
-                name=f"CPU/refresh{label} (raw)",
-                goal="<= 1.5 x raw floor",
-                value=f"{cpu / raw:.2f} x raw floor" if cpu is not None and raw else "n/a",
-                met=(cpu <= 1.5 * raw) if cpu is not None and raw else None,
-            )
-        )
-        out.append(
-            Target(
-                name=f"CPU/refresh{label} (SDK)",
-                goal="<= 0.5 x bare aiobotocore",
-                value=f"{cpu / floor:.2f} x floor" if cpu is not None and floor else "n/a",
-                met=(cpu <= 0.5 * floor) if cpu is not None and floor else None,
-            )
-        )
+        out.append(_within(f"CPU/refresh{label} (raw)", cpu, raw, 1.5, "raw floor"))
+        out.append(_within(f"CPU/refresh{label} (SDK)", cpu, floor, 0.5, "bare aiobotocore"))
     calls = _num(r.get("aws_calls_per_refresh"))
     out.append(
         Target(
