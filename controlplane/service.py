@@ -161,6 +161,9 @@ class Service:
             self.store, s.replica, replica_id=identity.id, address=self.url, host=self.fleet
         )
         stack.push_async_callback(self.membership.leave)
+        # Before the join: nothing renews the leases it takes until ``membership.run`` starts below, and
+        # loading botocore's models took longer than a 3 s lease on a busy machine.
+        await self.deps.aws.warm()
         cursor = await self.store.head()  # before join lists its shards: no change slips between
         await self.membership.join()
         log.info(
@@ -172,7 +175,6 @@ class Service:
             },
         )
         await self._start_scheduler()
-        await self.deps.aws.warm()
         # Everything built so far (modules, botocore's models, the actors) lives as long as the process:
         # out of the collector's sight, a full collection walks only what changes afterwards.
         gc.freeze()
