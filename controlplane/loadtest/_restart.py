@@ -15,7 +15,7 @@ from ._clients import AdminClient
 from ._phase import LoadTestError, progress
 from ._procs import Child, ProcessError
 from ._replicas import count_written_by, replica_id
-from ._sampler import PREFIXES, ticks_seen
+from ._sampler import PREFIXES, cpu_seconds, ticks_seen
 
 if TYPE_CHECKING:
     from ._run import Run
@@ -69,7 +69,7 @@ async def failover(run: Run, cps: list[Child], admins: list[AdminClient]) -> lis
     progress(f"fail-over: SIGKILL {victim_id} (pid {victim.pid}), which runs {orphans:,} clusters")
     survivors = [psutil.Process(cp.pid) for cp in cps[:victim_index]]
     simulators = [psutil.Process(c.pid) for c in run.children if c.name == "simulator"]
-    cpu0 = _cpu(survivors), _cpu(simulators), psutil.cpu_times()
+    survivors0, simulators0, machine0 = cpu_seconds(survivors), cpu_seconds(simulators), psutil.cpu_times()
     victim.kill_now()
     began = time.monotonic()
     limit = min(run.remaining(), 600.0)
@@ -85,17 +85,13 @@ async def failover(run: Run, cps: list[Child], admins: list[AdminClient]) -> lis
     # Where the machine's CPU went meanwhile: a take-over is bounded by the survivors' CPU and the
     # simulator's, which share this machine's cores.
     machine = psutil.cpu_times()
-    busy = _busy(machine) - _busy(cpu0[2])
-    total = sum(machine) - sum(cpu0[2])
-    run.result["failover_survivors_cpu_seconds"] = _cpu(survivors) - cpu0[0]
-    run.result["failover_simulator_cpu_seconds"] = _cpu(simulators) - cpu0[1]
+    busy = _busy(machine) - _busy(machine0)
+    total = sum(machine) - sum(machine0)
+    run.result["failover_survivors_cpu_seconds"] = cpu_seconds(survivors) - survivors0
+    run.result["failover_simulator_cpu_seconds"] = cpu_seconds(simulators) - simulators0
     run.result["failover_machine_busy"] = busy / total if total > 0 else None
     progress(f"fail-over: every orphaned cluster refreshed by a survivor after {took:.1f}s")
     return cps[:victim_index]
-
-
-def _cpu(processes: list[psutil.Process]) -> float:
-    return sum(float(t.user + t.system) for t in (p.cpu_times() for p in processes))
 
 
 def _busy(times: Any) -> float:

@@ -57,6 +57,11 @@ class Sample(msgspec.Struct, kw_only=True):
     the harness's GETs, summary pages, watches and scrapes: ``cpu`` less this is the fleet's own work."""
 
 
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """User + system CPU seconds of ``processes`` so far."""
+    return sum(float(t.user + t.system) for t in (p.cpu_times() for p in processes))
+
+
 def admin_cpu_seconds(series: _prom.Series) -> float:
     return sum(
         v
@@ -162,7 +167,7 @@ class Sampler:
         return self.samples[-1]
 
     def cpu_seconds(self) -> float:
-        return sum(float(t.user + t.system) for t in (p.cpu_times() for p in self.processes))
+        return cpu_seconds(self.processes)
 
     def rss(self) -> int:
         rss = sum(int(p.memory_info().rss) for p in self.processes)
@@ -178,7 +183,7 @@ class Sampler:
                 _prom.parse(text, PREFIXES),
                 t=t,
                 rss=int(proc.memory_info().rss),
-                cpu=float(sum(proc.cpu_times()[:2])),
+                cpu=cpu_seconds([proc]),
                 calls=calls,
                 seconds=seconds,
                 size=size,
