@@ -230,26 +230,26 @@ class Membership:
             return
         sent = self._clock()
         before = {lease.shard: lease for lease in leases}
-        acquired = await self.store.acquire_leases(self.id, shards, self.settings.lease_duration)
-        for lease in acquired:
-            self._held[lease.shard] = _Held(lease.epoch, sent)
+        taken = [
+            (lease, _Held(lease.epoch, sent))
+            for lease in await self.store.acquire_leases(self.id, shards, self.settings.lease_duration)
+        ]
+        for lease, held in taken:
+            self._held[lease.shard] = held
         renewed_at = sent
-        for index, lease in enumerate(acquired):
-            held = self._held.get(lease.shard)
-            if held is None or held.epoch != lease.epoch:
-                continue  # lost or past its deadline while the others started: not ours to start
+        for index, (lease, held) in enumerate(taken):
             try:
                 if self._clock() - renewed_at >= self.settings.retry_period:
                     renewed_at = self._clock()
                     await self._renew()
-                    if self._held.get(lease.shard) is not held:
-                        continue
+                if self._held.get(lease.shard) is not held:
+                    continue  # lost or past its deadline while the others started: not ours to start
                 await self._host.start_shard(lease.shard, Fence(self.id, lease.shard, lease.epoch))
             except StoreError:
                 # Its clusters could not be read (or the renewal failed): neither it nor the ones after it
                 # are held then (a held shard is never started again); a later round takes them again.
-                for rest in acquired[index:]:
-                    if self._held.get(rest.shard) is not None and self._held[rest.shard].epoch == rest.epoch:
+                for rest, rest_held in taken[index:]:
+                    if self._held.get(rest.shard) is rest_held:
                         del self._held[rest.shard]
                 await self._host.stop_shard(lease.shard)
                 raise
