@@ -87,11 +87,13 @@ _CLUSTER_LISTS = {
 }
 """The paginated GETs of one cluster's children (``/clusters/{name}/<child>``): a refresh reads the node
 groups every time, and a first refresh (an import) the other four, once each. ``ListUpdates`` of the
-cluster itself (``/clusters/{name}/updates``, keyed ``name``) is paginated the same way."""
+cluster itself (in ``_BY_NAME``) is paginated the same way."""
 
-FAST_OPERATIONS = frozenset(
-    {"DescribeCluster", "DescribeNodegroup", "DescribeAddon", "ListUpdates", *_CLUSTER_LISTS}
-)
+_BY_NAME = {"DescribeCluster": "", "ListUpdates": "/updates"}
+"""The operations keyed by the cluster's ``name`` (not ``clusterName``): their path after
+``/clusters/{name}``."""
+
+FAST_OPERATIONS = frozenset({"DescribeNodegroup", "DescribeAddon", *_BY_NAME, *_CLUSTER_LISTS})
 """EKS operations the fast path serves (every page of the lists)."""
 
 PAGE_SIZE = 100
@@ -115,11 +117,10 @@ def fast_path(op: Operation, request: Mapping[str, Any]) -> str | None:
     """The URL path of ``op`` with ``request``, or None to send it through botocore (pure)."""
     if op.service != "eks" or op.name not in FAST_OPERATIONS:
         return None
-    if op.name in ("DescribeCluster", "ListUpdates"):  # the cluster's updates: no node group, no add-on
+    suffix = _BY_NAME.get(op.name)
+    if suffix is not None:  # ListUpdates of the cluster itself: no node group, no add-on
         name = _name(request.get("name")) if len(request) == 1 else None
-        if name is None:
-            return None
-        return f"/clusters/{name}" if op.name == "DescribeCluster" else f"/clusters/{name}/updates"
+        return None if name is None else f"/clusters/{name}{suffix}"
     cluster = _name(request.get("clusterName"))
     if cluster is None:
         return None
