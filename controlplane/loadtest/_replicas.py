@@ -31,34 +31,46 @@ async def wait_balanced(admin: AdminClient, replicas: int, *, within: float) -> 
         await asyncio.sleep(0.2)
 
 
-def _count(db: Path, replica: str) -> int:
+_BY_REPLICA = "json_extract(status, '$.replica') = ?"
+_BY_REPLICA_PG = "convert_from(status, 'UTF8')::jsonb ->> 'replica' = $1"
+
+
+def _sqlite_seqs(db: Path, replica: str | None) -> dict[str, int]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
-        row = conn.execute(
-            "SELECT COUNT(*) FROM cluster_status WHERE json_extract(status, '$.replica') = ?", (replica,)
-        ).fetchone()
+        if replica is None:
+            rows = conn.execute("SELECT name, status_seq FROM cluster_status").fetchall()
+        else:
+            rows = conn.execute(
+                f"SELECT name, status_seq FROM cluster_status WHERE {_BY_REPLICA}", (replica,)
+            ).fetchall()
     finally:
         conn.close()
-    return int(row[0])
+    return {name: int(seq) for name, seq in rows}
 
 
-async def _count_pg(url: str, replica: str) -> int:
+async def _pg_seqs(url: str, replica: str | None) -> dict[str, int]:
     conn = await asyncpg.connect(url)
     try:
-        found = await conn.fetchval(
-            "SELECT COUNT(*) FROM cluster_status "
-            "WHERE convert_from(status, 'UTF8')::jsonb ->> 'replica' = $1",
-            replica,
-        )
+        if replica is None:
+            rows = await conn.fetch("SELECT name, status_seq FROM cluster_status")
+        else:
+            rows = await conn.fetch(
+                f"SELECT name, status_seq FROM cluster_status WHERE {_BY_REPLICA_PG}", replica
+            )
     finally:
         await conn.close()
-    return int(found)
+    return {row[0]: int(row[1]) for row in rows}
 
 
-async def count_written_by(data_dir: Path, store_url: str | None, replica: str) -> int:
-    """Clusters whose committed status was last written by ``replica`` (read straight from the store,
-    the SQLite file under ``data_dir`` or the PostgreSQL database at ``store_url``, so that 50,000
-    clusters need no API listing)."""
+async def status_seqs(data_dir: Path, store_url: str | None, written_by: str | None = None) -> dict[str, int]:
+    """The sequence number of each cluster's committed status, read straight from the store (the SQLite
+    file under ``data_dir`` or the PostgreSQL database at ``store_url``), so that 50,000 clusters need no
+    API listing. A status write always raises its row's number.
+
+    ``written_by`` keeps only the clusters whose status names that replica. That decodes every status
+    (3.3 KB of JSON each: 1.6 s of PostgreSQL's CPU at 50,000), so poll without it: then no status is
+    read at all."""
     if store_url is not None:
-        return await _count_pg(store_url, replica)
-    return await asyncio.to_thread(_count, data_dir / "controlplane.db", replica)
+        return await _pg_seqs(store_url, written_by)
+    return await asyncio.to_thread(_sqlite_seqs, data_dir / "controlplane.db", written_by)
