@@ -84,6 +84,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             )
             return 2
         return _serve_workers(settings, args.workers)
+    from controlplane.replicas import die_with_parent  # noqa: PLC0415
+
+    if not die_with_parent():
+        print("controlplane: the parent of this worker is gone; not starting", file=sys.stderr)
+        return 0
     try:
         return asyncio.run(serve(settings, sim=args.sim))
     except StoreError as exc:

@@ -7,7 +7,7 @@ from ._balance import balance, targets
 from ._follow import ChangeRouter, follow
 from ._identity import ReplicaIdentity, fresh_id, resolve_identity
 from ._member import Membership, ShardHost
-from ._workers import WorkerPool, reserve_port, worker_command, worker_env
+from ._workers import WorkerPool, die_with_parent, reserve_port, worker_command, worker_env
 
 __all__ = [
     "ChangeRouter",
@@ -16,6 +16,7 @@ __all__ = [
     "ShardHost",
     "WorkerPool",
     "balance",
+    "die_with_parent",
     "follow",
     "fresh_id",
     "reserve_port",

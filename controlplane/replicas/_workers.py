@@ -4,12 +4,14 @@ The parent only supervises: it reserves the port (``SO_REUSEPORT``, so every wor
 kernel spreads connections), creates the admin token once, starts the workers as ``controlplane serve``
 with replica ids ``<base>-w<i>``, restarts a worker that dies (with a backoff that resets once it stayed
 up), and on SIGTERM/SIGINT stops them all and waits. The workers are ordinary replicas: they share the
-fleet through the store exactly as replicas on different machines do.
+fleet through the store exactly as replicas on different machines do. A worker also stops when the parent
+dies without a chance to stop it (SIGKILL, OOM killer): see ``die_with_parent``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -28,6 +30,9 @@ RESTART_BACKOFF_MAX = 30.0
 HEALTHY_AFTER = 60.0
 """A worker up this long has its restart backoff reset."""
 POLL = 0.1
+PARENT_ENV = "CONTROLPLANE_WORKER_PARENT"
+"""The parent's pid, in a worker's environment."""
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def reserve_port(host: str, port: int) -> socket.socket:
@@ -162,5 +167,24 @@ def worker_command(argv: Sequence[str], listen: str) -> list[str]:
 
 
 def worker_env() -> dict[str, str]:
-    """The workers' environment: the parent's, with the shared port."""
-    return {**os.environ, "CONTROLPLANE_ADMIN_REUSE_PORT": "true"}
+    """The workers' environment: the parent's, with the shared port and the parent's pid."""
+    return {**os.environ, "CONTROLPLANE_ADMIN_REUSE_PORT": "true", PARENT_ENV: str(os.getpid())}
+
+
+def die_with_parent(env: Mapping[str, str] = os.environ) -> bool:
+    """In a worker (``PARENT_ENV`` set): have the kernel send it SIGTERM when the parent dies, however it
+    dies (Linux's ``PR_SET_PDEATHSIG``). The worker then stops as on any SIGTERM, handing its shards
+    over, instead of running on unsupervised beside the replicas a restarted parent starts. Returns
+    False if the parent is already gone (it died before we asked): the worker should not start.
+
+    Elsewhere than Linux a worker outlives a killed parent; its leases still expire if it dies."""
+    value = env.get(PARENT_ENV)
+    if not value:
+        return True
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"prctl(PR_SET_PDEATHSIG): {os.strerror(errno)}")
+    # Asked after the parent died, the kernel would never signal: the worker has a new parent by now.
+    return os.getppid() == int(value)

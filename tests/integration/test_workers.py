@@ -3,6 +3,7 @@ that dies is restarted; SIGTERM to the parent stops them all (issue 10)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -95,3 +96,50 @@ def test_workers_share_the_port_and_the_fleet_and_a_dead_worker_comes_back(tmp_p
         assert took < 25
         assert _children(parent.popen.pid) == []
         assert time.monotonic() - started < 30
+
+
+def _ready(http: Http) -> bool:
+    """Both workers answer /readyz: 20 in a row, as the kernel spreads connections (none listens yet: no)."""
+    try:
+        return all(http.request("GET", "/readyz").status == 200 for _ in range(20))
+    except OSError:
+        return False
+
+
+def _gone(pid: int) -> bool:
+    """The process exited (a zombie nobody reaped yet counts: it runs nothing)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc; PR_SET_PDEATHSIG is Linux's")
+def test_workers_stop_gracefully_when_the_parent_is_killed(tmp_path: Path) -> None:
+    """A SIGKILLed parent cannot stop its workers; the kernel sends them SIGTERM instead, and they stop as
+    they would on any SIGTERM (before, they ran on unsupervised, beside the ones a new parent starts)."""
+    data = tmp_path / "data"
+    argv = ["serve", "--workers", "2", "--listen", "127.0.0.1:0", "--data-dir", str(data),
+            "--aws-endpoint", "http://127.0.0.1:9"]  # fmt: skip
+    with Proc("parent", argv, child_env(), tmp_path) as parent:
+        url = parent.wait_for(WORKERS_LINE, timeout=30)
+        http = Http(url, (data / "admin-token").read_text().strip())
+        wait_until(lambda: _ready(http), timeout=40, what="both workers ready", details=parent.output)
+        workers = _children(parent.popen.pid)
+        assert len(workers) == 2, workers
+        try:
+            os.kill(parent.popen.pid, signal.SIGKILL)
+            parent.popen.wait(timeout=10)
+            wait_until(
+                lambda: all(_gone(pid) for pid in workers),
+                timeout=40,
+                what="the workers stopped after their parent was killed",
+                details=parent.output,
+            )
+            # Each stopped through its SIGTERM path (the workers share the parent's stderr).
+            assert parent.stderr().count("shutting down") == 2, parent.output()
+        finally:
+            for pid in workers:  # nothing outlives the test, whatever failed
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
