@@ -282,6 +282,8 @@ def test_tiny_run_with_two_replicas_and_a_failover(tmp_path: Path, store: str) -
     assert result["refreshes_measured"] >= 20, text[-3000:]  # both replicas' refreshes are counted
     assert result["failover_clusters"] > 0
     assert 0 < result["failover_seconds"] < 30, text[-3000:]
+    # The first orphan is refreshed after the lease expired (3 s here), and no later than the last.
+    assert 2 < result["failover_first_refresh_seconds"] <= result["failover_seconds"], text[-3000:]
     # Where the CPU went during the take-over: the survivor and the simulator worked, within the machine.
     assert result["failover_survivors_cpu_seconds"] > 0 and result["failover_simulator_cpu_seconds"] > 0
     assert 0 < result["failover_machine_busy"] <= 1

@@ -47,6 +47,7 @@ OPTIONAL_KEYS = (
     "replicas",
     "failover_clusters",
     "failover_seconds",
+    "failover_first_refresh_seconds",
     "failover_survivors_cpu_seconds",
     "failover_simulator_cpu_seconds",
     "failover_machine_busy",
