@@ -87,6 +87,11 @@ class SyncSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     """Default of the ``eks-refresh-cron`` setting: 5-field cron, ``@hourly``-style, or ``@every 30s``."""
     initial_round_spread: float = 10.0
     """At start, every cluster is refreshed once, spread over this many seconds (or the period if shorter)."""
+    max_concurrent_refreshes: int = 64
+    """Sync ticks refreshing at once in this process. The others wait with their cluster still encoded:
+    a backlog (the clusters of shards taken over from a dead replica, 25,000 ticks due within 10 s) then
+    holds a kilobyte each, not a decoded cluster of a hundred objects for the collector to walk. Keep it
+    above the EKS ``max_in_flight``, so that the AWS calls stay pipelined."""
 
 
 class ReplicaSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -192,6 +197,8 @@ def load_settings(
     _check_listen(settings.admin.listen)
     _check_admin(settings.admin)
     _check_replica(settings.replica)
+    if settings.sync.max_concurrent_refreshes < 1:
+        raise ConfigError("invalid setting sync.max_concurrent_refreshes: must be >= 1")
     return settings
 
 

@@ -111,6 +111,11 @@ TICK_LAG_SECONDS = Histogram(
     buckets=(*_FAST, 10.0, 30.0, 60.0),
     registry=REGISTRY,
 )
+SYNC_REFRESHES_WAITING = Gauge(
+    "controlplane_sync_refreshes_waiting",
+    "Sync ticks waiting for one of the process's refresh slots ([sync] max_concurrent_refreshes).",
+    registry=REGISTRY,
+)
 SYNC_ROUND_SECONDS = Histogram(
     "controlplane_sync_round_seconds",
     "Time from a cron firing until every cluster of that round has been refreshed.",

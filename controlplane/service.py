@@ -136,6 +136,7 @@ class Service:
             time_scale=ts,
             service_account_token=service_account_token,
             on_refreshed=self.tracker.refreshed,
+            refresh_slots=anyio.Semaphore(s.sync.max_concurrent_refreshes),
         )
         self.system = ActorSystem(
             supervision=Supervision(

@@ -30,6 +30,7 @@ from controlplane.metrics import (
     RECONCILE_ERRORS,
     RECONCILE_SECONDS,
     SYNC_REFRESH_SECONDS,
+    SYNC_REFRESHES_WAITING,
     SYNC_TICKS,
     TICK_LAG_SECONDS,
 )
@@ -402,39 +403,54 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
         return self._settled() and time.time() - _synced_at(status.last_sync_time) < within
 
     async def _sync(self, tick: SyncTick) -> None:
-        loop = asyncio.get_running_loop()
-        if tick.planned:
-            TICK_LAG_SECONDS.observe(max(0.0, loop.time() - tick.planned))
         try:
-            if self.cluster.metadata.deletion_timestamp or self.cluster.status.phase != Phase.ACTIVE:
-                SYNC_TICKS.labels("skipped_busy").inc()
-                if not self.state_timeout_pending:
-                    # Nothing will pass by itself (a deletion asked for while no replica ran it, a
-                    # restart): the tick makes sure one does. A retry in backoff is left alone.
-                    self._arm(0.0)
+            slots = self.deps.refresh_slots
+            if slots is None:
+                await self._refresh_tick(tick)
                 return
-            if tick.fresh_for and self._fresh(tick.fresh_for):
-                SYNC_TICKS.labels("skipped_fresh").inc()
-                return
-            began = time.perf_counter()
-            p = await self._pass()
-            error: Exception | None = None
-            obs = None
+            # Waiting for a slot, the cluster stays encoded (nothing here has decoded it yet).
+            SYNC_REFRESHES_WAITING.inc()
             try:
-                obs = await observe(p)
-            except (AwsError, UpstreamBuildError) as exc:
-                error = exc
-            SYNC_REFRESH_SECONDS.observe(time.perf_counter() - began)
-            push = await refresh(p, obs, error)
-            SYNC_TICKS.labels("error" if error else "refreshed").inc()
-            for event in p.events:
-                await self.deps.store.append_event(self.cluster.metadata.name, event, fence=self.fence)
-            await self._write(durable=False)
-            if push:
-                self._arm(0.0)
+                await slots.acquire()
+            finally:
+                SYNC_REFRESHES_WAITING.dec()
+            try:
+                await self._refresh_tick(tick)
+            finally:
+                slots.release()
         finally:
             if self.deps.on_refreshed is not None:
                 self.deps.on_refreshed(self.cluster_name, tick.round_id)
+
+    async def _refresh_tick(self, tick: SyncTick) -> None:
+        if tick.planned:
+            TICK_LAG_SECONDS.observe(max(0.0, asyncio.get_running_loop().time() - tick.planned))
+        if self.cluster.metadata.deletion_timestamp or self.cluster.status.phase != Phase.ACTIVE:
+            SYNC_TICKS.labels("skipped_busy").inc()
+            if not self.state_timeout_pending:
+                # Nothing will pass by itself (a deletion asked for while no replica ran it, a
+                # restart): the tick makes sure one does. A retry in backoff is left alone.
+                self._arm(0.0)
+            return
+        if tick.fresh_for and self._fresh(tick.fresh_for):
+            SYNC_TICKS.labels("skipped_fresh").inc()
+            return
+        began = time.perf_counter()
+        p = await self._pass()
+        error: Exception | None = None
+        obs = None
+        try:
+            obs = await observe(p)
+        except (AwsError, UpstreamBuildError) as exc:
+            error = exc
+        SYNC_REFRESH_SECONDS.observe(time.perf_counter() - began)
+        push = await refresh(p, obs, error)
+        SYNC_TICKS.labels("error" if error else "refreshed").inc()
+        for event in p.events:
+            await self.deps.store.append_event(self.cluster.metadata.name, event, fence=self.fence)
+        await self._write(durable=False)
+        if push:
+            self._arm(0.0)
 
 
 def _synced_at(last_sync_time: str) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+import anyio
 import msgspec
 
 from controlplane.api import Cluster, ClusterStatus, EKSClusterConfigSpec, Event, Phase
@@ -80,6 +81,8 @@ class ClusterDeps(msgspec.Struct, frozen=False, kw_only=True):
     """Told when a deleted cluster has left AWS and the store."""
     versions: VersionSupport = msgspec.field(default_factory=VersionSupport)
     """EKS's support status of Kubernetes versions, asked once per region and version."""
+    refresh_slots: anyio.Semaphore | None = None
+    """Bounds the sync ticks refreshing at once (``[sync] max_concurrent_refreshes``); None: no bound."""
 
     def scaled(self, seconds: float) -> float:
         return seconds * self.time_scale
