@@ -409,11 +409,8 @@ class ClusterActor(Actor[ClusterMessage, Phase]):
                 await self._refresh_tick(tick)
                 return
             # Waiting for a slot, the cluster stays encoded (nothing here has decoded it yet).
-            SYNC_REFRESHES_WAITING.inc()
-            try:
+            with SYNC_REFRESHES_WAITING.track_inprogress():
                 await slots.acquire()
-            finally:
-                SYNC_REFRESHES_WAITING.dec()
             try:
                 await self._refresh_tick(tick)
             finally:

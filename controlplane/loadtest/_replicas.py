@@ -35,29 +35,24 @@ _BY_REPLICA = "json_extract(status, '$.replica') = ?"
 _BY_REPLICA_PG = "convert_from(status, 'UTF8')::jsonb ->> 'replica' = $1"
 
 
+_SEQS = "SELECT name, status_seq FROM cluster_status"
+
+
 def _sqlite_seqs(db: Path, replica: str | None) -> dict[str, int]:
+    query, args = (_SEQS, ()) if replica is None else (f"{_SEQS} WHERE {_BY_REPLICA}", (replica,))
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
-        if replica is None:
-            rows = conn.execute("SELECT name, status_seq FROM cluster_status").fetchall()
-        else:
-            rows = conn.execute(
-                f"SELECT name, status_seq FROM cluster_status WHERE {_BY_REPLICA}", (replica,)
-            ).fetchall()
+        rows = conn.execute(query, args).fetchall()
     finally:
         conn.close()
     return {name: int(seq) for name, seq in rows}
 
 
 async def _pg_seqs(url: str, replica: str | None) -> dict[str, int]:
+    query, args = (_SEQS, ()) if replica is None else (f"{_SEQS} WHERE {_BY_REPLICA_PG}", (replica,))
     conn = await asyncpg.connect(url)
     try:
-        if replica is None:
-            rows = await conn.fetch("SELECT name, status_seq FROM cluster_status")
-        else:
-            rows = await conn.fetch(
-                f"SELECT name, status_seq FROM cluster_status WHERE {_BY_REPLICA_PG}", replica
-            )
+        rows = await conn.fetch(query, *args)
     finally:
         await conn.close()
     return {row[0]: int(row[1]) for row in rows}

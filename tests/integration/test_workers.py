@@ -24,15 +24,21 @@ def _alive(http: Http) -> dict[str, int]:
     return {r["id"]: len(r["shards"]) for r in items if r["alive"]}
 
 
+def _stat(pid: int | str) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (state, ppid, ...); None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()
+
+
 def _children(parent: int) -> list[int]:
     out = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+            fields = _stat(entry)
+            if fields is not None and int(fields[1]) == parent:
                 out.append(int(entry))
     return out
 
@@ -108,11 +114,8 @@ def _ready(http: Http) -> bool:
 
 def _gone(pid: int) -> bool:
     """The process exited (a zombie nobody reaped yet counts: it runs nothing)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+    fields = _stat(pid)
+    return fields is None or fields[0] == "Z"
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc; PR_SET_PDEATHSIG is Linux's")
