@@ -106,7 +106,8 @@ class ReplicaSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only
     """Seconds after its last successful renewal by which a replica stops a shard's actors if it could
     not renew (before the lease can expire anywhere else). Must be < lease_duration."""
     retry_period: float = 2.0
-    """Seconds between heartbeats, lease renewals and balancing rounds. Must be < renew_deadline."""
+    """Seconds between heartbeats, lease renewals and balancing rounds. Must be < renew_deadline. A round
+    comes sooner when a lease held by another replica expires first (a dead replica is taken over then)."""
     lease_margin: float = 1.0
     """Seconds of lease validity an actor must have left before a mutating AWS call."""
 

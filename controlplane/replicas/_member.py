@@ -6,8 +6,10 @@ stops the shard's actors itself, before the lease can expire and be taken anywhe
 those actors is also fenced by the lease's epoch in the store, so a replica that paused past its lease
 (GC, SIGSTOP, a partition) writes nothing for the shards it lost, whatever it still believes.
 
-Each round: heartbeat; renew what is held; hand over what balancing wants elsewhere (stop the actors,
-flush, release, so the new owner need not wait for expiry); take what balancing wants here and is free.
+Every ``retry_period`` the renewer heartbeats and then renews what is held. Each round: hand over what
+balancing wants elsewhere (stop the actors, flush, release, so the new owner need not wait for expiry);
+take what balancing wants here and is free. Rounds come every ``retry_period``, and sooner when a lease
+held elsewhere expires before then: a replica that died is taken over the moment its leases run out.
 """
 
 from __future__ import annotations
@@ -78,7 +80,11 @@ class Membership:
         self._held: dict[int, _Held] = {}
         self._started = time.time()
         self._joined = False
-        self._last_heartbeat = 0.0
+        self._beat: tuple[float, float] = (0.0, 0.0)
+        """The store's time in the last heartbeat, and ``time.monotonic()`` when its answer came."""
+        self._next_takeover: float | None = None
+        """The store's time at which a shard held elsewhere can first be taken: its lease expired and its
+        owner no longer live (None: no shard is held elsewhere)."""
 
     # --- what actors and the API ask ------------------------------------------------------------------
     @property
@@ -130,22 +136,59 @@ class Membership:
         log.info("replica joined", extra={"replica": self.id, "shards": len(self._held)})
 
     async def run(self) -> None:
-        """Rounds every ``retry_period`` and the renew-deadline watchdog, until cancelled."""
+        """Rounds, the renewer and the renew-deadline watchdog, until cancelled."""
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._watchdog)
             # Renewal runs on its own: a round that hands shards over or starts them waits for their actors
             # (a pass in flight, a first read), which can outlast the renew deadline of the shards kept.
-            tg.start_soon(self._every_retry_period, self._renew, "lease renewal failed")
-            await self._every_retry_period(partial(self.round, renew=False), "replica round failed")
+            tg.start_soon(self._repeat, self._beat_and_renew, self._retry_delay, "lease renewal failed")
+            await self._repeat(partial(self.round, renew=False), self._round_delay, "replica round failed")
 
-    async def _every_retry_period(self, step: Callable[[], Awaitable[None]], failed: str) -> None:
-        """Run ``step`` every ``retry_period`` until cancelled; a store error is logged, tried next time."""
+    async def _repeat(
+        self, step: Callable[[], Awaitable[None]], delay: Callable[[], float], failed: str
+    ) -> None:
+        """Run ``step`` after each ``delay()`` until cancelled; a store error is logged, tried next time."""
         while True:
-            await anyio.sleep(self.settings.retry_period)
+            await anyio.sleep(delay())
             try:
                 await step()
             except StoreError as exc:
                 log.warning(failed, extra={"replica": self.id, "error": str(exc)})
+
+    def _retry_delay(self) -> float:
+        return self.settings.retry_period
+
+    def _round_delay(self) -> float:
+        """``retry_period``, or less when a shard held elsewhere can be taken before then: a dead replica's
+        shards are taken when its leases expire, not up to a retry period later in every survivor."""
+        period = self.settings.retry_period
+        if self._next_takeover is None:
+            return period
+        # Just past that moment, since the store's clock decides; and never a busy loop of rounds while the
+        # estimate of that clock lags the store's by a slow heartbeat's way back.
+        return min(period, max(period / 20, self._next_takeover - self._store_now() + 0.005))
+
+    def _store_now(self) -> float:
+        """The store's time now, from the last heartbeat's answer and the local time elapsed since (it errs
+        early by the heartbeat's answer's way back, so a lease is never judged expired before it is)."""
+        at, received = self._beat
+        return at + (time.monotonic() - received)
+
+    async def _heartbeat(self) -> None:
+        at = await self.store.heartbeat(self.id, self.address, started=self._started)
+        self._beat = (at, time.monotonic())
+
+    async def _beat_and_renew(self) -> None:
+        """The heartbeat goes out before the renewal, and only here (the rounds send none once joined): the
+        last heartbeat of a replica that dies is then at most a moment newer than its last renewal, so once
+        its leases expire it is no longer live in the survivors' balancing either. A round's heartbeat sent
+        after the last renewal kept a dead replica "live", and its shards unclaimed, up to a retry period
+        longer."""
+        try:
+            await self._heartbeat()
+        except StoreError as exc:  # the renewal is still worth trying: the leases matter more
+            log.warning("heartbeat failed", extra={"replica": self.id, "error": str(exc)})
+        await self._renew()
 
     async def _drop_all(self, shards: list[int], reason: str) -> None:
         """Stop the shards concurrently: stopping one waits for its actors' passes in flight (or, with a store
@@ -172,17 +215,28 @@ class Membership:
 
     # --- one round ------------------------------------------------------------------------------------
     async def round(self, *, renew: bool = True) -> None:
-        """Heartbeat, renew (unless the renewer does it), then balance: hand surplus shards over and take
-        the ones due."""
+        """Balance: hand surplus shards over and take the ones due. With ``renew`` (joining, when no
+        renewer runs yet), heartbeat and renew first."""
         s = self.settings
-        now = await self.store.heartbeat(self.id, self.address, started=self._started)
-        self._last_heartbeat = now
-        if renew:
+        if renew:  # in this order, like the renewer's; a failed heartbeat fails the join's attempt
+            await self._heartbeat()
             await self._renew()
         replicas = await self.store.list_replicas()
-        live = {r.id for r in replicas if now - r.heartbeat < s.lease_duration} | {self.id}
         leases = await self.store.list_leases()
+        now = self._store_now()
+        heartbeats = {r.id: r.heartbeat for r in replicas}
+        live = {r for r, beat in heartbeats.items() if now - beat < s.lease_duration} | {self.id}
         owners = {lease.shard: lease.owner for lease in leases if lease.owner and lease.expires > now}
+        # A shard held elsewhere can change hands once its lease expired and its owner's heartbeat is too
+        # old: a dead replica's last heartbeat may still be a moment newer than its last renewal.
+        self._next_takeover = min(
+            (
+                max(lease.expires, heartbeats.get(lease.owner, 0.0) + s.lease_duration)
+                for lease in leases
+                if lease.owner not in ("", self.id) and (lease.expires > now or lease.owner in live)
+            ),
+            default=None,
+        )
         for shard in self._held:
             owners[shard] = self.id  # what we renewed a moment ago is ours, whatever the list says
         wanted = balance(s.shards, live, owners)
