@@ -21,6 +21,7 @@ from controlplane.loadtest._api_bench import Watchers
 from controlplane.loadtest._clients import AdminClient, calls_delta, update_patch
 from controlplane.loadtest._prom import buckets, delta_buckets, max_bound, parse, value
 from controlplane.loadtest._report import percentile, table
+from controlplane.loadtest._restart import _delta_takeovers
 from controlplane.loadtest._rounds import _per_period
 from controlplane.loadtest._sampler import Sample
 
@@ -284,6 +285,12 @@ def test_tiny_run_with_two_replicas_and_a_failover(tmp_path: Path, store: str) -
     assert 0 < result["failover_seconds"] < 30, text[-3000:]
     # The first orphan is refreshed after the lease expired (3 s here), and no later than the last.
     assert 2 < result["failover_first_refresh_seconds"] <= result["failover_seconds"], text[-3000:]
+    # Where that time went: the victim's leases ran out within the 3 s lease of the kill, then every
+    # shard of the victim's half ran on the survivor; the worst shard's bound is at least the mean.
+    assert 0 < result["failover_leases_expired_seconds"] <= 3.5, text[-3000:]
+    assert result["failover_shards_taken"] == 128, text[-3000:]
+    assert 0 <= result["failover_shard_running_seconds_mean"] <= result["failover_shard_running_seconds_max"]
+    assert "fail-over: orphans refreshed" in text
     # Where the CPU went during the take-over: the survivor and the simulator worked, within the machine.
     assert result["failover_survivors_cpu_seconds"] > 0 and result["failover_simulator_cpu_seconds"] > 0
     assert 0 < result["failover_machine_busy"] <= 1
@@ -344,3 +351,19 @@ def test_a_watcher_resumes_after_the_stream_ends_or_fails() -> None:
     assert figures["watch_disconnects"] == 1 and figures["watch_errors"] == 1
     assert figures["watch_error_kinds"] == {"ClientPayloadError": 1}
     assert figures["watch_resumed"] == 2
+
+
+def _failover_histogram(counts: dict[str, int], total: float) -> str:
+    name = "controlplane_replica_failover_seconds"
+    lines = [f'{name}_bucket{{le="{le}"}} {n}' for le, n in counts.items()]
+    return "\n".join([*lines, f"{name}_count {counts['+Inf']}", f"{name}_sum {total}"])
+
+
+def test_the_take_over_figures_are_the_survivors_histogram_between_the_kill_and_the_end() -> None:
+    before = parse(_failover_histogram({"0.5": 3, "1.0": 4, "2.0": 4, "+Inf": 4}, 1.5))
+    after = parse(_failover_histogram({"0.5": 3, "1.0": 10, "2.0": 12, "+Inf": 12}, 11.5))
+    # Eight shards since the first reading: 10 s in all, the worst between 1 and 2 s.
+    assert _delta_takeovers(after, before) == (8, 1.25, 2.0)
+    assert _delta_takeovers(before, before) == (0, None, None)
+    late = parse(_failover_histogram({"0.5": 3, "1.0": 4, "2.0": 4, "+Inf": 5}, 201.5))
+    assert _delta_takeovers(late, before) == (1, 200.0, None)  # past the last bucket: no bound to give

@@ -69,3 +69,28 @@ async def status_seqs(data_dir: Path, store_url: str | None, written_by: str | N
     if store_url is not None:
         return await _pg_seqs(store_url, written_by)
     return await asyncio.to_thread(_sqlite_seqs, data_dir / "controlplane.db", written_by)
+
+
+_EXPIRES = "SELECT MAX(expires) FROM leases WHERE owner = "
+
+
+def _sqlite_expires(db: Path, owner: str) -> float | None:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        (value,) = conn.execute(_EXPIRES + "?", (owner,)).fetchone()
+    finally:
+        conn.close()
+    return None if value is None else float(value)
+
+
+async def leases_expire(data_dir: Path, store_url: str | None, owner: str) -> float | None:
+    """When the last lease ``owner`` holds expires, in seconds since the epoch by the store's clock (this
+    machine's wall clock: the harness runs its store here); None if it holds none."""
+    if store_url is None:
+        return await asyncio.to_thread(_sqlite_expires, data_dir / "controlplane.db", owner)
+    conn = await asyncpg.connect(store_url)
+    try:
+        value = await conn.fetchval(_EXPIRES + "$1", owner)
+    finally:
+        await conn.close()
+    return None if value is None else float(value)

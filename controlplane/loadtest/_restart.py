@@ -4,6 +4,7 @@ fail-over of a killed replica's clusters to the survivors."""
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ from . import _prom
 from ._clients import AdminClient
 from ._phase import LoadTestError, progress
 from ._procs import Child, ProcessError
-from ._replicas import replica_id, status_seqs
+from ._replicas import leases_expire, replica_id, status_seqs
 from ._sampler import PREFIXES, cpu_seconds, ticks_seen
 
 if TYPE_CHECKING:
@@ -69,14 +70,18 @@ async def failover(run: Run, cps: list[Child], admins: list[AdminClient]) -> lis
         survivors=[psutil.Process(cp.pid) for cp in cps[:victim_index]],
         simulators=[psutil.Process(c.pid) for c in run.children if c.name == "simulator"],
     )
+    survivors = admins[:victim_index]
+    taken_before = await _takeovers(survivors)
     progress(f"fail-over: SIGKILL {victim_id} (pid {victim.pid})")
     victim.kill_now()
-    began = time.monotonic()
+    began, killed_at = time.monotonic(), time.time()
     # Which clusters the victim ran, and the number of each one's last status: once the victim is
     # dead, only a survivor can raise it. Polling the numbers reads no status, so the measurement does
     # not take the survivors' CPU: decoding every status each time cost PostgreSQL 1.6 s at 50,000.
     left = await status_seqs(run.data_dir, run.store_url, victim_id)
     orphans = len(left)
+    # Read after the kill: a renewal the victim sent just before it still counts.
+    expires = await leases_expire(run.data_dir, run.store_url, victim_id)
     progress(f"fail-over: {victim_id} ran {orphans:,} clusters")
     limit = min(run.remaining(), 600.0)
     took, first, cpu = 0.0, None, meter.read()
@@ -99,6 +104,13 @@ async def failover(run: Run, cps: list[Child], admins: list[AdminClient]) -> lis
     # Until a survivor's first write for an orphan: the lease's expiry and its detection; the rest of
     # failover_seconds is the take-over itself.
     run.result["failover_first_refresh_seconds"] = first
+    # Where the take-over's time went: the victim's leases ran out this long after the kill, and each
+    # shard's actors ran on a survivor this long after that (the survivors' fail-over histogram).
+    run.result["failover_leases_expired_seconds"] = None if expires is None else expires - killed_at
+    shards, mean, worst = _delta_takeovers(await _takeovers(survivors), taken_before)
+    run.result["failover_shards_taken"] = shards
+    run.result["failover_shard_running_seconds_mean"] = mean
+    run.result["failover_shard_running_seconds_max"] = worst
     # Where the machine's CPU went meanwhile: a take-over is bounded by the survivors' CPU and the
     # simulator's, which share this machine's cores.
     (
@@ -111,6 +123,31 @@ async def failover(run: Run, cps: list[Child], admins: list[AdminClient]) -> lis
         f"(the first after {first or 0.0:.1f}s)"
     )
     return cps[:victim_index]
+
+
+_TAKEOVER = "controlplane_replica_failover_seconds"
+
+
+async def _takeovers(admins: list[AdminClient]) -> _prom.Series:
+    """The fail-over histograms of these replicas, summed."""
+    total: _prom.Series = {}
+    for admin in admins:
+        text, _, _ = await admin.metrics()
+        for key, value in _prom.parse(text, (_TAKEOVER,)).items():
+            total[key] = total.get(key, 0.0) + value
+    return total
+
+
+def _delta_takeovers(after: _prom.Series, before: _prom.Series) -> tuple[int, float | None, float | None]:
+    """Shards taken over between two readings, the mean seconds from a lease's expiry until its shard's
+    actors ran, and an upper bound of the worst (the bucket it fell in)."""
+    count = _prom.value(after, f"{_TAKEOVER}_count") - _prom.value(before, f"{_TAKEOVER}_count")
+    if count <= 0:
+        return 0, None, None
+    seconds = _prom.value(after, f"{_TAKEOVER}_sum") - _prom.value(before, f"{_TAKEOVER}_sum")
+    cumulative = _prom.delta_buckets(_prom.buckets(after, _TAKEOVER), _prom.buckets(before, _TAKEOVER))
+    worst = _prom.max_bound(cumulative)
+    return int(count), seconds / count, worst if math.isfinite(worst) else None  # past the last bucket
 
 
 class _CpuMeter:
