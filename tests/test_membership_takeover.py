@@ -121,3 +121,13 @@ async def test_a_dead_replicas_shards_are_taken_when_its_leases_expire_not_at_th
         assert _failover(le=within) - within_before == SHARDS
         assert _failover(le="+Inf") - all_before == SHARDS
         assert all(lease.renewed >= expiry[lease.shard] for lease in leases)  # never before the expiry
+
+
+async def test_a_round_without_renewal_before_join_is_refused(tmp_path: Path) -> None:
+    settings = ReplicaSettings(shards=SHARDS)
+    async with open_store("", data_dir=tmp_path, shards=SHARDS) as store:
+        member = Membership(store, settings, replica_id="r1", address="", host=Host())
+        with pytest.raises(RuntimeError, match="after join"):
+            await member.round(renew=False)
+        assert all(lease.owner != "r1" for lease in await store.list_leases())  # nothing was taken
+        assert await store.list_replicas() == []  # nor announced

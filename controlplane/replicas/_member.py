@@ -218,6 +218,8 @@ class Membership:
         """Balance: hand surplus shards over and take the ones due. With ``renew`` (joining, when no
         renewer runs yet), heartbeat and renew first."""
         s = self.settings
+        if not renew and not self._joined:
+            raise RuntimeError("a round without renewal comes after join(): it needs the join's heartbeat")
         if renew:  # in this order, like the renewer's; a failed heartbeat fails the join's attempt
             await self._heartbeat()
             await self._renew()
