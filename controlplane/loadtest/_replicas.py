@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -36,61 +37,53 @@ _BY_REPLICA_PG = "convert_from(status, 'UTF8')::jsonb ->> 'replica' = $1"
 
 
 _SEQS = "SELECT name, status_seq FROM cluster_status"
+_EXPIRES = "SELECT MAX(expires) FROM leases WHERE owner = "
 
 
-def _sqlite_seqs(db: Path, replica: str | None) -> dict[str, int]:
-    query, args = (_SEQS, ()) if replica is None else (f"{_SEQS} WHERE {_BY_REPLICA}", (replica,))
+def _sqlite_rows(db: Path, query: str, args: tuple[Any, ...]) -> list[Any]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
-        rows = conn.execute(query, args).fetchall()
+        return conn.execute(query, args).fetchall()
     finally:
         conn.close()
-    return {name: int(seq) for name, seq in rows}
 
 
-async def _pg_seqs(url: str, replica: str | None) -> dict[str, int]:
-    query, args = (_SEQS, ()) if replica is None else (f"{_SEQS} WHERE {_BY_REPLICA_PG}", (replica,))
+async def _pg_rows(url: str, query: str, args: tuple[Any, ...]) -> list[Any]:
     conn = await asyncpg.connect(url)
     try:
-        rows = await conn.fetch(query, *args)
+        return list(await conn.fetch(query, *args))
     finally:
         await conn.close()
-    return {row[0]: int(row[1]) for row in rows}
+
+
+async def _rows(
+    data_dir: Path, store_url: str | None, queries: tuple[str, str], args: tuple[Any, ...] = ()
+) -> list[Any]:
+    """One read straight from the store, on a connection of its own: the SQLite file under ``data_dir``
+    (read-only; ``queries[0]``) or the PostgreSQL database at ``store_url`` (``queries[1]``)."""
+    sqlite_query, pg_query = queries
+    if store_url is not None:
+        return await _pg_rows(store_url, pg_query, args)
+    return await asyncio.to_thread(_sqlite_rows, data_dir / "controlplane.db", sqlite_query, args)
 
 
 async def status_seqs(data_dir: Path, store_url: str | None, written_by: str | None = None) -> dict[str, int]:
-    """The sequence number of each cluster's committed status, read straight from the store (the SQLite
-    file under ``data_dir`` or the PostgreSQL database at ``store_url``), so that 50,000 clusters need no
-    API listing. A status write always raises its row's number.
+    """The sequence number of each cluster's committed status, read straight from the store, so that 50,000
+    clusters need no API listing. A status write always raises its row's number.
 
     ``written_by`` keeps only the clusters whose status names that replica. That decodes every status
     (3.3 KB of JSON each: 1.6 s of PostgreSQL's CPU at 50,000), so poll without it: then no status is
     read at all."""
-    if store_url is not None:
-        return await _pg_seqs(store_url, written_by)
-    return await asyncio.to_thread(_sqlite_seqs, data_dir / "controlplane.db", written_by)
-
-
-_EXPIRES = "SELECT MAX(expires) FROM leases WHERE owner = "
-
-
-def _sqlite_expires(db: Path, owner: str) -> float | None:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-    try:
-        (value,) = conn.execute(_EXPIRES + "?", (owner,)).fetchone()
-    finally:
-        conn.close()
-    return None if value is None else float(value)
+    if written_by is None:
+        rows = await _rows(data_dir, store_url, (_SEQS, _SEQS))
+    else:
+        filtered = (f"{_SEQS} WHERE {_BY_REPLICA}", f"{_SEQS} WHERE {_BY_REPLICA_PG}")
+        rows = await _rows(data_dir, store_url, filtered, (written_by,))
+    return {row[0]: int(row[1]) for row in rows}
 
 
 async def leases_expire(data_dir: Path, store_url: str | None, owner: str) -> float | None:
     """When the last lease ``owner`` holds expires, in seconds since the epoch by the store's clock (this
     machine's wall clock: the harness runs its store here); None if it holds none."""
-    if store_url is None:
-        return await asyncio.to_thread(_sqlite_expires, data_dir / "controlplane.db", owner)
-    conn = await asyncpg.connect(store_url)
-    try:
-        value = await conn.fetchval(_EXPIRES + "$1", owner)
-    finally:
-        await conn.close()
+    ((value,),) = await _rows(data_dir, store_url, (_EXPIRES + "?", _EXPIRES + "$1"), (owner,))
     return None if value is None else float(value)
