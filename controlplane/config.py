@@ -57,10 +57,12 @@ class AdminSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=T
     """Cluster watches (``GET /v1/clusters?watch=true``) one bearer token may hold open at once on this
     replica; one more is answered 429."""
     watch_buffer: int = 1000
-    """Change events queued for one watch; a client reading slower than changes arrive is disconnected
-    when its queue is full (it re-watches from its last resourceVersion), instead of buffering forever."""
+    """Change events a watch may fall behind the feed: a client reading slower than changes arrive is
+    disconnected once it is further behind (it re-watches from its last resourceVersion), instead of
+    being buffered forever. The watches share one log of recent events, so this bounds memory once."""
     watch_bookmark_interval: float = 30.0
-    """Seconds between BOOKMARK events on a quiet watch (they move its resourceVersion forward)."""
+    """Seconds between BOOKMARK events on a quiet watch (they move its resourceVersion forward); one is
+    sent between this and 1.25 times this after the watch's last event."""
 
 
 class LifecycleSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -1,9 +1,11 @@
 """Cluster watches: one follower of the store's change feed per replica, fanned out to every watch.
 
 ``WatchHub.run`` follows the feed while anyone watches: each page of changes is collapsed per cluster
-(ten status commits of one cluster are one event), the changed clusters are read in one batch, and each
-event is offered to every watch whose filters it concerns. An event is encoded at most once per view
-and type, however many watches send it. Each watch has a bounded queue; a watch whose queue is full
+(ten status commits of one cluster are one event), the changed clusters are read in one batch, and the
+page is appended to one log of recent events that every watch reads from its own position, as a
+Kubernetes watch cache does: a page wakes all watches at once, and each sends the events its filters
+select. An event is encoded at most once per view and type, however many watches send it. The log
+keeps only what some watch has not taken yet; a watch more than ``admin.watch_buffer`` events behind
 (its client reads slower than changes arrive) is disconnected, never buffered without bound.
 
 A watch that starts from an older ``resourceVersion`` first replays the feed from there up to the hub's
@@ -24,7 +26,6 @@ from typing import Any
 
 import anyio
 import msgspec
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .. import metrics
 from ..api import API_VERSION, KIND_CLUSTER, Cluster
@@ -154,7 +155,7 @@ async def read_events(store: Store, changes: list[Change]) -> list[WatchEvent]:
 
 
 class Watch:
-    """One client's watch: its filters, view, position and bounded queue of events to send."""
+    """One client's watch: its filters, view and position in the hub's log of recent events."""
 
     def __init__(self, hub: WatchHub, query: ClusterQuery, view: View, after: int | None, owner: str) -> None:
         self.hub = hub
@@ -162,41 +163,26 @@ class Watch:
         self.view = view
         self.owner = owner
         self.start = hub.cursor
-        """The hub's position when this watch joined: it queues every event after it."""
+        """The hub's position when this watch joined: every event after it is in the hub's log."""
         self.after = self.start if after is None else after
         """Events up to here are not sent (the client has them)."""
         self.sent = self.after
+        self.index = hub.log_end
+        """The next event of the hub's log this watch takes."""
         self.reason = "client"
         self._ended = False
-        self._send: MemoryObjectSendStream[tuple[WatchEvent, str]]
-        self._receive: MemoryObjectReceiveStream[tuple[WatchEvent, str]]
-        self._send, self._receive = anyio.create_memory_object_stream(hub.settings.watch_buffer)
+        self._everything = query.is_everything
         self.scope = anyio.CancelScope()
-
-    def offer(self, event: WatchEvent) -> None:
-        """Queue ``event`` if it concerns this watch; a full queue disconnects the watch."""
-        if event.seq <= self.after:
-            return
-        type_ = verdict(self.query, event)
-        if type_ is None:
-            return
-        try:
-            self._send.send_nowait((event, type_))
-        except anyio.WouldBlock:
-            self.end("slow_reader")
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            pass
 
     def end(self, reason: str) -> None:
         """Stop the watch (its stream ends at once, even in the middle of a blocked write)."""
         if not self._ended:
             self._ended = True
             self.reason = reason
-        self._send.close()
         self.scope.cancel()
 
     async def stream(self, write: Callable[[bytes], Awaitable[None]], interval: float) -> None:
-        """Replay what happened between ``after`` and joining, then send queued events as they come,
+        """Replay what happened between ``after`` and joining, then send the hub's events as they come,
         with a BOOKMARK after ``interval`` quiet seconds. Returns when the watch is ended."""
         store = self.hub.store
         position = self.after
@@ -216,33 +202,44 @@ class Watch:
                     await self._write(write, event.encoded(type_, self.view), event.seq)
             position = changes[-1].seq
         self.sent = max(self.sent, self.start)
-        while True:
-            received: tuple[WatchEvent, str] | None = None
-            with anyio.move_on_after(interval):  # only the wait: a write is never cut half-way
-                try:
-                    received = await self._receive.receive()
-                except anyio.EndOfStream:
-                    return
-            if received is None:
-                await self._write(write, bookmark(max(self.sent, self.hub.cursor)), None)
+        hub = self.hub
+        quiet_since = anyio.current_time()
+        while not self._ended:
+            published = hub.published
+            events = hub.take(self)
+            if events:
+                if await self._send(write, events):
+                    quiet_since = anyio.current_time()
                 continue
-            event, type_ = received
-            await self._write(write, *self._drain(event.encoded(type_, self.view), event.seq))
+            if anyio.current_time() - quiet_since >= interval:
+                await self._write(write, bookmark(max(self.sent, hub.cursor)), None)
+                quiet_since = anyio.current_time()
+                continue
+            # The hub wakes every watch on each page of events and at least every interval / 4.
+            await published.wait()
 
-    def _drain(self, line: bytes, seq: int) -> tuple[bytes, int, int]:
-        """``line`` and the events queued behind it, as one write: (bytes, last seq, events).
-
-        The hub queues a page of events at once; one write per event cost a send and a cancel scope each,
-        100 watches times every status commit of the fleet."""
-        lines = [line]
-        while len(lines) < WRITE_BATCH:
-            try:
-                event, type_ = self._receive.receive_nowait()
-            except (anyio.WouldBlock, anyio.EndOfStream):
-                break  # an ended stream is seen by the next receive
+    async def _send(self, write: Callable[[bytes], Awaitable[None]], events: list[WatchEvent]) -> bool:
+        """The events this watch sends among ``events``, WRITE_BATCH at most per write: one write per
+        event cost a send each, 100 watches times every status commit of the fleet. Returns whether
+        anything was written."""
+        lines: list[bytes] = []
+        seq = self.sent
+        wrote = False
+        for event in events:
+            if event.seq <= self.after:
+                continue
+            type_ = event.type if self._everything else verdict(self.query, event)
+            if type_ is None:
+                continue
             lines.append(event.encoded(type_, self.view))
             seq = event.seq
-        return b"".join(lines), seq, len(lines)
+            if len(lines) == WRITE_BATCH:
+                await self._write(write, b"".join(lines), seq, len(lines))
+                lines, wrote = [], True
+        if lines:
+            await self._write(write, b"".join(lines), seq, len(lines))
+            wrote = True
+        return wrote
 
     async def _write(
         self, write: Callable[[bytes], Awaitable[None]], data: bytes, seq: int | None, events: int = 1
@@ -263,9 +260,52 @@ class WatchHub:
         self._watches: set[Watch] = set()
         self._per_owner: dict[str, int] = {}
         self._ready = anyio.Event()
-        # A page's events are queued at once: a page no larger than half a queue leaves a reader that
-        # keeps up room to spare (it drains while the next page is read).
+        self._log: list[WatchEvent] = []
+        """The events some watch has not taken yet, oldest first (a watch cache, shared by all)."""
+        self._log_start = 0
+        """The position of ``_log[0]`` among every event the hub has published."""
+        self.published = anyio.Event()
+        """Set (and replaced) whenever events are published, and at least every bookmark interval / 4:
+        what every watch waits on (one wake-up for all of them, instead of a queue and a timer each)."""
+        self._tick = settings.watch_bookmark_interval / 4
+        # A page no larger than half the log a watch may fall behind leaves a reader that keeps up room
+        # to spare (it sends while the next page is read).
         self._page = max(1, min(BATCH, settings.watch_buffer // 2))
+
+    @property
+    def log_end(self) -> int:
+        """The position the next published event takes."""
+        return self._log_start + len(self._log)
+
+    def take(self, watch: Watch) -> list[WatchEvent]:
+        """The events published since ``watch`` last took (empty when none), moving it to the end."""
+        start = watch.index - self._log_start
+        if start < 0:  # dropped from the log: it was ended as a slow reader
+            watch.end("slow_reader")
+            return []
+        events = self._log[start:]
+        watch.index = self.log_end
+        return events
+
+    def publish(self, events: list[WatchEvent]) -> None:
+        """Append ``events`` to the log and wake every watch. A watch more than ``watch_buffer`` events
+        behind (its client reads slower than changes arrive) is disconnected; what every remaining
+        watch has taken is dropped."""
+        self._log.extend(events)
+        end = self.log_end
+        oldest = end
+        for watch in list(self._watches):
+            if end - watch.index > self.settings.watch_buffer:
+                watch.end("slow_reader")
+            elif watch.index < oldest:
+                oldest = watch.index
+        del self._log[: oldest - self._log_start]
+        self._log_start = oldest
+        self._wake()
+
+    def _wake(self) -> None:
+        self.published.set()
+        self.published = anyio.Event()
 
     async def run(self) -> None:
         """Follow the feed until cancelled; read changes only while someone watches."""
@@ -291,7 +331,12 @@ class WatchHub:
 
     async def _follow(self) -> None:
         while True:
-            head = await self.store.wait_for_change(self.cursor)
+            head: int | None = None
+            with anyio.move_on_after(self._tick):
+                head = await self.store.wait_for_change(self.cursor)
+            if head is None:
+                self._wake()  # quiet: the watches see whether a bookmark is due
+                continue
             if not self._watches:
                 self.cursor = head  # nobody to tell; decided and moved with no await in between
                 continue
@@ -301,9 +346,9 @@ class WatchHub:
                     self.cursor = head
                     break
                 events = await read_events(self.store, changes)
-                for event in events:
-                    for watch in list(self._watches):
-                        watch.offer(event)
+                # Published and moved past with no await in between: a watch that joins now starts
+                # after this page, and the events it replays end where this page ends.
+                self.publish(events)
                 self.cursor = changes[-1].seq
 
     async def ready(self) -> None:

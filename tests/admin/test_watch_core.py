@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from typing import cast
 
+import anyio
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controlplane.admin._watch import WatchEvent, WatchHub, events_from, verdict
+from controlplane.admin._watch import WRITE_BATCH, Watch, WatchEvent, WatchHub, events_from, verdict
 from controlplane.api import Cluster, ClusterStatus, Metadata, Phase
 from controlplane.config import AdminSettings
 from controlplane.store import Change, ChangeKind, ClusterQuery, LabelOp, LabelRequirement, Store
@@ -81,23 +82,91 @@ def test_verdicts_of_a_filtered_watch() -> None:
     assert verdict(ClusterQuery(), _event("MODIFIED", dev, K.STATUS)) == "MODIFIED"
 
 
-@pytest.mark.anyio
-async def test_the_events_queued_for_a_watch_go_out_in_one_write() -> None:
-    # Nothing is replayed (the watch starts at the hub's position), so the store is never read.
-    hub = WatchHub(cast(Store, None), AdminSettings(watch_buffer=16, watch_bookmark_interval=30.0))
-    watch = hub.open(ClusterQuery(), "summary", None, "owner")
-    for seq in range(1, 6):
-        watch.offer(WatchEvent(seq, "MODIFIED", f"c{seq}", _cluster(f"c{seq}"), frozenset({K.STATUS})))
+def _modified(seq: int, labels: dict[str, str] | None = None) -> WatchEvent:
+    return WatchEvent(seq, "MODIFIED", f"c{seq}", _cluster(f"c{seq}", labels), frozenset({K.STATUS}))
+
+
+def _hub(buffer: int = 16) -> WatchHub:
+    # Nothing is replayed (watches start at the hub's position), so the store is never read.
+    return WatchHub(cast(Store, None), AdminSettings(watch_buffer=buffer, watch_bookmark_interval=30.0))
+
+
+async def _sent(watch: Watch) -> list[bytes]:
+    """What ``watch`` writes of the events published so far (it is ended after its first write)."""
     writes: list[bytes] = []
 
     async def write(data: bytes) -> None:
         writes.append(data)
-        watch.end("client")  # the stream returns at its next wait
+        watch.end("client")  # the stream returns before its next wait
 
     await watch.stream(write, interval=30.0)
+    return writes
+
+
+@pytest.mark.anyio
+async def test_the_events_published_for_a_watch_go_out_in_one_write() -> None:
+    hub = _hub()
+    watch = hub.open(ClusterQuery(), "summary", None, "owner")
+    hub.publish([_modified(seq) for seq in range(1, 6)])
+    writes = await _sent(watch)
     assert len(writes) == 1
     lines = [json.loads(line) for line in writes[0].splitlines()]
     assert [(e["type"], e["resourceVersion"], e["object"]["name"]) for e in lines] == [
         ("MODIFIED", str(seq), f"c{seq}") for seq in range(1, 6)
     ]
     assert watch.sent == 5
+
+
+@pytest.mark.anyio
+async def test_watches_share_one_log_and_each_sends_what_its_filter_selects() -> None:
+    hub = _hub()
+    everything = hub.open(ClusterQuery(), "summary", None, "owner")
+    prod_only = ClusterQuery(labels=(LabelRequirement("env", LabelOp.EQUALS, ("prod",)),))
+    prod = hub.open(prod_only, "summary", None, "owner")
+    hub.publish([_modified(1, {"env": "dev"}), _modified(2, {"env": "prod"}), _modified(3)])
+    names = [json.loads(line)["object"]["name"] for line in (await _sent(prod))[0].splitlines()]
+    assert names == ["c2"]
+    assert prod.sent == 2
+    # The log keeps the events until the last watch has taken them, then drops them at the next page.
+    hub.publish([])
+    assert len(hub._log) == 3
+    assert len((await _sent(everything))[0].splitlines()) == 3
+    hub.publish([])
+    assert hub._log == []
+
+
+@pytest.mark.anyio
+async def test_a_watch_further_behind_than_the_buffer_is_ended_and_the_log_trimmed() -> None:
+    hub = _hub(buffer=4)
+    slow = hub.open(ClusterQuery(), "summary", None, "owner")
+    keeping_up = hub.open(ClusterQuery(), "summary", None, "owner")
+    hub.publish([_modified(seq) for seq in range(1, 4)])
+    assert [e.seq for e in hub.take(keeping_up)] == [1, 2, 3]
+    hub.publish([_modified(4), _modified(5)])  # slow is 5 behind, over the 4 allowed
+    assert slow.reason == "slow_reader" and slow.scope.cancel_called
+    assert keeping_up.reason == "client" and not keeping_up.scope.cancel_called
+    assert len(hub._log) == 2  # only what keeping_up has not taken
+    assert hub.take(slow) == []  # a dropped position yields nothing, never another watch's events
+
+
+@pytest.mark.anyio
+async def test_a_long_backlog_goes_out_in_bounded_writes() -> None:
+    hub = _hub(buffer=1000)
+    watch = hub.open(ClusterQuery(), "summary", None, "owner")
+    hub.publish([_modified(seq) for seq in range(1, WRITE_BATCH * 2 + 2)])
+    writes: list[bytes] = []
+
+    async def write(data: bytes) -> None:
+        writes.append(data)
+
+    async def stop_after_writing() -> None:
+        await watch.stream(write, interval=30.0)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(stop_after_writing)
+        with anyio.fail_after(5):
+            while watch.sent < WRITE_BATCH * 2 + 1:
+                await anyio.sleep(0)
+        watch.end("client")
+        hub.publish([])  # wakes it to see that it was ended
+    assert [len(w.splitlines()) for w in writes] == [WRITE_BATCH, WRITE_BATCH, 1]
