@@ -359,7 +359,7 @@ class ThreadCpuCollector(Collector):
     process, by thread name, read from ``/proc/self/task`` at scrape time.
 
     The process runs the actors on the main thread, the admin API on ``admin-api`` and each store
-    connection on a thread named after its owner (``MainThread/store-writer``, ``admin-api/store-reader``),
+    connection on a thread named after its owner (``MainThread/store-writer``, ``admin-api/store-reader-1``),
     so the CPU of serving readers is told apart from the CPU of reconciling the fleet. The thread names are
     the process's own (a handful), never request data. Nothing is reported where ``/proc`` is missing.
     """

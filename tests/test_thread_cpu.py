@@ -70,5 +70,5 @@ def test_the_command_name_may_hold_spaces_and_parentheses(tmp_path: Path) -> Non
 async def test_store_threads_are_named_after_the_thread_that_opened_them(tmp_path: Path) -> None:
     async with SQLiteStore(tmp_path / "cp.db"):
         names = {t.name for t in threading.enumerate()}
-        assert {"MainThread/store-writer", "MainThread/store-reader"} <= names
-        assert {"MainThread/store-writer", "MainThread/store-reader"} <= _exposed().keys()
+        assert {"MainThread/store-writer", "MainThread/store-reader-1", "MainThread/store-reader-2"} <= names
+        assert {"MainThread/store-writer", "MainThread/store-reader-1"} <= _exposed().keys()

@@ -26,6 +26,10 @@ class StoreSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     for notifications and up to two kept for heartbeats and leases (so that no renewal queues behind
     actor work). Keep ``replicas * (pool_size + 3)`` under ``max_connections``."""
 
+    sqlite_readers: int = 2
+    """SQLite: read-only connections, each on a thread of its own (the writer has one more). A read goes
+    to the least busy, so a point read does not wait behind a long scan such as a page of 500 clusters."""
+
     flush_interval: float = 0.05
     """Seconds a non-durable status write may wait before its batch is committed (the batching window)."""
 
@@ -68,6 +72,8 @@ class StoreSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             raise ValueError("busy_timeout must not be negative")
         if self.change_retention <= 0 or self.feed_poll_interval <= 0:
             raise ValueError("change_retention and feed_poll_interval must be positive")
+        if self.sqlite_readers < 1:
+            raise ValueError("sqlite_readers must be at least 1")
         if self.pool_size < 2:
             raise ValueError("pool_size must be at least 2 (status flushes and reads each need one)")
         scheme = self.url.partition(":")[0].lower()

@@ -1,7 +1,8 @@
 """The embedded SQLite store (stdlib ``sqlite3``, WAL, file mode 0600).
 
-Threads: one writer connection on its own thread (every write, including status batches) and one reader
-connection on another (WAL lets reads run beside writes). Nothing touches SQLite on the event loop.
+Threads: one writer connection on its own thread (every write, including status batches) and
+``sqlite_readers`` read-only connections on threads of their own (WAL lets reads run beside writes and
+beside each other; a read goes to the least busy reader). Nothing touches SQLite on the event loop.
 
 Status writes are coalesced and batched by the shared ``StatusBatcher`` (see ``_batcher``); a batch is one
 transaction on the writer's thread.
@@ -46,7 +47,7 @@ from ._errors import StoreClosed, StoreError
 from ._query import ClusterPage, ClusterQuery, FleetTotals, matches
 from ._records import Change, Fence, Lease, RawCluster, ReplicaRecord
 from ._settings import StoreSettings
-from ._sqlite_conn import Connection, connect_reader, connect_writer
+from ._sqlite_conn import Connection, Readers, connect_reader, connect_writer
 from ._sqlite_secrets import ensure_key
 
 logger = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ class SQLiteStore:
         )
         self._state = State.NEW
         self._writer = Connection("store-writer")
-        self._reader = Connection("store-reader")
+        self._reader = Readers("store-reader", self.settings.sqlite_readers)
         self._task_group: TaskGroup | None = None
         self._box: SecretBox | None = None
         self._batcher = StatusBatcher(self.settings, self._commit_statuses, self._notify_changed)

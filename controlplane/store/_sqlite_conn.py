@@ -10,7 +10,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -45,6 +45,12 @@ class Connection:
         self._wake = threading.Condition()
         self._closing = False
         self._thread: threading.Thread | None = None
+        self._running = 0  # written by the worker thread; read racily, only to pick the least busy reader
+
+    @property
+    def load(self) -> int:
+        """Calls waiting or running (a hint: another thread may change it at any time)."""
+        return len(self._urgent) + len(self._ordinary) + self._running
 
     async def open(self, connect: Callable[[], sqlite3.Connection]) -> None:
         if self._thread is not None:
@@ -109,7 +115,44 @@ class Connection:
                     call = self._ordinary.popleft()
                 else:
                     return  # closing, and nothing left to run
-            call.run()
+                self._running = 1
+            call.run(self._done)
+
+    def _done(self) -> None:
+        # Before the caller can learn that its call finished, so that the next read it submits sees
+        # this reader idle (else a tie could send it behind a long scan on the other reader).
+        self._running = 0
+
+
+class Readers:
+    """Read-only connections, each on a thread of its own; a call goes to the one with the least work
+    waiting. With one reader, a point read (an admin GET, a head poll) queued behind a long scan (a
+    summary page of 500 clusters) waited for all of it; with two, it runs beside the scan. Reads need
+    no order among themselves: each sees every write committed before it starts (WAL)."""
+
+    def __init__(self, name: str, count: int) -> None:
+        if count < 1:
+            raise ValueError(f"{name}: at least one reader, got {count}")
+        names = [name] if count == 1 else [f"{name}-{i}" for i in range(1, count + 1)]
+        self._connections = [Connection(n) for n in names]
+
+    async def open(self, connect: Callable[[], sqlite3.Connection]) -> None:
+        for connection in self._connections:
+            await connection.open(connect)
+
+    async def call(self, fn: Callable[[sqlite3.Connection], T], *, urgent: bool = False) -> T:
+        connection = min(self._connections, key=_load)
+        return await connection.call(fn, urgent=urgent)
+
+    async def close(self) -> None:
+        """Close every connection (each is closed even when closing another failed)."""
+        async with AsyncExitStack() as stack:
+            for connection in self._connections:
+                stack.push_async_callback(connection.close)
+
+
+def _load(connection: Connection) -> int:
+    return connection.load
 
 
 class _Call:
@@ -121,14 +164,18 @@ class _Call:
         self.fn = fn
         self.future = future
 
-    def run(self) -> None:
+    def run(self, done: Callable[[], None]) -> None:
+        """Run ``fn`` (unless its caller cancelled first), call ``done``, then hand the outcome over."""
         if not self.future.set_running_or_notify_cancel():
+            done()
             return
         try:
             result = self.fn()
         except BaseException as exc:  # handed to the awaiting caller, as an executor would
+            done()
             self.future.set_exception(exc)
         else:
+            done()
             self.future.set_result(result)
 
 

@@ -91,3 +91,39 @@ async def test_an_urgent_call_runs_before_the_ordinary_calls_still_waiting() -> 
     await conn.close()
     with pytest.raises(StoreClosed):
         await conn.call(note("late"))
+
+
+async def test_a_read_runs_beside_a_long_one_on_the_other_reader(db: Path) -> None:
+    import sqlite3  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    import anyio  # noqa: PLC0415
+
+    from controlplane.store._sqlite_conn import Readers  # noqa: PLC0415
+
+    readers = Readers("test-reader", 2)
+    await readers.open(lambda: sqlite3.connect(":memory:", check_same_thread=False))
+    gate = threading.Event()
+    threads: list[str] = []
+
+    def long_scan(_: sqlite3.Connection) -> str:
+        gate.wait(5)
+        return threading.current_thread().name
+
+    def point_read(c: sqlite3.Connection) -> int:
+        threads.append(threading.current_thread().name)
+        return int(c.execute("SELECT 1").fetchone()[0])
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(readers.call, long_scan)
+        await anyio.sleep(0.05)  # one reader is inside the scan
+        with anyio.fail_after(2):  # with one reader this would wait for the gate (5 s)
+            assert await readers.call(point_read) == 1
+            assert await readers.call(point_read) == 1
+        gate.set()
+    assert len(set(threads)) == 1 and not threads[0].endswith("test-reader-1")  # both on the idle one
+    await readers.close()
+    with pytest.raises(StoreClosed):
+        await readers.call(point_read)
+    with pytest.raises(ValueError, match="at least one reader"):
+        Readers("none", 0)

@@ -112,6 +112,8 @@ def test_settings_refuse_a_foreign_url_naming_the_field_not_the_password() -> No
     assert "hunter2" not in str(info.value)
     with pytest.raises(msgspec.ValidationError, match="pool_size"):
         msgspec.convert({"pool_size": 1}, StoreSettings)
+    with pytest.raises(msgspec.ValidationError, match="sqlite_readers must be at least 1"):
+        msgspec.convert({"sqlite_readers": 0}, StoreSettings)
 
 
 def test_the_environment_sets_the_store_url_and_key_file(tmp_path: Path) -> None:
