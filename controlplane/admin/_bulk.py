@@ -71,7 +71,7 @@ def _selection(request: web.Request) -> ClusterQuery:
 async def _selected(store: Store, query: ClusterQuery) -> AsyncIterator[str]:
     after = ""
     while True:
-        page = await store.list_page(query, after=after, limit=PAGE)
+        page = await store.list_digests(query, after=after, limit=PAGE)  # only the names are needed
         for cluster in page.items:
             yield cluster.metadata.name
         if not page.more:

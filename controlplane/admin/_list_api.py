@@ -54,12 +54,20 @@ async def list_clusters(request: web.Request) -> web.StreamResponse:
     else:
         # The head first: every change after it is either in the pages or replayed by a watch from it.
         after, rv = "", await store.head()
-    page = await store.list_page(params.query, after=after, limit=params.limit)
-    token = encode_continue(page.items[-1].metadata.name, rv, params.query) if page.more else ""
-    meta = ListMeta(resource_version=str(rv), continue_=token)
     if params.view == "summary":
-        return json_response(ClusterSummaryList(metadata=meta, items=[summarize(c) for c in page.items]))
+        digests = await store.list_digests(params.query, after=after, limit=params.limit)
+        meta = _list_meta(rv, params, digests.items[-1].metadata.name if digests.more else "")
+        return json_response(ClusterSummaryList(metadata=meta, items=[summarize(d) for d in digests.items]))
+    page = await store.list_page(params.query, after=after, limit=params.limit)
+    meta = _list_meta(rv, params, page.items[-1].metadata.name if page.more else "")
     return json_response(ClusterList(metadata=meta, items=page.items))
+
+
+def _list_meta(rv: int, params: ListParams, last: str) -> ListMeta:
+    """The list's position, and a continue token after ``last`` when more follow (``last`` not empty)."""
+    return ListMeta(
+        resource_version=str(rv), continue_=encode_continue(last, rv, params.query) if last else ""
+    )
 
 
 def _bearer(request: web.Request) -> str:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from ..api import API_VERSION, Cluster, Phase
+from ..api import API_VERSION, Cluster, ClusterDigest, Phase
 from ..store import ClusterQuery, in_conflict
 from ..store._query import CONFLICT_CONDITION
 from ._selector import SelectorError, parse_selector
@@ -172,7 +172,8 @@ class ClusterSummary(msgspec.Struct, rename="camel", omit_defaults=True):
     labels: dict[str, str] = msgspec.field(default_factory=dict)
 
 
-def summarize(cluster: Cluster) -> ClusterSummary:
+def summarize(cluster: Cluster | ClusterDigest) -> ClusterSummary:
+    """The summary row of a cluster, or of its digest (a list reads only digests; a watch has clusters)."""
     status = cluster.status
     eks = cluster.spec.eks_config
     upstream = status.eks_status.upstream_spec

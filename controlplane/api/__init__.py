@@ -1,5 +1,6 @@
 """The control plane's data model: msgspec structs, manifest decoding and validation. No I/O."""
 
+from ._digest import ClusterDigest, DigestStatus
 from ._manifest import (
     MAX_MANIFEST_DEPTH,
     MAX_MANIFEST_NODES,
@@ -74,12 +75,14 @@ __all__ = [
     "Addon",
     "AddonPodIdentity",
     "Cluster",
+    "ClusterDigest",
     "ClusterSpec",
     "ClusterStatus",
     "Condition",
     "ConditionStatus",
     "Credential",
     "CredentialInfo",
+    "DigestStatus",
     "EKSClusterConfigSpec",
     "EKSStatus",
     "Event",

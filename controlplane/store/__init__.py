@@ -14,6 +14,7 @@ from ._protocol import Store
 from ._query import (
     ClusterPage,
     ClusterQuery,
+    DigestPage,
     FleetTotals,
     LabelOp,
     LabelRequirement,
@@ -34,6 +35,7 @@ __all__ = [
     "ClusterQuery",
     "Conflict",
     "CopySummary",
+    "DigestPage",
     "Fence",
     "Fenced",
     "FleetTotals",

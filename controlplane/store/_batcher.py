@@ -23,10 +23,10 @@ from itertools import islice
 
 import anyio
 
-from controlplane.api import Cluster, ClusterStatus
+from controlplane.api import Cluster, ClusterDigest, ClusterStatus
 from controlplane.metrics import STORE_BATCH_SIZE, STORE_FLUSH_SECONDS, STORE_PENDING_WRITES
 
-from ._codec import ENCODE, STATUS, RawRow, compose
+from ._codec import DIGEST_STATUS, ENCODE, STATUS, RawRow, compose
 from ._errors import Fenced, StoreError
 from ._records import Fence, RawCluster
 from ._settings import StoreSettings
@@ -120,6 +120,12 @@ class StatusBatcher:
         if entry is not None and entry.seq > row_seq:
             cluster.status = STATUS.decode(entry.data)
         return cluster
+
+    @staticmethod
+    def overlay_digest(digest: ClusterDigest, row_seq: int, entry: Pending | None) -> ClusterDigest:
+        if entry is not None and entry.seq > row_seq:
+            digest.status = DIGEST_STATUS.decode(entry.data)
+        return digest
 
     @staticmethod
     def raw(rows: Sequence[RawRow], overlay: Mapping[str, Pending]) -> list[RawCluster]:

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import msgspec
 
 from controlplane.api import Cluster, ClusterSpec, ClusterStatus, Credential, Event, Metadata
+from controlplane.api._digest import ClusterDigest, DigestMetadata, DigestSpec, DigestStatus
 
 ENCODE = msgspec.json.Encoder().encode
 METADATA = msgspec.json.Decoder(Metadata)
@@ -19,6 +20,9 @@ STATUS = msgspec.json.Decoder(ClusterStatus)
 EVENT = msgspec.json.Decoder(Event)
 CREDENTIAL = msgspec.json.Decoder(Credential)
 SECRET = msgspec.json.Decoder(dict[str, str])
+DIGEST_METADATA = msgspec.json.Decoder(DigestMetadata)
+DIGEST_SPEC = msgspec.json.Decoder(DigestSpec)
+DIGEST_STATUS = msgspec.json.Decoder(DigestStatus)
 
 CLUSTER_COLUMNS = "c.name, c.resource_version, c.generation, c.metadata, c.spec, s.status, s.status_seq"
 """The columns ``decode_cluster`` reads, in its order (``c``: clusters, ``s``: cluster_status)."""
@@ -44,6 +48,16 @@ def decode_cluster(row: Row) -> tuple[Cluster, int]:
     metadata.generation = int(generation)
     cluster = Cluster(metadata=metadata, spec=SPEC.decode(spec_json), status=STATUS.decode(status_json))
     return cluster, int(status_seq)
+
+
+def decode_digest(row: Row) -> tuple[ClusterDigest, int]:
+    """A cluster's digest and its row's status sequence number from a row of ``CLUSTER_COLUMNS``."""
+    name, _resource_version, _generation, metadata_json, spec_json, status_json, status_seq = row
+    metadata = DIGEST_METADATA.decode(metadata_json)
+    metadata.name = name
+    return ClusterDigest(metadata, DIGEST_SPEC.decode(spec_json), DIGEST_STATUS.decode(status_json)), int(
+        status_seq
+    )
 
 
 RAW_COLUMNS = f"{CLUSTER_COLUMNS}, s.phase"
@@ -74,6 +88,12 @@ def compose(head: bytes, status: bytes) -> bytes:
 def decode_clusters(rows: Sequence[Row]) -> list[tuple[Cluster, int]]:
     with _collection_paused(len(rows) >= _BULK_DECODE):
         return [decode_cluster(row) for row in rows]
+
+
+def decode_digests(rows: Sequence[Row]) -> list[tuple[ClusterDigest, int]]:
+    # Digests are not tracked by the cyclic GC (gc=False), but their lists and dicts are.
+    with _collection_paused(len(rows) >= _BULK_DECODE):
+        return [decode_digest(row) for row in rows]
 
 
 @contextmanager

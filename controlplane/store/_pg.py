@@ -33,20 +33,21 @@ import anyio
 import msgspec
 from anyio.abc import TaskGroup
 
-from controlplane.api import Cluster, ClusterSpec, ClusterStatus, Credential, Event, Phase
+from controlplane.api import Cluster, ClusterDigest, ClusterSpec, ClusterStatus, Credential, Event, Phase
 
 from . import _pg_bulk as bulk
 from . import _pg_feed as feed
 from . import _pg_list as listing
 from . import _pg_ops as ops
 from ._batcher import State, StatusBatcher, StatusRow
-from ._codec import ENCODE
+from ._codec import ENCODE, decode_clusters, decode_digests
 from ._copy import ClusterImport
 from ._crypto import KEY_CHECK, KEY_HELP, SecretBox, read_key_file
 from ._errors import StoreClosed, StoreError
+from ._paging import collect_page
 from ._pg_conn import PgConnections
 from ._pg_schema import Connection, migrate
-from ._query import ClusterPage, ClusterQuery, FleetTotals, matches
+from ._query import ClusterPage, ClusterQuery, DigestPage, FleetTotals
 from ._records import Change, Fence, Lease, RawCluster, ReplicaRecord
 from ._settings import StoreSettings
 from ._url import redact_url
@@ -271,23 +272,22 @@ class PostgresStore:
         return self._batcher.raw(rows, overlay)
 
     async def list_page(self, query: ClusterQuery, *, after: str = "", limit: int) -> ClusterPage:
-        if limit < 1:
-            raise ValueError(f"limit must be >= 1, got {limit}")
-        want = limit + 1  # one more than asked tells whether another page follows
-        items: list[Cluster] = []
-        cursor = after
-        while len(items) < want:
-            overlay = self._batcher.snapshot()
-            asked = max(want - len(items), min(want, 100))
-            rows = await self._run("list_page", listing.scan_page, query, cursor, asked)
-            for row, seq in rows:
-                cluster = self._batcher.overlay(row, seq, overlay.get(row.metadata.name))
-                if matches(query, cluster):
-                    items.append(cluster)
-            if len(rows) < asked:
-                break
-            cursor = rows[-1][0].metadata.name
-        return ClusterPage(items=items[:limit], more=len(items) > limit)
+        async def scan(cursor: str, asked: int) -> list[tuple[Cluster, int]]:
+            return await self._run("list_page", listing.scan_page, query, cursor, asked, decode_clusters)
+
+        items, more = await collect_page(
+            scan, self._batcher.snapshot, self._batcher.overlay, query, after=after, limit=limit
+        )
+        return ClusterPage(items=items, more=more)
+
+    async def list_digests(self, query: ClusterQuery, *, after: str = "", limit: int) -> DigestPage:
+        async def scan(cursor: str, asked: int) -> list[tuple[ClusterDigest, int]]:
+            return await self._run("list_digests", listing.scan_page, query, cursor, asked, decode_digests)
+
+        items, more = await collect_page(
+            scan, self._batcher.snapshot, self._batcher.overlay_digest, query, after=after, limit=limit
+        )
+        return DigestPage(items=items, more=more)
 
     async def get_clusters(self, names: Collection[str]) -> dict[str, Cluster]:
         if not names:

@@ -8,14 +8,16 @@ by the database's collation (the primary key's, so a page is an index range scan
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, TypeVar
 
-from controlplane.api import Cluster
+from controlplane.api import Cluster, ClusterDigest
 
-from ._codec import CLUSTER_COLUMNS, decode_clusters
+from ._codec import CLUSTER_COLUMNS, Row, decode_clusters
 from ._pg_schema import Connection
 from ._query import CONFLICT_CONDITION, ClusterQuery, FleetTotals, LabelOp
+
+C = TypeVar("C", bound=Cluster | ClusterDigest)
 
 _SELECT = f"SELECT {CLUSTER_COLUMNS} FROM clusters AS c JOIN cluster_status AS s ON s.name = c.name"
 _META = "convert_from(c.metadata, 'UTF8')::jsonb"
@@ -63,14 +65,19 @@ def where(query: ClusterQuery, after: str, p: _Params) -> str:
 
 
 async def scan_page(
-    conn: Connection, query: ClusterQuery, after: str, limit: int
-) -> list[tuple[Cluster, int]]:
+    conn: Connection,
+    query: ClusterQuery,
+    after: str,
+    limit: int,
+    decode: Callable[[Sequence[Row]], list[tuple[C, int]]],
+) -> list[tuple[C, int]]:
     """Up to ``limit`` clusters after ``after`` that may match ``query``, ordered by name, each with its
-    row's status sequence number (for the pending-status overlay)."""
+    row's status sequence number (for the pending-status overlay), decoded by ``decode`` (whole
+    clusters, or ``decode_digests``)."""
     p = _Params()
     clause = where(query, after, p)
     rows = await conn.fetch(f"{_SELECT} WHERE {clause} ORDER BY c.name LIMIT {p(limit)}", *p.values)
-    return decode_clusters(rows)
+    return decode(rows)
 
 
 async def get_clusters(conn: Connection, names: Collection[str]) -> list[tuple[Cluster, int]]:

@@ -38,7 +38,7 @@ from typing import Protocol, Self
 
 from controlplane.api import Cluster, ClusterSpec, ClusterStatus, Credential, Event, Phase
 
-from ._query import ClusterPage, ClusterQuery, FleetTotals
+from ._query import ClusterPage, ClusterQuery, DigestPage, FleetTotals
 from ._records import Change, Fence, Lease, RawCluster, ReplicaRecord
 
 
@@ -79,6 +79,11 @@ class Store(Protocol):
     async def list_page(self, query: ClusterQuery, *, after: str = "", limit: int) -> ClusterPage:
         """Up to ``limit`` clusters named after ``after`` that ``query`` selects (``_query.matches``),
         ordered by name, and whether more follow. Memory is bounded by the page, not the fleet."""
+        ...
+
+    async def list_digests(self, query: ClusterQuery, *, after: str = "", limit: int) -> DigestPage:
+        """``list_page`` as digests: the same clusters, decoding only what filters and summary rows
+        read (``api.ClusterDigest``), for lists that do not serve whole clusters."""
         ...
 
     async def get_clusters(self, names: Collection[str]) -> dict[str, Cluster]:

@@ -11,7 +11,7 @@ import enum
 
 import msgspec
 
-from controlplane.api import Cluster, Phase
+from controlplane.api import Cluster, ClusterDigest, Phase
 
 CONFLICT_CONDITION = "Conflict"
 """The condition a three-way sync sets (status ``True``) while a field changed both here and in AWS."""
@@ -73,11 +73,11 @@ class ClusterQuery(msgspec.Struct, frozen=True, gc=False):
         return self == ClusterQuery()
 
 
-def in_conflict(cluster: Cluster) -> bool:
+def in_conflict(cluster: Cluster | ClusterDigest) -> bool:
     return any(c.type == CONFLICT_CONDITION and c.status == "True" for c in cluster.status.conditions)
 
 
-def matches(query: ClusterQuery, cluster: Cluster) -> bool:
+def matches(query: ClusterQuery, cluster: Cluster | ClusterDigest) -> bool:
     """Whether ``cluster`` is selected by ``query`` (the definition every backend keeps)."""
     if query.name_prefix and not cluster.metadata.name.startswith(query.name_prefix):
         return False
@@ -109,6 +109,14 @@ class ClusterPage(msgspec.Struct, gc=False):
     """One page of a cluster list, ordered by name."""
 
     items: list[Cluster]
+    more: bool
+    """Whether clusters after the last item match too (the next page starts after it)."""
+
+
+class DigestPage(msgspec.Struct, gc=False):
+    """One page of a cluster list as digests (``Store.list_digests``), ordered by name."""
+
+    items: list[ClusterDigest]
     more: bool
     """Whether clusters after the last item match too (the next page starts after it)."""
 

@@ -32,7 +32,7 @@ import anyio
 import msgspec
 from anyio.abc import TaskGroup
 
-from controlplane.api import Cluster, ClusterSpec, ClusterStatus, Credential, Event, Phase
+from controlplane.api import Cluster, ClusterDigest, ClusterSpec, ClusterStatus, Credential, Event, Phase
 from controlplane.metrics import STORE_OPERATION_SECONDS
 
 from . import _sqlite_bulk as bulk
@@ -41,10 +41,12 @@ from . import _sqlite_list as listing
 from . import _sqlite_ops as ops
 from ._batcher import State, StatusBatcher, StatusRow
 from ._codec import ENCODE as _ENCODE
+from ._codec import decode_clusters, decode_digests
 from ._copy import ClusterImport
 from ._crypto import SecretBox
 from ._errors import StoreClosed, StoreError
-from ._query import ClusterPage, ClusterQuery, FleetTotals, matches
+from ._paging import collect_page
+from ._query import ClusterPage, ClusterQuery, DigestPage, FleetTotals
 from ._records import Change, Fence, Lease, RawCluster, ReplicaRecord
 from ._settings import StoreSettings
 from ._sqlite_conn import Connection, Readers, connect_reader, connect_writer
@@ -254,25 +256,28 @@ class SQLiteStore:
         return self._batcher.raw(rows, overlay)
 
     async def list_page(self, query: ClusterQuery, *, after: str = "", limit: int) -> ClusterPage:
-        if limit < 1:
-            raise ValueError(f"limit must be >= 1, got {limit}")
-        want = limit + 1  # one more than asked tells whether another page follows
-        items: list[Cluster] = []
-        cursor = after
-        while len(items) < want:
-            overlay = self._batcher.snapshot()
-            asked = max(want - len(items), min(want, 100))
-            rows = await self._read(
-                "list_page", partial(listing.scan_page, query=query, after=cursor, limit=asked)
+        async def scan(cursor: str, asked: int) -> list[tuple[Cluster, int]]:
+            return await self._read(
+                "list_page",
+                partial(listing.scan_page, query=query, after=cursor, limit=asked, decode=decode_clusters),
             )
-            for row, seq in rows:
-                cluster = self._batcher.overlay(row, seq, overlay.get(row.metadata.name))
-                if matches(query, cluster):
-                    items.append(cluster)
-            if len(rows) < asked:
-                break
-            cursor = rows[-1][0].metadata.name
-        return ClusterPage(items=items[:limit], more=len(items) > limit)
+
+        items, more = await collect_page(
+            scan, self._batcher.snapshot, self._batcher.overlay, query, after=after, limit=limit
+        )
+        return ClusterPage(items=items, more=more)
+
+    async def list_digests(self, query: ClusterQuery, *, after: str = "", limit: int) -> DigestPage:
+        async def scan(cursor: str, asked: int) -> list[tuple[ClusterDigest, int]]:
+            return await self._read(
+                "list_digests",
+                partial(listing.scan_page, query=query, after=cursor, limit=asked, decode=decode_digests),
+            )
+
+        items, more = await collect_page(
+            scan, self._batcher.snapshot, self._batcher.overlay_digest, query, after=after, limit=limit
+        )
+        return DigestPage(items=items, more=more)
 
     async def get_clusters(self, names: Collection[str]) -> dict[str, Cluster]:
         if not names:

@@ -10,13 +10,15 @@ Plain functions run on a connection's thread, like ``_sqlite_ops``.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, TypeVar
 
-from controlplane.api import Cluster
+from controlplane.api import Cluster, ClusterDigest
 
-from ._codec import CLUSTER_COLUMNS, ENCODE, decode_clusters
+from ._codec import CLUSTER_COLUMNS, ENCODE, Row, decode_clusters
 from ._query import CONFLICT_CONDITION, ClusterQuery, FleetTotals, LabelOp, prefix_upper_bound
+
+C = TypeVar("C", bound=Cluster | ClusterDigest)
 
 _SELECT = f"SELECT {CLUSTER_COLUMNS} FROM clusters AS c JOIN cluster_status AS s ON s.name = c.name"
 _CONFLICT = (
@@ -75,13 +77,18 @@ def where(query: ClusterQuery, after: str) -> tuple[str, list[Any]]:
 
 
 def scan_page(
-    conn: sqlite3.Connection, query: ClusterQuery, after: str, limit: int
-) -> list[tuple[Cluster, int]]:
+    conn: sqlite3.Connection,
+    query: ClusterQuery,
+    after: str,
+    limit: int,
+    decode: Callable[[Sequence[Row]], list[tuple[C, int]]],
+) -> list[tuple[C, int]]:
     """Up to ``limit`` clusters after ``after`` that may match ``query``, ordered by name, each with its
-    row's status sequence number (for the pending-status overlay)."""
+    row's status sequence number (for the pending-status overlay), decoded by ``decode`` (whole
+    clusters, or ``decode_digests``)."""
     clause, params = where(query, after)
     rows = conn.execute(f"{_SELECT} WHERE {clause} ORDER BY c.name LIMIT ?", (*params, limit)).fetchall()
-    return decode_clusters(rows)
+    return decode(rows)
 
 
 def get_clusters(conn: sqlite3.Connection, names: Collection[str]) -> list[tuple[Cluster, int]]:

@@ -27,6 +27,7 @@ from controlplane.store import (
 )
 from controlplane.store import _sqlite_list as listing
 from controlplane.store import _sqlite_ops as ops
+from controlplane.store._codec import decode_clusters, decode_digests
 from controlplane.store._query import prefix_upper_bound
 from controlplane.store._sqlite_schema import migrate
 
@@ -106,8 +107,10 @@ queries = st.builds(
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
 @given(query=queries)
 def test_pushdown_selects_exactly_what_matches_defines(conn: sqlite3.Connection, query: ClusterQuery) -> None:
-    pushed = [c.metadata.name for c, _ in listing.scan_page(conn, query, "", 10_000)]
+    pushed = [c.metadata.name for c, _ in listing.scan_page(conn, query, "", 10_000, decode_clusters)]
     assert pushed == [c.metadata.name for c in FLEET if matches(query, c)]
+    digests = [d.metadata.name for d, _ in listing.scan_page(conn, query, "", 10_000, decode_digests)]
+    assert digests == pushed
 
 
 @settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
@@ -115,7 +118,7 @@ def test_pushdown_selects_exactly_what_matches_defines(conn: sqlite3.Connection,
 def test_pushdown_starts_after_the_given_name(
     conn: sqlite3.Connection, query: ClusterQuery, after: str
 ) -> None:
-    pushed = [c.metadata.name for c, _ in listing.scan_page(conn, query, after, 10_000)]
+    pushed = [c.metadata.name for c, _ in listing.scan_page(conn, query, after, 10_000, decode_clusters)]
     assert pushed == [c.metadata.name for c in FLEET if matches(query, c) and c.metadata.name > after]
 
 
@@ -171,11 +174,15 @@ async def store(backend: Backend) -> AsyncIterator[Store]:
 
 
 async def _everything(store: Store, query: ClusterQuery, limit: int) -> list[str]:
+    """Every name the pages hold; the pages of digests must be the same pages."""
     names: list[str] = []
     after = ""
     while True:
         page = await store.list_page(query, after=after, limit=limit)
+        digests = await store.list_digests(query, after=after, limit=limit)
         names += [c.metadata.name for c in page.items]
+        assert [d.metadata.name for d in digests.items] == [c.metadata.name for c in page.items]
+        assert digests.more == page.more
         assert len(page.items) <= limit
         if not page.more:
             return names
@@ -242,6 +249,8 @@ async def test_pages_cover_every_cluster_once(store: Store) -> None:
     assert page.more
     with pytest.raises(ValueError, match="limit"):
         await store.list_page(odd, limit=0)
+    with pytest.raises(ValueError, match="limit"):
+        await store.list_digests(odd, limit=0)
 
 
 async def test_status_filters_see_the_unflushed_status(store: Store) -> None:
@@ -254,6 +263,14 @@ async def test_status_filters_see_the_unflushed_status(store: Store) -> None:
     # ... and a filter that the committed row passes is re-judged on the overlaid status.
     page = await store.list_page(ClusterQuery(phase=Phase.NEW), limit=10)
     assert [c.metadata.name for c in page.items] == ["b"]
+    # Digests too: the pending status is decoded as a digest's status and re-judged the same way.
+    digests = await store.list_digests(ClusterQuery(), limit=10)
+    assert [(d.status.phase, d.status.failure_message) for d in digests.items] == [
+        (Phase.ACTIVE, "no"),
+        (Phase.NEW, ""),
+    ]
+    digests = await store.list_digests(ClusterQuery(phase=Phase.NEW), limit=10)
+    assert [d.metadata.name for d in digests.items] == ["b"]
     got = await store.get_clusters(["a", "b", "missing"])
     assert sorted(got) == ["a", "b"]
     assert got["a"].status.phase is Phase.ACTIVE
