@@ -327,6 +327,7 @@ class WatchHub:
                 self.cursor = await self.store.head()
             except StoreError as exc:
                 logger.warning("watch hub: reading the change feed failed (retrying): %s", exc)
+                self._wake()  # quiet watches still send their bookmarks while the store is away
                 await anyio.sleep(_RETRY)
 
     async def _follow(self) -> None:

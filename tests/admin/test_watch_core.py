@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from controlplane.admin._watch import WRITE_BATCH, Watch, WatchEvent, WatchHub, events_from, verdict
 from controlplane.api import Cluster, ClusterStatus, Metadata, Phase
 from controlplane.config import AdminSettings
-from controlplane.store import Change, ChangeKind, ClusterQuery, LabelOp, LabelRequirement, Store
+from controlplane.store import Change, ChangeKind, ClusterQuery, LabelOp, LabelRequirement, Store, StoreError
 
 K = ChangeKind
 
@@ -170,3 +170,31 @@ async def test_a_long_backlog_goes_out_in_bounded_writes() -> None:
         watch.end("client")
         hub.publish([])  # wakes it to see that it was ended
     assert [len(w.splitlines()) for w in writes] == [WRITE_BATCH, WRITE_BATCH, 1]
+
+
+class _FeedDown:
+    """A store whose change feed fails after the hub has read its head."""
+
+    async def head(self) -> int:
+        return 0
+
+    async def wait_for_change(self, after: int) -> int:
+        raise StoreError("sqlite: disk I/O error")
+
+
+@pytest.mark.anyio
+async def test_a_quiet_watch_still_bookmarks_while_the_feed_cannot_be_read() -> None:
+    hub = WatchHub(cast(Store, _FeedDown()), AdminSettings(watch_buffer=16, watch_bookmark_interval=0.2))
+    watch = hub.open(ClusterQuery(), "summary", None, "owner")
+    writes: list[bytes] = []
+
+    async def write(data: bytes) -> None:
+        writes.append(data)
+        watch.end("client")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(hub.run)
+        with anyio.fail_after(5):
+            await watch.stream(write, interval=0.2)
+        tg.cancel_scope.cancel()
+    assert [json.loads(line)["type"] for line in writes] == ["BOOKMARK"]
