@@ -1,6 +1,6 @@
 """The control plane's data model: msgspec structs, manifest decoding and validation. No I/O."""
 
-from ._digest import ClusterDigest, DigestStatus
+from ._digest import ClusterDigest, DigestEKSConfig, DigestMetadata, DigestSpec, DigestStatus
 from ._manifest import (
     MAX_MANIFEST_DEPTH,
     MAX_MANIFEST_NODES,
@@ -82,6 +82,9 @@ __all__ = [
     "ConditionStatus",
     "Credential",
     "CredentialInfo",
+    "DigestEKSConfig",
+    "DigestMetadata",
+    "DigestSpec",
     "DigestStatus",
     "EKSClusterConfigSpec",
     "EKSStatus",

@@ -10,8 +10,18 @@ from typing import Any, Protocol
 
 import msgspec
 
-from controlplane.api import Cluster, ClusterSpec, ClusterStatus, Credential, Event, Metadata
-from controlplane.api._digest import ClusterDigest, DigestMetadata, DigestSpec, DigestStatus
+from controlplane.api import (
+    Cluster,
+    ClusterDigest,
+    ClusterSpec,
+    ClusterStatus,
+    Credential,
+    DigestMetadata,
+    DigestSpec,
+    DigestStatus,
+    Event,
+    Metadata,
+)
 
 ENCODE = msgspec.json.Encoder().encode
 METADATA = msgspec.json.Decoder(Metadata)
@@ -55,9 +65,8 @@ def decode_digest(row: Row) -> tuple[ClusterDigest, int]:
     name, _resource_version, _generation, metadata_json, spec_json, status_json, status_seq = row
     metadata = DIGEST_METADATA.decode(metadata_json)
     metadata.name = name
-    return ClusterDigest(metadata, DIGEST_SPEC.decode(spec_json), DIGEST_STATUS.decode(status_json)), int(
-        status_seq
-    )
+    digest = ClusterDigest(metadata, DIGEST_SPEC.decode(spec_json), DIGEST_STATUS.decode(status_json))
+    return digest, int(status_seq)
 
 
 RAW_COLUMNS = f"{CLUSTER_COLUMNS}, s.phase"
