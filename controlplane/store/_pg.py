@@ -33,21 +33,21 @@ import anyio
 import msgspec
 from anyio.abc import TaskGroup
 
-from controlplane.api import Cluster, ClusterDigest, ClusterSpec, ClusterStatus, Credential, Event, Phase
+from controlplane.api import Cluster, ClusterSpec, ClusterStatus, Credential, Event, Phase
 
 from . import _pg_bulk as bulk
 from . import _pg_feed as feed
 from . import _pg_list as listing
 from . import _pg_ops as ops
 from ._batcher import State, StatusBatcher, StatusRow
-from ._codec import ENCODE, decode_clusters, decode_digests
+from ._codec import ENCODE
 from ._copy import ClusterImport
 from ._crypto import KEY_CHECK, KEY_HELP, SecretBox, read_key_file
 from ._errors import StoreClosed, StoreError
-from ._paging import collect_page
+from ._paging import C, Decode, PagedLists
 from ._pg_conn import PgConnections
 from ._pg_schema import Connection, migrate
-from ._query import ClusterPage, ClusterQuery, DigestPage, FleetTotals
+from ._query import ClusterQuery, FleetTotals
 from ._records import Change, Fence, Lease, RawCluster, ReplicaRecord
 from ._settings import StoreSettings
 from ._url import redact_url
@@ -63,7 +63,7 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class PostgresStore:
+class PostgresStore(PagedLists):
     """The ``Store`` on a PostgreSQL database. ``async with PostgresStore(url, settings) as store: ...``.
 
     ``secret_key_file`` (default: the settings' ``secret_key_file``) is required, and must be the same
@@ -271,23 +271,10 @@ class PostgresStore:
         )
         return self._batcher.raw(rows, overlay)
 
-    async def list_page(self, query: ClusterQuery, *, after: str = "", limit: int) -> ClusterPage:
-        async def scan(cursor: str, asked: int) -> list[tuple[Cluster, int]]:
-            return await self._run("list_page", listing.scan_page, query, cursor, asked, decode_clusters)
-
-        items, more = await collect_page(
-            scan, self._batcher.snapshot, self._batcher.overlay, query, after=after, limit=limit
-        )
-        return ClusterPage(items=items, more=more)
-
-    async def list_digests(self, query: ClusterQuery, *, after: str = "", limit: int) -> DigestPage:
-        async def scan(cursor: str, asked: int) -> list[tuple[ClusterDigest, int]]:
-            return await self._run("list_digests", listing.scan_page, query, cursor, asked, decode_digests)
-
-        items, more = await collect_page(
-            scan, self._batcher.snapshot, self._batcher.overlay_digest, query, after=after, limit=limit
-        )
-        return DigestPage(items=items, more=more)
+    async def _scan(
+        self, operation: str, query: ClusterQuery, after: str, limit: int, *, decode: Decode[C]
+    ) -> list[tuple[C, int]]:
+        return await self._run(operation, listing.scan_page, query, after, limit, decode)
 
     async def get_clusters(self, names: Collection[str]) -> dict[str, Cluster]:
         if not names:

@@ -8,16 +8,15 @@ by the database's collation (the primary key's, so a page is an index range scan
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
-from typing import Any, TypeVar
+from collections.abc import Collection
+from typing import Any
 
-from controlplane.api import Cluster, ClusterDigest
+from controlplane.api import Cluster
 
-from ._codec import CLUSTER_COLUMNS, Row, decode_clusters
+from ._codec import CLUSTER_COLUMNS, decode_clusters
+from ._paging import C, Decode
 from ._pg_schema import Connection
 from ._query import CONFLICT_CONDITION, ClusterQuery, FleetTotals, LabelOp
-
-C = TypeVar("C", bound=Cluster | ClusterDigest)
 
 _SELECT = f"SELECT {CLUSTER_COLUMNS} FROM clusters AS c JOIN cluster_status AS s ON s.name = c.name"
 _META = "convert_from(c.metadata, 'UTF8')::jsonb"
@@ -69,7 +68,7 @@ async def scan_page(
     query: ClusterQuery,
     after: str,
     limit: int,
-    decode: Callable[[Sequence[Row]], list[tuple[C, int]]],
+    decode: Decode[C],
 ) -> list[tuple[C, int]]:
     """Up to ``limit`` clusters after ``after`` that may match ``query``, ordered by name, each with its
     row's status sequence number (for the pending-status overlay), decoded by ``decode`` (whole

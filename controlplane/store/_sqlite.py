@@ -32,7 +32,7 @@ import anyio
 import msgspec
 from anyio.abc import TaskGroup
 
-from controlplane.api import Cluster, ClusterDigest, ClusterSpec, ClusterStatus, Credential, Event, Phase
+from controlplane.api import Cluster, ClusterSpec, ClusterStatus, Credential, Event, Phase
 from controlplane.metrics import STORE_OPERATION_SECONDS
 
 from . import _sqlite_bulk as bulk
@@ -41,12 +41,11 @@ from . import _sqlite_list as listing
 from . import _sqlite_ops as ops
 from ._batcher import State, StatusBatcher, StatusRow
 from ._codec import ENCODE as _ENCODE
-from ._codec import decode_clusters, decode_digests
 from ._copy import ClusterImport
 from ._crypto import SecretBox
 from ._errors import StoreClosed, StoreError
-from ._paging import collect_page
-from ._query import ClusterPage, ClusterQuery, DigestPage, FleetTotals
+from ._paging import C, Decode, PagedLists
+from ._query import ClusterQuery, FleetTotals
 from ._records import Change, Fence, Lease, RawCluster, ReplicaRecord
 from ._settings import StoreSettings
 from ._sqlite_conn import Connection, Readers, connect_reader, connect_writer
@@ -66,7 +65,7 @@ def _now() -> str:
 
 
 # --- the store -----------------------------------------------------------------------------------------
-class SQLiteStore:
+class SQLiteStore(PagedLists):
     """The ``Store`` on a local SQLite file. Use as ``async with SQLiteStore(path) as store: ...``.
 
     Credentials and secrets are sealed with the key in ``secret_key_file`` (default: the settings' file,
@@ -255,29 +254,12 @@ class SQLiteStore:
         )
         return self._batcher.raw(rows, overlay)
 
-    async def list_page(self, query: ClusterQuery, *, after: str = "", limit: int) -> ClusterPage:
-        async def scan(cursor: str, asked: int) -> list[tuple[Cluster, int]]:
-            return await self._read(
-                "list_page",
-                partial(listing.scan_page, query=query, after=cursor, limit=asked, decode=decode_clusters),
-            )
-
-        items, more = await collect_page(
-            scan, self._batcher.snapshot, self._batcher.overlay, query, after=after, limit=limit
+    async def _scan(
+        self, operation: str, query: ClusterQuery, after: str, limit: int, *, decode: Decode[C]
+    ) -> list[tuple[C, int]]:
+        return await self._read(
+            operation, partial(listing.scan_page, query=query, after=after, limit=limit, decode=decode)
         )
-        return ClusterPage(items=items, more=more)
-
-    async def list_digests(self, query: ClusterQuery, *, after: str = "", limit: int) -> DigestPage:
-        async def scan(cursor: str, asked: int) -> list[tuple[ClusterDigest, int]]:
-            return await self._read(
-                "list_digests",
-                partial(listing.scan_page, query=query, after=cursor, limit=asked, decode=decode_digests),
-            )
-
-        items, more = await collect_page(
-            scan, self._batcher.snapshot, self._batcher.overlay_digest, query, after=after, limit=limit
-        )
-        return DigestPage(items=items, more=more)
 
     async def get_clusters(self, names: Collection[str]) -> dict[str, Cluster]:
         if not names:

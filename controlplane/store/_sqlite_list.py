@@ -10,15 +10,14 @@ Plain functions run on a connection's thread, like ``_sqlite_ops``.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Collection, Sequence
-from typing import Any, TypeVar
+from collections.abc import Collection
+from typing import Any
 
-from controlplane.api import Cluster, ClusterDigest
+from controlplane.api import Cluster
 
-from ._codec import CLUSTER_COLUMNS, ENCODE, Row, decode_clusters
+from ._codec import CLUSTER_COLUMNS, ENCODE, decode_clusters
+from ._paging import C, Decode
 from ._query import CONFLICT_CONDITION, ClusterQuery, FleetTotals, LabelOp, prefix_upper_bound
-
-C = TypeVar("C", bound=Cluster | ClusterDigest)
 
 _SELECT = f"SELECT {CLUSTER_COLUMNS} FROM clusters AS c JOIN cluster_status AS s ON s.name = c.name"
 _CONFLICT = (
@@ -81,7 +80,7 @@ def scan_page(
     query: ClusterQuery,
     after: str,
     limit: int,
-    decode: Callable[[Sequence[Row]], list[tuple[C, int]]],
+    decode: Decode[C],
 ) -> list[tuple[C, int]]:
     """Up to ``limit`` clusters after ``after`` that may match ``query``, ordered by name, each with its
     row's status sequence number (for the pending-status overlay), decoded by ``decode`` (whole
