@@ -27,16 +27,11 @@ import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bench_store import eks_config, realistic_status
+from benchmarks.bench_store import eks_config, pct, realistic_status
 from controlplane.api import Cluster, ClusterSpec, Metadata
 from controlplane.store import ClusterQuery, SQLiteStore, StoreSettings
 
 POINT_READ_GAP = 0.005
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def fill(path: Path, settings: StoreSettings, clusters: int) -> None:
